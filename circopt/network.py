@@ -1,0 +1,221 @@
+"""Structural facts about a System that both engines need, computed once.
+
+* blend inputs, baseline allocations and fillers are resolved;
+* the **linearity rule** is enforced: every stream a decision acts on (a split's input, a
+  blend's inputs) must have a composition that no decision can change, known when the
+  model is built (:func:`propagate_compositions`);
+* stock-driven stocks must be fed by exactly one source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InstanceError, InstanceErrors
+from .system import System
+
+COMP_TOL = 1e-12
+
+
+def check_structure(system: System) -> None:
+    errors: list[InstanceError] = []
+    _resolve_blends(system, errors)
+    for n_id, node in enumerate(system.nodes):
+        ins, outs = system.in_edges(n_id), system.out_edges(n_id)
+        if node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None:
+            errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
+                                        expected="at least one node sending to it (or remove it)"))
+        if node.kind == "source" and node.free:
+            if len(outs) != 1:
+                errors.append(InstanceError(node.where, f"free source {node.name} must have exactly one target"))
+        if node.kind == "stock" and node.target_stock is not None:
+            srcs = [system.edges[e] for e in ins]
+            ok = (len(srcs) == 1 and system.nodes[srcs[0].source].kind == "source"
+                  and not system.nodes[srcs[0].source].free
+                  and len(system.out_edges(srcs[0].source)) == 1)
+            if not ok:
+                errors.append(InstanceError(node.where, f"stock-driven stock {node.name} must be fed by exactly one "
+                                            "source that sends only to it (its series is then computed)"))
+            elif system.nodes[srcs[0].source].series is None:
+                system.nodes[srcs[0].source].series = np.zeros(system.T)  # computed by the engine
+                system.nodes[srcs[0].source].meta["driven_by"] = n_id
+        if node.kind == "source" and not node.free and node.series is None and "driven_by" not in node.meta:
+            errors.append(InstanceError(node.where, f"source {node.name} has neither 'series' nor 'free: true'"))
+    if errors:
+        raise InstanceErrors(errors)
+    propagate_compositions(system)
+    for n_id, node in enumerate(system.nodes):
+        if node.kind in ("split", "blend"):
+            for e in system.in_edges(n_id):
+                if not system.comp_known[e]:
+                    src = system.nodes[system.edges[e].source]
+                    errors.append(InstanceError(
+                        node.where,
+                        f"{node.kind} {node.name} acts on the stream from {src.name}, whose composition depends on "
+                        "decisions (it mixes streams in decided proportions or carries a blend's inputs); "
+                        "a split or blend needs inputs of known composition (the linearity rule)",
+                        expected="a stream of fixed composition: put the decision upstream of the mixing, "
+                        "or use fixed transfer coefficients"))
+    if errors:
+        raise InstanceErrors(errors)
+
+
+def _resolve_blends(system: System, errors: list) -> None:
+    from .instance import _Ctx  # noqa: F401  (documentation: allocation values were resolved by the loader ctx)
+
+    for b in system.blends:
+        node = system.nodes[b.node]
+        b.inputs = list(system.in_edges(b.node))
+        spec, key, index = getattr(b, "_alloc_spec", ({}, "", {}))
+        ctx = getattr(system, "_ctx", None)
+        alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
+        names = [o.name for o in b.outputs]
+        used = set()
+        for ii, e in enumerate(b.inputs):
+            src = system.nodes[system.edges[e].source]
+            m = spec.get(src.name, spec.get(src.family))
+            if m is None:
+                continue
+            used.add(src.name if src.name in spec else src.family)
+            for oname, val in m.items():
+                arr = _resolve_value(system, val, f"{key}.allocation.{src.family}.{oname}", index)
+                if arr is None:
+                    errors.append(InstanceError(node.where, f"allocation {src.family}.{oname} must be a number or "
+                                                "a year mapping", val))
+                    continue
+                alloc[ii, names.index(oname)] = arr
+        for k in spec:
+            if k not in used:
+                errors.append(InstanceError(f"{node.where}.allocation.{k}", f"{k} does not send to blend {node.name}",
+                                            expected=f"one of {[system.nodes[system.edges[e].source].name for e in b.inputs]}"))
+        s = alloc.sum(axis=1)
+        if np.any(s > 1 + 1e-9):
+            ii, t = np.unravel_index(int(np.argmax(s)), s.shape)
+            errors.append(InstanceError(f"{node.where}.allocation", f"allocation shares of input "
+                                        f"{system.nodes[system.edges[b.inputs[ii]].source].name} sum above 1 in "
+                                        f"{int(system.years[t])}", f"{s[ii, t]:.12g}"))
+        if b.surplus_edge is None and np.any(np.abs(s - 1) > 1e-9):
+            for ii, e in enumerate(b.inputs):
+                if not system.nodes[system.edges[e].source].free and np.any(np.abs(s[ii] - 1) > 1e-9):
+                    errors.append(InstanceError(f"{node.where}.allocation", f"blend {node.name} has no surplus outlet, "
+                                                "so every non-free input must be fully allocated",
+                                                system.nodes[system.edges[e].source].name))
+                    break
+        b.allocation = alloc
+        for o in b.outputs:
+            f = o.filler
+            if f is None:
+                frees = [e for e in b.inputs if system.nodes[system.edges[e].source].free]
+                o.filler = frees[0] if (len(frees) == 1 and o.demand is not None) else None
+                continue
+            cands = [e for e in b.inputs if system.nodes[system.edges[e].source].family == f
+                     or system.nodes[system.edges[e].source].name == f]
+            if len(cands) != 1 or not system.nodes[system.edges[cands[0]].source].free:
+                errors.append(InstanceError(f"{node.where}.outputs.{o.name}.filler",
+                                            "the filler must be a free source sending to this blend", f))
+                o.filler = None
+            elif o.demand is None:
+                errors.append(InstanceError(f"{node.where}.outputs.{o.name}.filler", "a filler needs a demand"))
+                o.filler = None
+            else:
+                o.filler = cands[0]
+
+
+def _resolve_value(system: System, val, key, index):
+    T = system.T
+    if isinstance(val, (int, float)) and not isinstance(val, bool):
+        if not (0 <= val <= 1):
+            return None
+        return np.full(T, float(val))
+    if isinstance(val, dict):
+        try:
+            pts = sorted((int(k), float(v)) for k, v in val.items())
+        except (TypeError, ValueError):
+            return None
+        return np.interp(system.years.astype(float), [p[0] for p in pts], [p[1] for p in pts])
+    return None
+
+
+def propagate_compositions(system: System) -> None:
+    """Mark each edge whose composition no decision can change, and compute it (T, C).
+
+    Rules (conservative): a source's stream is known; a split passes its input's
+    composition to every route; a process output is known when all its inputs are known
+    and equal; a stock's outflow is known when its inflow composition is known and the
+    same in every year (and equal to its history's); blend outputs and surplus carry
+    decided mixtures, so they are not known. A cycle is resolved by iterating to a fixed
+    point from "unknown".
+    """
+    E, T, C = len(system.edges), system.T, system.C
+    known = np.zeros(E, bool)
+    comp = np.zeros((E, T, C))
+    state = np.zeros(E, int)  # 0 unset, 1 known, -1 unknown
+    for e in system.edges:
+        if e.rule == "source":
+            state[e.id] = 1
+            comp[e.id] = system.nodes[e.source].composition
+        elif e.rule in ("blend_out", "surplus"):
+            state[e.id] = -1
+    changed = True
+    while changed:
+        changed = False
+        for n_id, node in enumerate(system.nodes):
+            outs = [e for e in system.out_edges(n_id) if state[e] == 0]
+            if not outs or node.kind in ("source", "blend", "sink"):
+                continue
+            ins = system.in_edges(n_id)
+            if any(state[e] == 0 for e in ins):
+                continue
+            c_in = _common(comp, state, ins, node)
+            if c_in is None:
+                for e in outs:
+                    state[e] = -1
+                changed = True
+                continue
+            for e in outs:
+                ed = system.edges[e]
+                if ed.rule == "tc":
+                    m = ed.coef * c_in
+                    s = m.sum(axis=1, keepdims=True)
+                    comp[e] = np.divide(m, s, out=np.zeros_like(m), where=s > 0)
+                elif ed.rule == "stock":
+                    if not np.allclose(c_in, c_in[0], atol=COMP_TOL, rtol=0):
+                        state[e] = -1
+                        continue
+                    comp[e] = c_in
+                else:
+                    comp[e] = c_in
+                state[e] = 1
+            changed = True
+        if not changed and np.any(state == 0):
+            # a cycle of unset edges: conservatively unknown
+            for e in np.where(state == 0)[0]:
+                state[e] = -1
+            changed = True
+    known = state == 1
+    system.comp_known = known
+    system.edge_comp = comp
+
+
+def _common(comp, state, ins, node):
+    """The common input composition of a node, or None if inputs differ or are unknown."""
+    hist = None
+    if node.kind == "stock" and node.history is not None:
+        h = node.history
+        tot = h.sum(axis=1, keepdims=True)
+        rows = h[tot[:, 0] > 0] / tot[tot[:, 0] > 0]
+        if len(rows):
+            if not np.allclose(rows, rows[0], atol=COMP_TOL, rtol=0):
+                return None
+            hist = rows[0]
+    if any(state[e] != 1 for e in ins):
+        return None
+    if not ins:
+        return None
+    c0 = comp[ins[0]]
+    for e in ins[1:]:
+        if not np.allclose(comp[e], c0, atol=COMP_TOL, rtol=0):
+            return None
+    if hist is not None and not np.allclose(c0, hist[None, :], atol=COMP_TOL, rtol=0):
+        return None
+    return c0

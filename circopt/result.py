@@ -1,0 +1,307 @@
+"""Results: tidy tables, the mass-balance audit, and atomic export.
+
+Both engines hand over the same thing: flows per year, edge and channel (plus the
+inflow history of every stock), from which every table and the audit are derived here,
+once. Stocks are recomputed from their inflows with the same kernels, so the audit
+really checks that each stock's outflow equals the convolution of its inflows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .stocks import stock_plan
+from .system import TOTAL, System
+
+#: an imbalance is measured relative to the node's throughput, with a floor of this
+#: fraction of the largest flow of the system (so round-off on near-empty nodes is not
+#: magnified into a large ratio)
+AUDIT_FLOOR = 1e-12
+AUDIT_TOL = 1e-9
+
+
+@dataclass
+class Result:
+    system: System
+    flows_array: np.ndarray  # (T, E, C)
+    stock_array: np.ndarray  # (S, T, C) stock at the end of each model year
+    engine: str
+    notes: list[str] = field(default_factory=list)
+    decisions: pd.DataFrame | None = None
+    objective: float | None = None
+    objective_terms: dict[str, float] = field(default_factory=dict)
+    status: str = "ok"
+    solve_seconds: float | None = None
+    duals: pd.DataFrame | None = None
+    solver: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ---- construction -------------------------------------------------------------
+    @classmethod
+    def from_flows(cls, system: System, flows: np.ndarray, inflow_ext: np.ndarray, engine: str,
+                   notes: list[str] | None = None) -> Result:
+        plan = stock_plan(system)
+        levels = plan.stock_levels(inflow_ext)  # (S, L, C)
+        r = cls(system=system, flows_array=flows, stock_array=levels[:, plan.H:, :], engine=engine,
+                notes=list(notes or []))
+        r._stock_prev = levels[:, plan.H - 1, :] if plan.H > 0 else np.zeros((len(plan.stocks), system.C))
+        r._audit = r._compute_audit()
+        return r
+
+    def attach_decisions(self, shares, lambdas) -> None:
+        """Decision table of a simulation: route shares and blend allocations as flows and shares."""
+        sys_, F = self.system, self.flows_array
+        tot = F.sum(axis=2)  # (T, E)
+        years = sys_.years
+        recs = []
+        for e in sys_.edges:
+            if e.rule == "route":
+                inflow = tot[:, sys_.in_edges(e.source)].sum(axis=1)
+                for t in range(sys_.T):
+                    recs.append((int(years[t]), sys_.nodes[e.source].name, e.label, "route",
+                                 float(shares.route[e.id, t]), float(tot[t, e.id]), float(inflow[t])))
+        for bi, bl in enumerate(sys_.blends):
+            bname = sys_.nodes[bl.node].name
+            for i, e_in in enumerate(bl.inputs):
+                src = sys_.nodes[sys_.edges[e_in].source]
+                for j, o in enumerate(bl.outputs):
+                    for t in range(sys_.T):
+                        if src.free:
+                            val = float(tot[t, e_in]) if o.filler == e_in and lambdas[bi][j, t] >= 1 else 0.0
+                            if o.filler == e_in:
+                                val = float(o.demand[t] - sum(
+                                    lambdas[bi][j, t] * shares.allocation[bi][ii, j, t] * tot[t, ee]
+                                    for ii, ee in enumerate(bl.inputs)
+                                    if not sys_.nodes[sys_.edges[ee].source].free)) if lambdas[bi][j, t] >= 1 else 0.0
+                        else:
+                            val = float(lambdas[bi][j, t] * shares.allocation[bi][i, j, t] * tot[t, e_in])
+                        share = val / tot[t, e_in] if tot[t, e_in] > 0 else 0.0
+                        recs.append((int(years[t]), bname, f"{src.name} -> {o.name}", "allocation", share, val,
+                                     float(tot[t, e_in])))
+        self.decisions = pd.DataFrame.from_records(
+            recs, columns=["year", "node", "decision", "kind", "share", "value", "input"])
+
+    # ---- tables -------------------------------------------------------------------
+    @property
+    def element_names(self) -> list[str]:
+        return [*self.system.elements, TOTAL]
+
+    def _with_total(self, arr: np.ndarray) -> np.ndarray:
+        """Append the total (sum of channels) and drop 'other': (..., C) -> (..., E+1)."""
+        return np.concatenate([arr[..., :-1], arr.sum(axis=-1, keepdims=True)], axis=-1)
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        s = self.system
+        arr = self._with_total(self.flows_array)  # (T, E, K)
+        T, E, K = arr.shape
+        return pd.DataFrame({
+            "year": np.repeat(s.years, E * K),
+            "source": np.tile(np.repeat([s.nodes[e.source].name for e in s.edges], K), T),
+            "target": np.tile(np.repeat([s.nodes[e.target].name for e in s.edges], K), T),
+            "element": np.tile(self.element_names, T * E),
+            "value": arr.ravel(),
+        })
+
+    def _stock_labels(self):
+        s = self.system
+        plan = stock_plan(s)
+        names, lives = [], []
+        for i in plan.stocks:
+            n = s.nodes[i]
+            other = {k: v for k, v in n.index.items() if k != "life"}
+            names.append(n.family if not other else f"{n.family}[{','.join(map(str, other.values()))}]")
+            lives.append(n.life)
+        return names, lives
+
+    @property
+    def stocks(self) -> pd.DataFrame:
+        s = self.system
+        arr = self._with_total(self.stock_array)  # (S, T, K)
+        S, T, K = arr.shape
+        names, lives = self._stock_labels()
+        return pd.DataFrame({
+            "year": np.tile(np.repeat(s.years, K), S),
+            "node": np.repeat(names, T * K),
+            "life": np.repeat(lives, T * K),
+            "element": np.tile(self.element_names, S * T),
+            "value": arr.ravel(),
+        })
+
+    @property
+    def losses(self) -> pd.DataFrame:
+        s = self.system
+        sinks = [i for i, n in enumerate(s.nodes) if n.kind == "sink"]
+        arr = self._with_total(self.flows_array)
+        rows = []
+        K = len(self.element_names)
+        for i in sinks:
+            ins = s.in_edges(i)
+            v = arr[:, ins, :].sum(axis=1) if ins else np.zeros((s.T, K))
+            rows.append(pd.DataFrame({
+                "year": np.repeat(s.years, K), "node": s.nodes[i].name, "loss_type": s.nodes[i].loss,
+                "element": np.tile(self.element_names, s.T), "value": v.ravel()}))
+        if not rows:
+            return pd.DataFrame(columns=["year", "node", "loss_type", "element", "value"])
+        return pd.concat(rows, ignore_index=True)
+
+    def cumulative_losses(self, by: str = "loss_type") -> pd.DataFrame:
+        """Cumulative losses (sum over all years) by loss type (or node) and element."""
+        return self.losses.groupby([by, "element"], as_index=False)["value"].sum()
+
+    # ---- audit --------------------------------------------------------------------
+    def _compute_audit(self) -> pd.DataFrame:
+        s = self.system
+        F = self.flows_array
+        T, E, C = F.shape
+        plan = stock_plan(s)
+        sidx = {n: k for k, n in enumerate(plan.stocks)}
+        prev = np.concatenate([self._stock_prev[:, None, :], self.stock_array[:, :-1, :]], axis=1) \
+            if len(plan.stocks) else np.zeros((0, T, C))
+        scale_floor = AUDIT_FLOOR * max(float(np.abs(F).max()) if F.size else 0.0, 1e-300)
+        recs = []
+        for i, n in enumerate(s.nodes):
+            if n.kind == "sink":
+                continue
+            ins, outs = s.in_edges(i), s.out_edges(i)
+            inflow = F[:, ins, :].sum(axis=1) if ins else np.zeros((T, C))
+            outflow = F[:, outs, :].sum(axis=1) if outs else np.zeros((T, C))
+            change = np.zeros((T, C))
+            if n.kind == "source":
+                if n.free:
+                    inflow = outflow.copy()  # a free source supplies what it sends
+                else:
+                    frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
+                    inflow = (n.series * frac)[:, None] * n.composition
+            elif n.kind == "stock":
+                k = sidx[i]
+                change = self.stock_array[k] - prev[k]
+            imb = inflow - outflow - change
+            for arr_name, arr in (("inflow", inflow), ("outflow", outflow), ("change", change), ("imb", imb)):
+                pass
+            tot = [np.concatenate([a[:, :-1], a.sum(axis=1, keepdims=True)], axis=1)
+                   for a in (inflow, outflow, change, imb)]
+            scale = np.maximum(np.maximum(np.abs(tot[0]), np.abs(tot[1])), np.abs(tot[2]))
+            rel = np.abs(tot[3]) / np.maximum(scale, scale_floor)
+            K = C
+            recs.append(pd.DataFrame({
+                "year": np.repeat(s.years, K), "node": n.name, "element": np.tile(self.element_names, T),
+                "inflow": tot[0].ravel(), "outflow": tot[1].ravel(), "stock_change": tot[2].ravel(),
+                "imbalance": tot[3].ravel(), "relative": rel.ravel()}))
+        if not recs:
+            return pd.DataFrame(columns=["year", "node", "element", "inflow", "outflow", "stock_change",
+                                         "imbalance", "relative"])
+        return pd.concat(recs, ignore_index=True)
+
+    @property
+    def audit(self) -> pd.DataFrame:
+        """Mass balance per node, element (and total) and year: inflow - outflow - stock change."""
+        return self._audit
+
+    @property
+    def max_relative_imbalance(self) -> float:
+        a = self._audit
+        return float(a["relative"].max()) if len(a) else 0.0
+
+    # ---- summary and export ----------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        from . import __version__
+
+        s = self.system
+        cum = self.cumulative_losses()
+        losses = {f"{r.loss_type}/{r.element}": float(r.value) for r in cum.itertuples()}
+        out = {
+            "circopt_version": __version__,
+            "instance": s.name,
+            "instance_hash": s.content_hash,
+            "scenario": s.scenario,
+            "engine": self.engine,
+            "status": self.status,
+            "unit": s.unit,
+            "years": [int(s.years[0]), int(s.years[-1])],
+            "elements": list(s.elements),
+            "max_relative_imbalance": self.max_relative_imbalance,
+            "audit_ok": bool(self.max_relative_imbalance <= AUDIT_TOL),
+            "cumulative_losses": losses,
+            "notes": list(self.notes),
+        }
+        if self.objective is not None:
+            out["objective"] = self.objective
+            out["objective_terms"] = dict(self.objective_terms)
+        if self.solve_seconds is not None:
+            out["solve_seconds"] = self.solve_seconds
+        if self.solver:
+            out["solver"] = self.solver
+        out.update(self.extra)
+        return out
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit}
+        if self.decisions is not None:
+            t["decisions"] = self.decisions
+        if self.duals is not None:
+            t["duals"] = self.duals
+        return t
+
+    def to_dir(self, out: str | Path, formats: tuple[str, ...] = ("csv",), extra: dict | None = None) -> Path:
+        """Write every table (CSV and/or Parquet) and ``summary.json`` atomically into ``out``."""
+        tables = self.tables()
+        tables.update((extra or {}).get("tables", {}))
+        summary = self.summary()
+        summary.update((extra or {}).get("summary", {}))
+        return write_atomic(out, tables, summary, formats)
+
+
+def write_atomic(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict | None,
+                 formats: tuple[str, ...] = ("csv",), files: dict[str, bytes] | None = None) -> Path:
+    """Write into a temporary folder beside ``out`` and move it into place.
+
+    An interrupted run leaves either the old results or the new ones, never a mix.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, df in tables.items():
+            if "csv" in formats:
+                df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
+            if "parquet" in formats:
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+        for name, data in (files or {}).items():
+            (tmp / name).write_bytes(data)
+        if summary is not None:
+            (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n")
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            os.replace(out, old)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, float) and not np.isfinite(x):
+        return str(x)
+    return x

@@ -1,0 +1,178 @@
+"""The validated, expanded material system that both engines read.
+
+A :class:`System` is plain data: a time grid, the tracked elements, and a network of
+expanded nodes (one per combination of a family's dimensions) joined by edges. Every
+parameter is already an array over the model years, so the engines never parse
+anything and never loop over scalars they could take as arrays.
+
+Channels
+--------
+Each stream is tracked per *channel*: the tracked elements plus ``other`` (the rest of
+the mass). Total mass is the sum of the channels, so conserving every channel conserves
+the total by construction. Tables report the tracked elements and ``total``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .lifetimes import Lifetime
+
+NODE_KINDS = ("source", "process", "stock", "split", "blend", "sink")
+LOSS_TYPES = ("dissipation", "process", "dilution", "export", "surplus", "hibernation", "other")
+OTHER = "other"
+TOTAL = "total"
+
+
+@dataclass
+class Node:
+    """One expanded node. ``family`` is the name declared in the instance, ``index`` its
+    position in the family's dimensions (e.g. ``{"life": 2}``), ``name`` the display name."""
+
+    name: str
+    family: str
+    kind: str
+    index: dict[str, Any] = field(default_factory=dict)
+    where: str = ""  # file and key path for messages
+    # kind-specific, all arrays over years (T,) or (T, C):
+    series: np.ndarray | None = None  # source: total mass per year (None: free/filled)
+    free: bool = False  # source: a decision (optimiser) / filler (simulation)
+    cost: np.ndarray | None = None  # source: cost per unit
+    max_series: np.ndarray | None = None  # source: upper bound per year when free
+    composition: np.ndarray | None = None  # source: (T, C) mass fractions
+    lifetime: Lifetime | None = None  # stock
+    life: int = 1  # stock: which life this layer is
+    history: np.ndarray | None = None  # stock: (H, C) inflow of cohorts before the first year
+    history_years: np.ndarray | None = None
+    target_stock: np.ndarray | None = None  # stock-driven stock: total stock per year
+    negative_inflow: str = "error"
+    loss: str | None = None  # sink: loss type
+    energy: np.ndarray | None = None  # per unit of throughput (process/split route/source)
+    co2: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Edge:
+    """A directed stream between two expanded nodes.
+
+    ``rule`` tells how the edge's flow is determined:
+      * ``source``: the source's series times ``coef`` (fixed fractions of a source to several targets)
+      * ``tc``: ``coef[t, c]`` times the node's input (process transfer coefficient)
+      * ``stock``: the stock's outflow
+      * ``route``: a split route (a decision; ``coef`` holds the baseline share)
+      * ``blend_out``: a blend output (a decision: allocations)
+      * ``surplus``: the blend's leftover inputs
+    """
+
+    id: int
+    source: int
+    target: int
+    label: str
+    rule: str
+    coef: np.ndarray | None = None  # (T, C) for tc; (T,) for route baseline share / source fraction
+    lo: np.ndarray | None = None  # route share bounds (T,)
+    hi: np.ndarray | None = None
+    capacity: np.ndarray | None = None  # route: max total flow per year (inf = none)
+    energy: np.ndarray | None = None  # per unit of total flow (T,)
+    co2: np.ndarray | None = None
+    cost: np.ndarray | None = None
+    where: str = ""
+
+
+@dataclass
+class BlendOutput:
+    """One output of a blend: its edge, demand, composition window and baseline allocation."""
+
+    name: str
+    edge: int
+    demand: np.ndarray | None  # (T,) total; None = no demand (takes what is allocated)
+    window_lo: np.ndarray  # (T, C) min mass fraction per channel (0 if none)
+    window_hi: np.ndarray  # (T, C) max mass fraction per channel (1 if none)
+    filler: int | None = None  # input edge of a free source that fills the demand in simulation
+
+
+@dataclass
+class Blend:
+    node: int
+    inputs: list[int]  # incoming edge ids
+    outputs: list[BlendOutput]
+    surplus_edge: int | None
+    allocation: np.ndarray  # (n_in, n_out, T): baseline share of input i allocated to output j
+
+
+@dataclass
+class System:
+    """An expanded, validated material system."""
+
+    name: str
+    description: str
+    unit: str
+    years: np.ndarray  # (T,) int
+    elements: list[str]  # tracked elements
+    nodes: list[Node]
+    edges: list[Edge]
+    blends: list[Blend]
+    timing: str = "end"
+    dimensions: dict[str, list] = field(default_factory=dict)
+    scenario: str | None = None
+    path: str | None = None
+    content_hash: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # source id -> citation
+    node_sources: dict[str, list[str]] = field(default_factory=dict)  # family -> source ids
+    constraints: list[dict] = field(default_factory=list)  # user constraints (optimiser)
+    levers: dict[str, dict] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # estimates' low-high
+    raw: dict[str, Any] = field(default_factory=dict)  # the (scenario-applied) instance document
+    comp_known: np.ndarray | None = None  # (n_edges,) bool: composition independent of decisions
+    edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known
+
+    # ---- derived views -------------------------------------------------------------
+    @property
+    def channels(self) -> list[str]:
+        return [*self.elements, OTHER]
+
+    @property
+    def T(self) -> int:
+        return len(self.years)
+
+    @property
+    def C(self) -> int:
+        return len(self.elements) + 1
+
+    def node_id(self, name: str) -> int:
+        for i, n in enumerate(self.nodes):
+            if n.name == name:
+                return i
+        raise KeyError(name)
+
+    def in_edges(self, node: int) -> list[int]:
+        return self._incidence()[0][node]
+
+    def out_edges(self, node: int) -> list[int]:
+        return self._incidence()[1][node]
+
+    def _incidence(self):
+        cache = getattr(self, "_inc_cache", None)
+        if cache is None or cache[2] != len(self.edges):
+            ins = [[] for _ in self.nodes]
+            outs = [[] for _ in self.nodes]
+            for e in self.edges:
+                ins[e.target].append(e.id)
+                outs[e.source].append(e.id)
+            cache = (ins, outs, len(self.edges))
+            self._inc_cache = cache
+        return cache
+
+    def blend_of(self, node: int) -> Blend | None:
+        for b in self.blends:
+            if b.node == node:
+                return b
+        return None
+
+    def edge_name(self, e: int) -> str:
+        ed = self.edges[e]
+        return f"{self.nodes[ed.source].name} -> {self.nodes[ed.target].name}"
