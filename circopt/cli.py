@@ -1,0 +1,142 @@
+"""Command-line interface: ``circopt VERB INSTANCE [options]``.
+
+Verbs: ``check``, ``simulate``, ``optimise``. Every verb validates the instance first
+and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
+written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from .errors import CircoptError, InstanceErrors
+
+OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="circopt", description="Dynamic MFA and circular-economy policy optimisation "
+                                "for metals.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+
+    c = sub.add_parser("check", help="validate an instance (and its scenarios); exit 1 listing every problem")
+    c.add_argument("instance", help="instance folder")
+    c.add_argument("--scenario", help="check this scenario only (default: the base and every scenario)")
+
+    s = sub.add_parser("simulate", help="simulate with the instance's (or a scenario's) shares")
+    s.add_argument("instance", help="instance folder")
+    s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
+    s.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+
+    o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
+    o.add_argument("instance", help="instance folder")
+    o.add_argument("--objective", default="losses",
+                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
+    o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
+    o.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
+    o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+    return p
+
+
+def parse_objective(text: str):
+    """'losses' -> 'losses'; 'surplus=1,primary=0.01' -> {'surplus': 1.0, 'primary': 0.01}."""
+    if "=" not in text and "," not in text:
+        name = text.strip()
+        if name not in OBJECTIVES:
+            raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
+        return name
+    out = {}
+    for part in text.split(","):
+        name, _, w = part.partition("=")
+        name = name.strip()
+        if name not in OBJECTIVES:
+            raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
+        try:
+            out[name] = float(w) if w else 1.0
+        except ValueError:
+            raise CircoptError(f"--objective: weight of '{name}' is not a number ({w!r})") from None
+    return out
+
+
+def _formats(args) -> tuple[str, ...]:
+    return ("csv", "parquet") if getattr(args, "parquet", False) else ("csv",)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from . import __version__, load, simulate
+    from .instance import scenario_names
+
+    args = _parser().parse_args(argv)
+    if args.version:
+        print(f"circopt {__version__}")
+        return 0
+    if not args.verb:
+        _parser().print_help()
+        return 2
+    try:
+        if args.verb == "check":
+            names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
+            problems = 0
+            for name in names:
+                label = f"scenario {name}" if name else "base instance"
+                try:
+                    sysm = load(args.instance, name)
+                    print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
+                          f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
+                except InstanceErrors as e:
+                    problems += len(e.errors)
+                    print(f"ERR {label}: {len(e.errors)} problem(s)")
+                    for err in e.errors:
+                        print(f"  - {err}")
+                except CircoptError as e:
+                    problems += 1
+                    print(f"ERR {label}: {e}")
+            return 1 if problems else 0
+        if args.verb == "simulate":
+            t0 = time.perf_counter()
+            res = simulate(load(args.instance, args.scenario))
+            res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
+            res.to_dir(args.out, formats=_formats(args))
+            _report(res, args.out)
+            return 0
+        if args.verb in ("optimise", "optimize"):
+            from .model import optimise
+
+            objective = parse_objective(args.objective)
+            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
+            res.to_dir(args.out, formats=_formats(args))
+            _report(res, args.out)
+            return 0
+    except InstanceErrors as e:
+        print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
+        for err in e.errors:
+            print(f"  - {err}", file=sys.stderr)
+        return 1
+    except CircoptError as e:
+        print(f"circopt: {e}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _report(res, out) -> None:
+    s = res.summary()
+    line = f"{s['engine']}: {s['instance']}"
+    if s.get("scenario"):
+        line += f" [{s['scenario']}]"
+    line += f", {s['years'][0]}-{s['years'][1]}, max relative imbalance {s['max_relative_imbalance']:.2e}"
+    if "objective" in s:
+        line += f", objective {s['objective']:.6g}"
+    print(line)
+    for note in s.get("notes", []):
+        print(f"  note: {note}")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
