@@ -15,6 +15,7 @@ source) makes up any shortfall, and whatever is not taken goes to the surplus ou
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,7 +191,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
                               shape=(n, n)).tocsc()
             A = (eye - M).tocsc()
             try:
-                with np.errstate(all="raise"):
+                with np.errstate(all="raise"), warnings.catch_warnings():
+                    warnings.simplefilter("error", spla.MatrixRankWarning)
                     x = spla.spsolve(A, b + b_extra) if n > 1 else np.linalg.solve(A.toarray(), b + b_extra)
             except Exception:
                 x = np.full(n, np.nan)
