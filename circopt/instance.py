@@ -60,16 +60,17 @@ TOP_KEYS = {
 
 COMMON_KEYS = {"kind", "over", "source", "sources", "description", "ranges"}
 NODE_KEYS = {
-    "source": COMMON_KEYS | {"to", "series", "stream", "composition", "free", "max", "cost", "energy", "co2"},
+    "source": COMMON_KEYS | {"to", "series", "stream", "composition", "free", "max", "cost", "energy", "co2",
+                             "follows", "ratio", "balancing"},
     "process": COMMON_KEYS | {"to", "energy", "co2", "cost"},
     "stock": COMMON_KEYS
     | {"to", "lifetime", "lives", "later_lives", "history", "history_stream", "initial_stock", "stock",
        "negative_inflow"},
     "split": COMMON_KEYS | {"routes", "shares", "baseline", "capacity", "energy", "co2", "cost"},
-    "blend": COMMON_KEYS | {"outputs", "allocation", "surplus"},
+    "blend": COMMON_KEYS | {"outputs", "allocation", "surplus", "excess", "deficit"},
     "sink": COMMON_KEYS | {"loss"},
 }
-BLEND_OUTPUT_KEYS = {"to", "demand", "window", "filler"}
+BLEND_OUTPUT_KEYS = {"to", "demand", "window", "filler", "nominal"}
 STREAM_KEYS = {"composition", "source", "description"}
 UNITS = {"kg": 1e-3, "t": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9}
 
@@ -654,6 +655,31 @@ class _Builder:
 
     def _node_source(self, nid, node: Node, spec, key):
         node.free = bool(spec.get("free", False))
+        if spec.get("balancing"):
+            # supplies a blend's nominal-composition deficit; its composition is set by the blend
+            for k in ("series", "stream", "composition", "follows", "free"):
+                if k in spec:
+                    raise InstanceError(self.ctx.where(f"{key}.{k}"), "a balancing source takes no "
+                                        f"'{k}' (its amount and composition follow a blend's nominal deficit)")
+            node.meta["balancing"] = True
+            node.composition = np.zeros((self.T, self.C))
+            tgt = self._ref(spec.get("to"), nid, f"{key}.to")
+            self._edge(nid, tgt, str(spec.get("to")), "deficit", f"{key}.to", coef=np.ones(self.T))
+            return
+        if "follows" in spec:
+            if "series" in spec or node.free:
+                raise InstanceError(self.ctx.where(f"{key}.follows"), "a following source has no series and is "
+                                    "not free", expected="either 'follows' + 'ratio', 'series', or 'free: true'")
+            tgt = self._ref(spec["follows"], nid, f"{key}.follows")
+            if tgt is None:
+                raise InstanceError(self.ctx.where(f"{key}.follows"), "cannot follow a life past the last")
+            node.meta["follows"] = tgt
+            if "ratio" not in spec:
+                raise InstanceError(self.ctx.where(f"{key}.ratio"), "a following source needs 'ratio' "
+                                    "(its amount per unit of the followed node's input)")
+            node.meta["ratio"] = self.ctx.resolve(spec["ratio"], f"{key}.ratio", node.index)
+        elif "ratio" in spec:
+            raise InstanceError(self.ctx.where(f"{key}.ratio"), "'ratio' only goes with 'follows'")
         if "series" in spec:
             if node.free:
                 raise InstanceError(self.ctx.where(f"{key}.series"), "a free source has no series", spec["series"],
@@ -988,7 +1014,22 @@ class _Builder:
                 whi[:, ci] = self.ctx.resolve(lohi[1], f"{ok}.window.{el}[1]", node.index, fraction=True)
                 if np.any(wlo[:, ci] > whi[:, ci]):
                     raise InstanceError(self.ctx.where(f"{ok}.window.{el}"), "window min above max", lohi)
-            bo = BlendOutput(name=str(oname), edge=e.id, demand=demand, window_lo=wlo, window_hi=whi)
+            nominal = None
+            if "nominal" in ospec:
+                nv = ospec["nominal"]
+                if isinstance(nv, str):
+                    if nv not in self.streams:
+                        raise InstanceError(self.ctx.where(f"{ok}.nominal"), "unknown stream", nv,
+                                            expected=f"one of {list(self.streams)} or a composition mapping")
+                    nominal = self.streams[nv]
+                else:
+                    nominal = self._composition(nv, f"{ok}.nominal", node.index)
+                if "excess" not in spec or "deficit" not in spec:
+                    raise InstanceError(self.ctx.where(f"{ok}.nominal"), "a blend with nominal outputs books the "
+                                        "element difference: give the blend 'excess: <sink>' and 'deficit: "
+                                        "<balancing source>'")
+            bo = BlendOutput(name=str(oname), edge=e.id, demand=demand, window_lo=wlo, window_hi=whi,
+                             nominal=nominal)
             bo.filler = ospec.get("filler")  # resolved after all edges exist (network.check_structure)
             outputs.append(bo)
         surplus = spec.get("surplus")
@@ -998,6 +1039,12 @@ class _Builder:
             if tgt is None or self.nodes[tgt].kind != "sink":
                 raise InstanceError(self.ctx.where(f"{key}.surplus"), "the surplus outlet must be a sink", surplus)
             s_edge = self._edge(nid, tgt, "surplus", "surplus", f"{key}.surplus").id
+        x_edge = None
+        if "excess" in spec:
+            tgt = self._ref(spec["excess"], nid, f"{key}.excess")
+            if tgt is None or self.nodes[tgt].kind != "sink":
+                raise InstanceError(self.ctx.where(f"{key}.excess"), "the excess outlet must be a sink", spec["excess"])
+            x_edge = self._edge(nid, tgt, "excess", "excess", f"{key}.excess").id
         alloc = spec.get("allocation") or {}
         if not isinstance(alloc, dict):
             raise InstanceError(self.ctx.where(f"{key}.allocation"), "expected {input node: {output: share}}", alloc)
@@ -1010,7 +1057,8 @@ class _Builder:
                     raise InstanceError(self.ctx.where(f"{key}.allocation.{src}.{o}"), "unknown output", o,
                                         expected=f"one of {onames}")
         self.blends.append(Blend(node=nid, inputs=[], outputs=outputs, surplus_edge=s_edge,
-                                 allocation=np.zeros((0, len(outputs), self.T))))
+                                 allocation=np.zeros((0, len(outputs), self.T)), excess_edge=x_edge))
+        self.blends[-1]._deficit_ref = (spec.get("deficit"), f"{key}.deficit")
         self.blends[-1]._alloc_spec = (alloc, key, node.index)  # resolved once inputs are known
 
     def _node_sink(self, nid, node: Node, spec, key):

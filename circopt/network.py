@@ -20,16 +20,9 @@ COMP_TOL = 1e-12
 def check_structure(system: System) -> None:
     errors: list[InstanceError] = []
     _resolve_blends(system, errors)
-    for n_id, node in enumerate(system.nodes):
-        ins, outs = system.in_edges(n_id), system.out_edges(n_id)
-        if node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None:
-            errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
-                                        expected="at least one node sending to it (or remove it)"))
-        if node.kind == "source" and node.free:
-            if len(outs) != 1:
-                errors.append(InstanceError(node.where, f"free source {node.name} must have exactly one target"))
+    for n_id, node in enumerate(system.nodes):  # stock-driven stocks first: they set their source's series
         if node.kind == "stock" and node.target_stock is not None:
-            srcs = [system.edges[e] for e in ins]
+            srcs = [system.edges[e] for e in system.in_edges(n_id)]
             ok = (len(srcs) == 1 and system.nodes[srcs[0].source].kind == "source"
                   and not system.nodes[srcs[0].source].free
                   and len(system.out_edges(srcs[0].source)) == 1)
@@ -39,7 +32,16 @@ def check_structure(system: System) -> None:
             elif system.nodes[srcs[0].source].series is None:
                 system.nodes[srcs[0].source].series = np.zeros(system.T)  # computed by the engine
                 system.nodes[srcs[0].source].meta["driven_by"] = n_id
-        if node.kind == "source" and not node.free and node.series is None and "driven_by" not in node.meta:
+    for n_id, node in enumerate(system.nodes):
+        ins, outs = system.in_edges(n_id), system.out_edges(n_id)
+        if node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None:
+            errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
+                                        expected="at least one node sending to it (or remove it)"))
+        if node.kind == "source" and node.free:
+            if len(outs) != 1:
+                errors.append(InstanceError(node.where, f"free source {node.name} must have exactly one target"))
+        if (node.kind == "source" and not node.free and node.series is None
+                and not {"driven_by", "follows", "balancing"} & set(node.meta)):
             errors.append(InstanceError(node.where, f"source {node.name} has neither 'series' nor 'free: true'"))
     if errors:
         raise InstanceErrors(errors)
@@ -47,7 +49,7 @@ def check_structure(system: System) -> None:
     for n_id, node in enumerate(system.nodes):
         if node.kind in ("split", "blend"):
             for e in system.in_edges(n_id):
-                if not system.comp_known[e]:
+                if not system.comp_known[e] and system.edges[e].rule != "deficit":
                     src = system.nodes[system.edges[e].source]
                     errors.append(InstanceError(
                         node.where,
@@ -65,7 +67,22 @@ def _resolve_blends(system: System, errors: list) -> None:
 
     for b in system.blends:
         node = system.nodes[b.node]
-        b.inputs = list(system.in_edges(b.node))
+        b.inputs = [e for e in system.in_edges(b.node) if system.edges[e].rule != "deficit"]
+        deficits = [e for e in system.in_edges(b.node) if system.edges[e].rule == "deficit"]
+        dref, dkey = getattr(b, "_deficit_ref", (None, ""))
+        has_nominal = any(o.nominal is not None for o in b.outputs)
+        if dref is not None or deficits:
+            names = [system.nodes[system.edges[e].source] for e in deficits]
+            if len(deficits) != 1 or (dref is not None and names[0].family != dref and names[0].name != dref):
+                errors.append(InstanceError(f"{node.where}.deficit", f"blend {node.name} needs exactly one balancing "
+                                            "source sending to it, named by 'deficit'", dref,
+                                            expected=f"a source with 'balancing: true' and 'to: {node.family}'"))
+            else:
+                b.deficit_edge = deficits[0]
+        if has_nominal and (b.deficit_edge is None or b.excess_edge is None):
+            errors.append(InstanceError(node.where, f"blend {node.name} has nominal outputs but no excess sink "
+                                        "or no balancing source"))
+
         spec, key, index = getattr(b, "_alloc_spec", ({}, "", {}))
         ctx = getattr(system, "_ctx", None)
         alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
@@ -154,7 +171,15 @@ def propagate_compositions(system: System) -> None:
         if e.rule == "source":
             state[e.id] = 1
             comp[e.id] = system.nodes[e.source].composition
-        elif e.rule in ("blend_out", "surplus"):
+        elif e.rule == "blend_out":
+            b = next(bl for bl in system.blends if bl.node == e.source)
+            o = next(o for o in b.outputs if o.edge == e.id)
+            if o.nominal is not None:
+                state[e.id] = 1
+                comp[e.id] = o.nominal
+            else:
+                state[e.id] = -1
+        elif e.rule in ("surplus", "excess", "deficit"):
             state[e.id] = -1
     changed = True
     while changed:

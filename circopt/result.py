@@ -177,8 +177,13 @@ class Result:
             outflow = F[:, outs, :].sum(axis=1) if outs else np.zeros((T, C))
             change = np.zeros((T, C))
             if n.kind == "source":
-                if n.free:
-                    inflow = outflow.copy()  # a free source supplies what it sends
+                if n.free or "balancing" in n.meta:
+                    inflow = outflow.copy()  # a decided amount: it supplies what it sends
+                elif "follows" in n.meta:
+                    followed = F[:, s.in_edges(n.meta["follows"]), :].sum(axis=(1, 2))
+                    frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
+                    amount = 0.0 if self.extra.get("pulse") else n.meta["ratio"] * followed
+                    inflow = (amount * frac)[:, None] * n.composition
                 else:
                     frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
                     inflow = (n.series * frac)[:, None] * n.composition

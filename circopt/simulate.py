@@ -80,7 +80,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
 def _source_series(system: System, pulse: dict | None) -> dict[int, np.ndarray]:
     out = {}
     for i, n in enumerate(system.nodes):
-        if n.kind != "source" or n.free:
+        if n.kind != "source" or n.free or {"follows", "balancing"} & set(n.meta):
             continue
         if pulse is not None:
             s = np.zeros(system.T)
@@ -168,7 +168,7 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             series[src][t] = need
         # constants: sources and stock outflow from earlier cohorts
         for ed in system.edges:
-            if ed.rule == "source" and not system.nodes[ed.source].free:
+            if ed.rule == "source" and ed.source in series:
                 node = system.nodes[ed.source]
                 b[ed.id * C + c_idx] = ed.coef[t] * series[ed.source][t] * node.composition[t]
             elif ed.rule == "stock":
@@ -185,7 +185,7 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         cols = (pair_cols[:, None] * C + c_idx[None, :]).ravel()
         vals = coef_t.ravel()
         for it in range(200):
-            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C)
+            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, follow=pulse is None)
             M = sp.coo_matrix((np.concatenate([vals, v_extra]),
                                (np.concatenate([rows, r_extra]), np.concatenate([cols, c_extra]))),
                               shape=(n, n)).tocsc()
@@ -203,6 +203,7 @@ def _run(system: System, sh: Shares, pulse: dict | None):
                 break
         else:
             raise SimulationError(f"blend allocation did not converge in {int(system.years[t])}")
+        _book_nominal(system, sh, lambdas, f, t)
         flows[t] = f
         for s, node_id in enumerate(plan.stocks):
             ins = system.in_edges(node_id)
@@ -216,39 +217,46 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     return flows, inflow_ext, lambdas, notes
 
 
-def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int):
-    """Same-year rows of blend outputs, surplus and fillers (may couple channels through totals)."""
+def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, follow: bool = True):
+    """Same-year rows that couple channels through totals: blend outputs (nominal ones take
+    their nominal composition), surplus, fillers, and sources that follow a node's input."""
     rows, cols, vals = [], [], []
     b_extra = np.zeros(len(system.edges) * C)
     c_idx = np.arange(C)
+
+    def cross(row_edge, col_edge, weights_c, coef):
+        # row (row_edge, c) gets coef * weights_c[c] * sum_c' f[col_edge, c']
+        rows.append(np.repeat(row_edge * C + c_idx, C))
+        cols.append(np.tile(col_edge * C + c_idx, C))
+        vals.append(np.repeat(weights_c, C) * coef)
+
     for bi, bl in enumerate(system.blends):
         a = sh.allocation[bi][:, :, t]  # (n_in, n_out)
         lam = lambdas[bi][:, t]
         free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
         taken = np.zeros(len(bl.inputs))
         for j, o in enumerate(bl.outputs):
+            nom = o.nominal[t] if o.nominal is not None else None
             for i, e_in in enumerate(bl.inputs):
                 if free_in[i]:
                     continue
                 coef = lam[j] * a[i, j]
                 taken[i] += coef
-                if coef:
+                if not coef:
+                    continue
+                if nom is None:
                     rows.append(o.edge * C + c_idx)
                     cols.append(e_in * C + c_idx)
                     vals.append(np.full(C, coef))
+                else:
+                    cross(o.edge, e_in, nom, coef)
             if o.filler is not None and lam[j] >= 1.0:
                 comp_f = system.nodes[system.edges[o.filler].source].composition[t]
-                for tgt in (o.edge, o.filler):
-                    b_extra[tgt * C + c_idx] += comp_f * o.demand[t]
+                for tgt, w in ((o.edge, comp_f if nom is None else nom), (o.filler, comp_f)):
+                    b_extra[tgt * C + c_idx] += w * o.demand[t]
                     for i, e_in in enumerate(bl.inputs):
-                        if free_in[i] or not a[i, j]:
-                            continue
-                        # - comp_f[c] * lam * a_ij * sum_c' f[e_in, c']
-                        rr = np.repeat(tgt * C + c_idx, C)
-                        cc = np.tile(e_in * C + c_idx, C)
-                        rows.append(rr)
-                        cols.append(cc)
-                        vals.append(-np.repeat(comp_f, C) * lam[j] * a[i, j])
+                        if not free_in[i] and a[i, j]:
+                            cross(tgt, e_in, w, -lam[j] * a[i, j])
         if bl.surplus_edge is not None:
             for i, e_in in enumerate(bl.inputs):
                 if free_in[i]:
@@ -258,9 +266,45 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int):
                     rows.append(bl.surplus_edge * C + c_idx)
                     cols.append(e_in * C + c_idx)
                     vals.append(np.full(C, rest))
+    if follow:
+        for ed in system.edges:
+            node = system.nodes[ed.source]
+            if ed.rule != "source" or "follows" not in node.meta:
+                continue
+            w = ed.coef[t] * node.meta["ratio"][t] * node.composition[t]
+            for e_in in system.in_edges(node.meta["follows"]):
+                cross(ed.id, e_in, w, 1.0)
     if not rows:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0), b_extra
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), b_extra
+
+
+def _book_nominal(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) -> None:
+    """Elements above a nominal output's spec go to the excess sink, those below come from
+    the balancing source (terminal edges, so they are booked after the same-year solve)."""
+    for bi, bl in enumerate(system.blends):
+        if bl.excess_edge is None:
+            continue
+        exc = np.zeros(f.shape[1])
+        dfc = np.zeros(f.shape[1])
+        a = sh.allocation[bi][:, :, t]
+        tot_in = f[bl.inputs].sum(axis=1)
+        free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
+        for j, o in enumerate(bl.outputs):
+            if o.nominal is None:
+                continue
+            lam = lambdas[bi][j, t]
+            actual = sum(lam * a[i, j] * f[e_in] for i, e_in in enumerate(bl.inputs) if not free_in[i])
+            actual = actual + np.zeros(f.shape[1])
+            if o.filler is not None and lam >= 1.0:
+                fill = o.demand[t] - sum(lam * a[i, j] * tot_in[i] for i in range(len(bl.inputs)) if not free_in[i])
+                actual = actual + system.nodes[system.edges[o.filler].source].composition[t] * fill
+            dev = actual - f[o.edge]
+            exc += np.clip(dev, 0.0, None)
+            dfc += np.clip(-dev, 0.0, None)
+        f[bl.excess_edge] = exc
+        if bl.deficit_edge is not None:
+            f[bl.deficit_edge] = dfc
 
 
 def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) -> bool:

@@ -66,6 +66,7 @@ class Edge:
       * ``route``: a split route (a decision; ``coef`` holds the baseline share)
       * ``blend_out``: a blend output (a decision: allocations)
       * ``surplus``: the blend's leftover inputs
+      * ``excess`` / ``deficit``: element difference between a blend's inputs and its nominal outputs
     """
 
     id: int
@@ -93,6 +94,7 @@ class BlendOutput:
     window_lo: np.ndarray  # (T, C) min mass fraction per channel (0 if none)
     window_hi: np.ndarray  # (T, C) max mass fraction per channel (1 if none)
     filler: int | None = None  # input edge of a free source that fills the demand in simulation
+    nominal: np.ndarray | None = None  # (T, C) made-to-spec composition; None = carries its inputs
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Blend:
     outputs: list[BlendOutput]
     surplus_edge: int | None
     allocation: np.ndarray  # (n_in, n_out, T): baseline share of input i allocated to output j
+    excess_edge: int | None = None  # nominal outputs: elements above nominal go here (a sink)
+    deficit_edge: int | None = None  # nominal outputs: elements below nominal come from here (balancing source)
 
 
 @dataclass

@@ -1,0 +1,156 @@
+"""Hand-worked numbers for node features beyond the toy: nominal blend outputs, sources
+that follow a node's input, history and initial stocks, stock-driven stocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import circopt
+from circopt.errors import InstanceError
+
+from .netgen import write_sources
+
+
+def _doc(nodes, years=(2020, 2021), elements=("A", "B"), streams=None):
+    return {"name": "t", "unit": "t", "years": list(years), "elements": list(elements),
+            "streams": streams or {}, "nodes": nodes}
+
+
+def _flow(res, a, b, year, el="total"):
+    f = res.flows
+    return float(f[(f.source == a) & (f.target == b) & (f.year == year) & (f.element == el)].value.iloc[0])
+
+
+def test_nominal_output_books_excess_and_deficit(tmp_path):
+    nodes = {
+        "scrap": {"kind": "source", "composition": {"A": 0.5, "B": 0.2}, "series": 10, "to": "mix", "source": "estimate"},
+        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
+        "mix": {"kind": "blend", "source": "estimate", "excess": "dil",
+                "outputs": {"p": {"to": "market", "nominal": {"A": 0.4, "B": 0.3}}},
+                "allocation": {"scrap": {"p": 1.0}}, "deficit": "bal"},
+        "market": {"kind": "sink", "loss": "export"},
+        "dil": {"kind": "sink", "loss": "dilution"},
+    }
+    res = circopt.simulate(circopt.build(_doc(nodes), write_sources(tmp_path)))
+    # actual A 5, B 2, rest 3; nominal on 10 t: A 4, B 3, rest 3
+    assert _flow(res, "mix", "market", 2020, "A") == pytest.approx(4)
+    assert _flow(res, "mix", "market", 2020, "B") == pytest.approx(3)
+    assert _flow(res, "mix", "market", 2020) == pytest.approx(10)
+    assert _flow(res, "mix", "dil", 2020, "A") == pytest.approx(1)
+    assert _flow(res, "mix", "dil", 2020, "B") == pytest.approx(0)
+    assert _flow(res, "bal", "mix", 2020, "B") == pytest.approx(1)
+    assert _flow(res, "bal", "mix", 2020) == pytest.approx(1)
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_nominal_outputs_make_downstream_composition_known(tmp_path):
+    # a split downstream of a nominal output is allowed (its composition is the nominal one)
+    nodes = {
+        "scrap": {"kind": "source", "composition": {"A": 0.5}, "series": 10, "to": "mix", "source": "estimate"},
+        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
+        "mix": {"kind": "blend", "source": "estimate", "excess": "dil", "deficit": "bal",
+                "outputs": {"p": {"to": "route", "nominal": {"A": 0.4}}}, "allocation": {"scrap": {"p": 1.0}}},
+        "route": {"kind": "split", "routes": {"x": "market", "y": "dil"}, "baseline": {"x": 0.25, "y": "rest"},
+                  "source": "estimate"},
+        "market": {"kind": "sink", "loss": "export"},
+        "dil": {"kind": "sink", "loss": "dilution"},
+    }
+    system = circopt.build(_doc(nodes), write_sources(tmp_path))
+    e = next(e for e in system.edges if system.nodes[e.target].name == "route")
+    assert system.comp_known[e.id]
+    np.testing.assert_allclose(system.edge_comp[e.id][0], [0.4, 0.0, 0.6])
+    res = circopt.simulate(system)
+    assert _flow(res, "route", "market", 2021, "A") == pytest.approx(0.25 * 4)
+
+
+def test_following_source_closes_its_own_loop(tmp_path):
+    # new parts = 0.2 x the input of 'fab', and they enter 'fab': f = 0.2 (10 + f) -> f = 2.5
+    nodes = {
+        "old": {"kind": "source", "composition": {"A": 1.0}, "series": 10, "to": "fab", "source": "estimate"},
+        "parts": {"kind": "source", "composition": {"B": 1.0}, "follows": "fab", "ratio": 0.2, "to": "fab",
+                  "source": "estimate"},
+        "fab": {"kind": "process", "to": "market", "source": "estimate"},
+        "market": {"kind": "sink", "loss": "export"},
+    }
+    res = circopt.simulate(circopt.build(_doc(nodes), write_sources(tmp_path)))
+    assert _flow(res, "parts", "fab", 2020) == pytest.approx(2.5)
+    assert _flow(res, "fab", "market", 2020, "B") == pytest.approx(2.5)
+    assert _flow(res, "fab", "market", 2020) == pytest.approx(12.5)
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_history_cohorts_leave_in_model_years(tmp_path):
+    folder = write_sources(tmp_path)
+    (folder / "hist.csv").write_text("year,value\n2017,6\n2018,0\n2019,4\n")
+    nodes = {
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": 1, "to": "use", "source": "estimate"},
+        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 3}, "history": "hist.csv",
+                "history_stream": "pure", "to": "eol", "source": "estimate"},
+        "eol": {"kind": "sink", "loss": "dissipation"},
+    }
+    doc = _doc(nodes, years=(2020, 2022), streams={"pure": {"composition": {"A": 1.0}, "source": "estimate"}})
+    res = circopt.simulate(circopt.build(doc, folder))
+    # fixed 3 years: the 2017 cohort leaves in 2020, 2019 in 2022, 2020 in 2023 (after the horizon)
+    assert _flow(res, "use", "eol", 2020) == pytest.approx(6)
+    assert _flow(res, "use", "eol", 2021) == pytest.approx(0)
+    assert _flow(res, "use", "eol", 2022) == pytest.approx(4)
+    st = res.stocks
+    assert float(st[(st.year == 2020) & (st.element == "total")].value.iloc[0]) == pytest.approx(4 + 1)
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_initial_stock_by_age(tmp_path):
+    folder = write_sources(tmp_path)
+    # at the end of 2019: 5 t of age 0 (entered 2019) and 3 t of age 1 (entered 2018); fixed 2 years
+    (folder / "init.csv").write_text("age,value\n0,5\n1,3\n")
+    nodes = {
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": 0, "to": "use", "source": "estimate"},
+        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "initial_stock": "init.csv",
+                "history_stream": "pure", "to": "eol", "source": "estimate"},
+        "eol": {"kind": "sink", "loss": "dissipation"},
+    }
+    doc = _doc(nodes, years=(2020, 2022), streams={"pure": {"composition": {"A": 1.0}, "source": "estimate"}})
+    res = circopt.simulate(circopt.build(doc, folder))
+    assert _flow(res, "use", "eol", 2020) == pytest.approx(3)  # the 2018 cohort
+    assert _flow(res, "use", "eol", 2021) == pytest.approx(5)  # the 2019 cohort
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_stock_driven_stock_sets_its_source(tmp_path):
+    folder = write_sources(tmp_path)
+    nodes = {
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "to": "use", "source": "estimate"},
+        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "stock": {2020: 10, 2023: 16},
+                "to": "eol", "source": "estimate"},
+        "eol": {"kind": "sink", "loss": "dissipation"},
+    }
+    res = circopt.simulate(circopt.build(_doc(nodes, years=(2020, 2023)), folder))
+    # stock 10, 12, 14, 16; fixed 2 years: inflow 10, 2, 10-? : i0=10; i1=12-10=2; i2=14-(2)=12; i3=16-12=4
+    for year, want in zip(range(2020, 2024), [10, 2, 12, 4]):
+        assert _flow(res, "prod", "use", year) == pytest.approx(want)
+    st = res.stocks
+    np.testing.assert_allclose(st[st.element == "total"].value.to_numpy(), [10, 12, 14, 16])
+
+
+def test_stock_driven_falling_stock_error_and_clip(tmp_path):
+    folder = write_sources(tmp_path)
+    nodes = {
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "to": "use", "source": "estimate"},
+        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 5}, "stock": {2020: 10, 2021: 2},
+                "to": "eol", "source": "estimate"},
+        "eol": {"kind": "sink", "loss": "dissipation"},
+    }
+    with pytest.raises(circopt.SimulationError, match="negative_inflow"):
+        circopt.simulate(circopt.build(_doc(nodes), folder))
+    nodes["use"]["negative_inflow"] = "clip"
+    res = circopt.simulate(circopt.build(_doc(nodes), folder))
+    assert _flow(res, "prod", "use", 2021) == 0.0
+    assert any("clipped" in n for n in res.notes)
+
+
+def test_balancing_source_takes_no_stream(tmp_path):
+    nodes = {"bal": {"kind": "source", "balancing": True, "stream": "x", "to": "s", "source": "estimate"},
+             "s": {"kind": "sink"}}
+    with pytest.raises(InstanceError, match="balancing"):
+        circopt.build(_doc(nodes), write_sources(tmp_path))
