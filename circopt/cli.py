@@ -1,6 +1,6 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
-Verbs: ``check``, ``simulate``, ``optimise``. Every verb validates the instance first
+Verbs: ``check``, ``simulate``, ``optimise``, ``trace``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
 """
@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+
+    t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
+    t.add_argument("instance", help="instance folder")
+    t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
+    t.add_argument("--objective", help="trace under the optimal shares for this objective")
+    t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
+    t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
+    t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")
     return p
 
 
@@ -112,6 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
+            return 0
+        if args.verb == "trace":
+            from .trace import trace
+
+            objective = parse_objective(args.objective) if args.objective else None
+            fate = trace(load(args.instance, args.scenario), source=args.source, year=args.year, objective=objective)
+            fate.to_dir(args.out)
+            summ = fate.summary
+            print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
+                  f"shares sum to 1 within {fate.share_sum_error():.1e}; "
+                  f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
+            for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
+                print(f"  {r.element}: {r.value:.4f} in use after 50 years")
+            print(f"written to {args.out}")
             return 0
     except InstanceErrors as e:
         print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)

@@ -63,8 +63,6 @@ def check_structure(system: System) -> None:
 
 
 def _resolve_blends(system: System, errors: list) -> None:
-    from .instance import _Ctx  # noqa: F401  (documentation: allocation values were resolved by the loader ctx)
-
     for b in system.blends:
         node = system.nodes[b.node]
         b.inputs = [e for e in system.in_edges(b.node) if system.edges[e].rule != "deficit"]
@@ -84,7 +82,6 @@ def _resolve_blends(system: System, errors: list) -> None:
                                         "or no balancing source"))
 
         spec, key, index = getattr(b, "_alloc_spec", ({}, "", {}))
-        ctx = getattr(system, "_ctx", None)
         alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
         names = [o.name for o in b.outputs]
         used = set()

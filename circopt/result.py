@@ -48,11 +48,13 @@ class Result:
     # ---- construction -------------------------------------------------------------
     @classmethod
     def from_flows(cls, system: System, flows: np.ndarray, inflow_ext: np.ndarray, engine: str,
-                   notes: list[str] | None = None) -> Result:
+                   notes: list[str] | None = None, pulse: bool = False) -> Result:
         plan = stock_plan(system)
         levels = plan.stock_levels(inflow_ext)  # (S, L, C)
         r = cls(system=system, flows_array=flows, stock_array=levels[:, plan.H:, :], engine=engine,
                 notes=list(notes or []))
+        if pulse:
+            r.extra["pulse"] = True
         r._stock_prev = levels[:, plan.H - 1, :] if plan.H > 0 else np.zeros((len(plan.stocks), system.C))
         r._audit = r._compute_audit()
         return r
@@ -177,7 +179,9 @@ class Result:
             outflow = F[:, outs, :].sum(axis=1) if outs else np.zeros((T, C))
             change = np.zeros((T, C))
             if n.kind == "source":
-                if n.free or "balancing" in n.meta:
+                if self.extra.get("pulse") and not (n.free or "balancing" in n.meta):
+                    inflow = outflow.copy()  # a traced pulse: the source sends the pulse
+                elif n.free or "balancing" in n.meta:
                     inflow = outflow.copy()  # a decided amount: it supplies what it sends
                 elif "follows" in n.meta:
                     followed = F[:, s.in_edges(n.meta["follows"]), :].sum(axis=(1, 2))
@@ -191,8 +195,6 @@ class Result:
                 k = sidx[i]
                 change = self.stock_array[k] - prev[k]
             imb = inflow - outflow - change
-            for arr_name, arr in (("inflow", inflow), ("outflow", outflow), ("change", change), ("imb", imb)):
-                pass
             tot = [np.concatenate([a[:, :-1], a.sum(axis=1, keepdims=True)], axis=1)
                    for a in (inflow, outflow, change, imb)]
             scale = np.maximum(np.maximum(np.abs(tot[0]), np.abs(tot[1])), np.abs(tot[2]))

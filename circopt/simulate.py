@@ -36,7 +36,37 @@ class Shares:
     allocation: list[np.ndarray]  # per blend: (n_in, n_out, T)
 
 
-def baseline_shares(system: System) -> Shares:
+def shares_from_decisions(system: System, decisions) -> Shares:
+    """Shares implied by a decisions table (e.g. an optimised Result's): route shares of each
+    split's input, and blend allocations as shares of each input; where an input is zero the
+    baseline share (or 0) is kept."""
+    base = baseline_shares(system, strict=False)
+    route = base.route.copy()
+    years = {int(y): t for t, y in enumerate(system.years)}
+    d = decisions
+    for e in system.edges:
+        if e.rule != "route":
+            continue
+        sel = d[(d.kind == "route") & (d.node == system.nodes[e.source].name) & (d.decision == e.label)]
+        for r in sel.itertuples():
+            if r.input > 0:
+                route[e.id, years[int(r.year)]] = r.share
+    route = np.nan_to_num(route, nan=0.0)
+    alloc = [a.copy() for a in base.allocation]
+    for bi, bl in enumerate(system.blends):
+        bname = system.nodes[bl.node].name
+        sel = d[(d.kind == "allocation") & (d.node == bname)]
+        for i, e_in in enumerate(bl.inputs):
+            src = system.nodes[system.edges[e_in].source].name
+            for j, o in enumerate(bl.outputs):
+                rows = sel[sel.decision == f"{src} -> {o.name}"]
+                for r in rows.itertuples():
+                    if r.input > 0:
+                        alloc[bi][i, j, years[int(r.year)]] = r.share
+    return Shares(route=route, allocation=alloc)
+
+
+def baseline_shares(system: System, strict: bool = True) -> Shares:
     E, T = len(system.edges), system.T
     route = np.full((E, T), np.nan)
     missing = []
@@ -46,7 +76,7 @@ def baseline_shares(system: System) -> Shares:
                 missing.append(system.nodes[e.source].name)
             else:
                 route[e.id] = e.coef
-    if missing:
+    if missing and strict:
         raise SimulationError(
             f"split(s) {sorted(set(missing))} have no 'baseline' shares; simulation needs them "
             "(give 'baseline' in the instance or a scenario, or optimise instead)")
@@ -54,12 +84,14 @@ def baseline_shares(system: System) -> Shares:
 
 
 def simulate(system: System | str | Path, scenario: str | None = None, shares: Shares | None = None,
-             pulse: dict | None = None):
+             pulse: dict[str, np.ndarray] | None = None):
     """Simulate a system with its baseline (or the given) shares; returns a :class:`Result`.
 
     ``system`` may be a path to an instance folder; ``scenario`` then names a scenario.
-    ``pulse`` replaces every source series by zero except ``{node_name: amount}`` in the
-    first year (used by fate tracing).
+    ``pulse`` (used by fate tracing) maps source node names to input series (T,): every
+    other source, history cohort and following source is set to zero, and blends take
+    everything they are offered (demands and fillers belong to the full system, not to a
+    traced pulse of material).
     """
     from .instance import load
     from .result import Result
@@ -72,7 +104,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
         system = load(system.path, scenario)
     sh = shares or baseline_shares(system)
     flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
-    res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes)
+    res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)
     res.attach_decisions(sh, lambdas)
     return res
 
@@ -83,10 +115,7 @@ def _source_series(system: System, pulse: dict | None) -> dict[int, np.ndarray]:
         if n.kind != "source" or n.free or {"follows", "balancing"} & set(n.meta):
             continue
         if pulse is not None:
-            s = np.zeros(system.T)
-            if n.name in pulse or n.family in pulse:
-                s[0] = float(pulse.get(n.name, pulse.get(n.family)))
-            out[i] = s
+            out[i] = np.array(pulse.get(n.name, np.zeros(system.T)), dtype=float)
         else:
             out[i] = n.series.copy()
     return out
@@ -96,7 +125,6 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     T, C, E = system.T, system.C, len(system.edges)
     n = E * C
     plan = stock_plan(system)
-    S = len(plan.stocks)
     stock_index = {node: s for s, node in enumerate(plan.stocks)}
     inflow_ext = plan.hist_inflow.copy() if pulse is None else np.zeros_like(plan.hist_inflow)
     series = _source_series(system, pulse)
@@ -184,8 +212,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         rows = (pair_rows[:, None] * C + c_idx[None, :]).ravel()
         cols = (pair_cols[:, None] * C + c_idx[None, :]).ravel()
         vals = coef_t.ravel()
-        for it in range(200):
-            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, follow=pulse is None)
+        for _ in range(200):
+            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None)
             M = sp.coo_matrix((np.concatenate([vals, v_extra]),
                                (np.concatenate([rows, r_extra]), np.concatenate([cols, c_extra]))),
                               shape=(n, n)).tocsc()
@@ -199,16 +227,17 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             if not np.all(np.isfinite(x)):
                 raise SimulationError(_cycle_message(system, coef_t, pair_rows, pair_cols, t))
             f = x.reshape(E, C)
-            if not _update_lambdas(system, sh, lambdas, f, t):
+            if pulse is not None or not _update_lambdas(system, sh, lambdas, f, t):
                 break
         else:
             raise SimulationError(f"blend allocation did not converge in {int(system.years[t])}")
-        _book_nominal(system, sh, lambdas, f, t)
+        _book_nominal(system, sh, lambdas, f, t, full=pulse is None)
         flows[t] = f
         for s, node_id in enumerate(plan.stocks):
             ins = system.in_edges(node_id)
             inflow_ext[s, k] = f[ins].sum(axis=0) if ins else 0.0
-    _check_blend_outcomes(system, sh, lambdas, flows, notes)
+    if pulse is None:
+        _check_blend_outcomes(system, sh, lambdas, flows, notes)
     if np.any(flows < -1e-9 * max(1.0, float(np.abs(flows).max()))):
         e, c = np.unravel_index(int(np.argmin(flows.min(axis=0))), (E, C))
         t = int(np.argmin(flows[:, e, c]))
@@ -217,7 +246,7 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     return flows, inflow_ext, lambdas, notes
 
 
-def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, follow: bool = True):
+def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True):
     """Same-year rows that couple channels through totals: blend outputs (nominal ones take
     their nominal composition), surplus, fillers, and sources that follow a node's input."""
     rows, cols, vals = [], [], []
@@ -250,7 +279,7 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, follow: bo
                     vals.append(np.full(C, coef))
                 else:
                     cross(o.edge, e_in, nom, coef)
-            if o.filler is not None and lam[j] >= 1.0:
+            if full and o.filler is not None and lam[j] >= 1.0:
                 comp_f = system.nodes[system.edges[o.filler].source].composition[t]
                 for tgt, w in ((o.edge, comp_f if nom is None else nom), (o.filler, comp_f)):
                     b_extra[tgt * C + c_idx] += w * o.demand[t]
@@ -266,7 +295,7 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, follow: bo
                     rows.append(bl.surplus_edge * C + c_idx)
                     cols.append(e_in * C + c_idx)
                     vals.append(np.full(C, rest))
-    if follow:
+    if full:
         for ed in system.edges:
             node = system.nodes[ed.source]
             if ed.rule != "source" or "follows" not in node.meta:
@@ -279,7 +308,7 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, follow: bo
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), b_extra
 
 
-def _book_nominal(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) -> None:
+def _book_nominal(system: System, sh: Shares, lambdas, f: np.ndarray, t: int, full: bool = True) -> None:
     """Elements above a nominal output's spec go to the excess sink, those below come from
     the balancing source (terminal edges, so they are booked after the same-year solve)."""
     for bi, bl in enumerate(system.blends):
@@ -296,7 +325,7 @@ def _book_nominal(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) ->
             lam = lambdas[bi][j, t]
             actual = sum(lam * a[i, j] * f[e_in] for i, e_in in enumerate(bl.inputs) if not free_in[i])
             actual = actual + np.zeros(f.shape[1])
-            if o.filler is not None and lam >= 1.0:
+            if full and o.filler is not None and lam >= 1.0:
                 fill = o.demand[t] - sum(lam * a[i, j] * tot_in[i] for i in range(len(bl.inputs)) if not free_in[i])
                 actual = actual + system.nodes[system.edges[o.filler].source].composition[t] * fill
             dev = actual - f[o.edge]
@@ -328,11 +357,21 @@ def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) 
 
 
 def _check_blend_outcomes(system: System, sh: Shares, lambdas, flows: np.ndarray, notes: list[str]) -> None:
-    for bi, bl in enumerate(system.blends):
-        for j, o in enumerate(bl.outputs):
+    for bl in system.blends:
+        for o in bl.outputs:
+            got = flows[:, o.edge].sum(axis=1)
+            if o.nominal is None:  # a carried output: report years outside its composition window
+                frac = np.divide(flows[:, o.edge, :], got[:, None], out=np.zeros_like(flows[:, o.edge, :]),
+                                 where=got[:, None] > 0)
+                off = ((frac < o.window_lo - 1e-9) | (frac > o.window_hi + 1e-9)) & (got[:, None] > 0)
+                if off.any():
+                    t, c = np.unravel_index(int(np.argmax(off)), off.shape)
+                    notes.append(f"blend {system.nodes[bl.node].name}: output {o.name} has {system.channels[c]} "
+                                 f"{frac[t, c]:.4g}, outside its window [{o.window_lo[t, c]:.4g}, "
+                                 f"{o.window_hi[t, c]:.4g}] in {int(system.years[t])} ({int(off.any(axis=1).sum())} "
+                                 "years); the simulation follows the given allocation, the optimiser enforces windows")
             if o.demand is None:
                 continue
-            got = flows[:, o.edge].sum(axis=1)
             short = o.demand - got
             bad = short > 1e-9 * np.maximum(1.0, o.demand)
             if bad.any():

@@ -72,7 +72,7 @@ def test_duplicated_element(toy_copy, tmp_path):
 
 def test_missing_year(toy_copy, tmp_path):
     p = toy_copy / "data" / "production.csv"
-    p.write_text("\n".join(l for l in p.read_text().splitlines() if not l.startswith("2025")) + "\n")
+    p.write_text("\n".join(ln for ln in p.read_text().splitlines() if not ln.startswith("2025")) + "\n")
     _fails(toy_copy, "production.csv", "missing years", "2025", tmp_path=tmp_path)
 
 
