@@ -58,7 +58,7 @@ TOP_KEYS = {
     "trace": "default pulse for fate tracing",
 }
 
-COMMON_KEYS = {"kind", "over", "source", "sources", "description", "ranges"}
+COMMON_KEYS = {"kind", "over", "source", "sources", "description"}
 NODE_KEYS = {
     "source": COMMON_KEYS | {"to", "series", "stream", "composition", "free", "max", "cost", "energy", "co2",
                              "follows", "ratio", "balancing"},

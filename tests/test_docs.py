@@ -1,0 +1,51 @@
+"""The instance-format reference and the loader stay in step: every documented key is
+accepted, every accepted key is documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from circopt.instance import BLEND_OUTPUT_KEYS, COMMON_KEYS, NODE_KEYS, STREAM_KEYS, TOP_KEYS
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "instance-format.md"
+
+
+def _sections() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    current = None
+    for line in DOC.read_text().splitlines():
+        if line.startswith("## ") or line.startswith("Blend output keys"):
+            current = line.lstrip("# ").strip().rstrip(":")
+            out.setdefault(current, set())
+        m = re.match(r"^\| `([a-z_0-9]+)` \|", line)
+        if m and current:
+            out[current].add(m.group(1))
+    return out
+
+
+SECTIONS = _sections()
+
+
+def test_top_level_keys():
+    assert SECTIONS["Top-level keys"] == set(TOP_KEYS)
+
+
+def test_stream_keys():
+    assert SECTIONS["Streams"] == STREAM_KEYS
+
+
+def test_common_node_keys():
+    assert SECTIONS["Keys of every node"] == COMMON_KEYS
+
+
+@pytest.mark.parametrize("kind", sorted(NODE_KEYS))
+def test_node_kind_keys(kind):
+    documented = SECTIONS[f"Node kind: {kind}"] | COMMON_KEYS
+    assert documented == NODE_KEYS[kind]
+
+
+def test_blend_output_keys():
+    assert SECTIONS["Blend output keys"] == BLEND_OUTPUT_KEYS
