@@ -1,6 +1,6 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
-Verbs: ``check``, ``simulate``, ``optimise``, ``trace``. Every verb validates the instance first
+Verbs: ``check``, ``simulate``, ``optimise``, ``trace``, ``report``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
 """
@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
     t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
     t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")
+
+    r = sub.add_parser("report", help="one self-contained HTML page: description, sources, tables, figures, audit")
+    r.add_argument("instance", help="instance folder")
+    r.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
+    r.add_argument("--objective", help="also optimise for this objective and report it")
+    r.add_argument("--out", required=True, help="the HTML file to write")
     return p
 
 
@@ -120,6 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
+            return 0
+        if args.verb == "report":
+            from .report import build_report, write_report
+
+            objective = parse_objective(args.objective) if args.objective else None
+            system = load(args.instance, args.scenario)
+            path = write_report(args.out, build_report(system, args.scenario, objective=objective))
+            print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
             return 0
         if args.verb == "trace":
             from .trace import trace
