@@ -251,8 +251,44 @@ class Result:
         out.update(self.extra)
         return out
 
+    def iamc(self, model: str = "circopt") -> pd.DataFrame:
+        """IAMC-style long table: model, scenario, region, variable, unit, year, value.
+
+        Variables: ``Flow|SOURCE|TARGET|ELEMENT``, ``Stock|NODE|Life N|ELEMENT`` and
+        ``Loss|LOSS_TYPE|ELEMENT`` (summed over sinks of that type). The region is the node's
+        ``region`` dimension where it has one, else ``World``.
+        """
+        s = self.system
+        scen = s.scenario or "base"
+        region_of = {n.name: str(n.index.get("region", "World")) for n in s.nodes}
+        f = self.flows
+        parts = [pd.DataFrame({
+            "region": f.source.map(region_of),
+            "variable": "Flow|" + f.source + "|" + f.target + "|" + f.element,
+            "unit": f"{s.unit}/yr", "year": f.year, "value": f.value})]
+        st = self.stocks
+        stock_region = {n.family if not {k for k in n.index if k != "life"} else
+                        f"{n.family}[{','.join(str(v) for k, v in n.index.items() if k != 'life')}]":
+                        str(n.index.get("region", "World")) for n in s.nodes if n.kind == "stock"}
+        parts.append(pd.DataFrame({
+            "region": st.node.map(stock_region),
+            "variable": "Stock|" + st.node + "|Life " + st.life.astype(str) + "|" + st.element,
+            "unit": s.unit, "year": st.year, "value": st.value}))
+        lo = self.losses
+        if len(lo):
+            lo = lo.assign(region=lo.node.map(region_of))
+            g = lo.groupby(["region", "loss_type", "element", "year"], as_index=False)["value"].sum()
+            parts.append(pd.DataFrame({
+                "region": g.region, "variable": "Loss|" + g.loss_type + "|" + g.element,
+                "unit": f"{s.unit}/yr", "year": g.year, "value": g.value}))
+        out = pd.concat(parts, ignore_index=True)
+        out.insert(0, "scenario", scen)
+        out.insert(0, "model", model)
+        return out[["model", "scenario", "region", "variable", "unit", "year", "value"]]
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit}
+        t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit,
+             "iamc": self.iamc()}
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:
