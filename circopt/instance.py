@@ -239,6 +239,8 @@ class _Ctx:
                 if str(v) in sval and all(str(k) in map(str, self.dims.get(d, [])) for k in sval):
                     return self.resolve(sval[str(v)], f"{key}.{v}", index, mass=mass, nonneg=nonneg,
                                         fraction=fraction, years=years, allow_missing_years=allow_missing_years)
+            if not value:
+                raise InstanceError(self.where(key), "empty mapping", value, expected="a number or {year: value, ...}")
             try:
                 pts = sorted((int(k), v) for k, v in value.items())
             except (TypeError, ValueError):
@@ -412,11 +414,17 @@ class _Builder:
         self.edges: list[Edge] = []
         self.blends: list[Blend] = []
         for fam, spec in nodes_doc.items():
-            for nid in self.family_nodes[fam]:
+            for nid in self.family_nodes.get(fam, []):
                 try:
                     self._node(nid, spec)
                 except InstanceError as e:
                     self.errors.append(e)
+                    break
+                except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+                    # a value of the wrong shape that no specific check caught: still name the node
+                    self.err(f"nodes.{fam}", f"malformed value ({type(e).__name__}: {e})",
+                             expected="the form documented in docs/instance-format.md")
+                    break
         self.fail_if_errors()
         self._check_pairs()
         system = System(
@@ -489,6 +497,9 @@ class _Builder:
 
     def _streams(self, sdoc: dict) -> dict[str, np.ndarray]:
         out = {}
+        if not isinstance(sdoc, dict):
+            self.err("streams", "expected a mapping stream name -> {composition, source}", sdoc)
+            return out
         for name, spec in sdoc.items():
             key = f"streams.{name}"
             if not isinstance(spec, dict) or "composition" not in spec:
@@ -547,6 +558,9 @@ class _Builder:
             over = spec.get("over") or []
             if isinstance(over, str):
                 over = [over]
+            if not isinstance(over, list) or not all(isinstance(o, str) for o in over):
+                self.err(f"{key}.over", "expected a list of dimension names", over)
+                continue
             if kind == "stock" and spec.get("lives") and "life" not in over:
                 over = [*over, "life"]
             bad = [o for o in over if o not in self.dims]
