@@ -49,3 +49,13 @@ def test_node_kind_keys(kind):
 
 def test_blend_output_keys():
     assert SECTIONS["Blend output keys"] == BLEND_OUTPUT_KEYS
+
+
+def test_cli_reference_is_generated_from_the_cli(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("COLUMNS", "100")
+    spec = importlib.util.spec_from_file_location("gen_cli", DOC.parent / "gen_cli.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (DOC.parent / "cli.md").read_text() == mod.render(), "run: COLUMNS=100 python docs/gen_cli.py"
