@@ -426,6 +426,7 @@ class _Builder:
                              expected="the form documented in docs/instance-format.md")
                     break
         self.fail_if_errors()
+        self._drop_past_last_life()
         self._check_pairs()
         system = System(
             name=str(d["name"]), description=str(d.get("description", "")), unit=unit, years=years,
@@ -641,6 +642,39 @@ class _Builder:
         self.edges.append(e)
         return e
 
+    def _drop_past_last_life(self):
+        dead = [i for i, n in enumerate(self.nodes) if "past_last_life" in n.meta]
+        if not dead:
+            return
+        dead_set = set(dead)
+        drop = []
+        for e in self.edges:
+            if e.target not in dead_set:
+                continue
+            n = self.nodes[e.target]
+            unused = (e.rule == "route" and not np.any(e.lo > 0)
+                      and (e.coef is None or not np.any(e.coef > 0)))
+            if unused:  # a split route into it that is never used: the route does not exist either
+                drop.append(e.id)
+            else:
+                self.errors.append(InstanceError(n.where, f"{n.name} sends {n.meta['past_last_life']} past the last "
+                                                 f"life but receives a stream from {self.nodes[e.source].name}",
+                                                 expected="no stream into it at the last life (a zero share there)"))
+        if self.errors:
+            raise InstanceErrors(self.errors)
+        self.edges = [e for e in self.edges if e.id not in set(drop)]
+        for k, e in enumerate(self.edges):
+            e.id = k
+        keep = [i for i in range(len(self.nodes)) if i not in set(dead)]
+        remap = {old: new for new, old in enumerate(keep)}
+        self.nodes = [self.nodes[i] for i in keep]
+        for e in self.edges:
+            e.source, e.target = remap[e.source], remap[e.target]
+        for fam, ids in self.family_nodes.items():
+            self.family_nodes[fam] = [remap[i] for i in ids if i in remap]
+        for b in self.blends:
+            b.node = remap[b.node]
+
     def _check_pairs(self):
         seen = {}
         for e in self.edges:
@@ -781,11 +815,14 @@ class _Builder:
                 raise InstanceError(self.ctx.where(f"{key}.to"), "transfer coefficients do not sum to 1 for "
                                     f"'{self.channels()[c]}' in {int(self.years[t])}", f"{s[t, c]:.12g}",
                                     expected=f"1 within {SUM_TOL} (or mark one output 'rest')")
+        targets_ok = {ref: self._ref(ref, nid, f"{key}.to") for ref in tcs}
+        if any(t is None for t in targets_ok.values()):
+            # a member that would send past the last life exists only if nothing reaches it
+            # (e.g. remanufacturing at the last life, whose route into it does not exist)
+            node.meta["past_last_life"] = [r for r, t in targets_ok.items() if t is None]
+            return
         for ref, tc in tcs.items():
-            tgt = self._ref(ref, nid, f"{key}.to")
-            if tgt is None:
-                raise InstanceError(self.ctx.where(f"{key}.to"), "a process cannot send past the last life", ref)
-            self._edge(nid, tgt, ref, "tc", f"{key}.to.{ref}", coef=tc)
+            self._edge(nid, targets_ok[ref], ref, "tc", f"{key}.to.{ref}", coef=tc)
         node.energy = self._per_unit(node, spec, "energy", key)
         node.co2 = self._per_unit(node, spec, "co2", key)
         node.cost = self._per_unit(node, spec, "cost", key)
@@ -1084,37 +1121,83 @@ class _Builder:
 
     # -- ranges of estimates (sensitivity / Monte Carlo) ------------------------------
     def _ranges(self, rdoc: dict, nodes_doc: dict, system: System):
-        for dotted, lohi in rdoc.items():
-            if not isinstance(lohi, list) or len(lohi) != 2 or not all(isinstance(x, (int, float)) for x in lohi):
-                self.err(f"ranges.{dotted}", "expected [low, high]", lohi)
+        """``dotted.key: [low, high]`` for one number, or ``name: {keys: [...], factor: [low, high]}``
+        to scale several numbers together (one assumption written in several places)."""
+        if not isinstance(rdoc, dict):
+            self.err("ranges", "expected a mapping", rdoc)
+            return
+        for name, spec in rdoc.items():
+            if isinstance(spec, dict):
+                keys, lohi, kind = spec.get("keys"), spec.get("factor"), "factor"
+                if set(spec) - {"keys", "factor", "description"} or not isinstance(keys, list) or not keys:
+                    self.err(f"ranges.{name}", "expected {keys: [dotted keys], factor: [low, high]}", spec)
+                    continue
+            else:
+                keys, lohi, kind = [name], spec, "value"
+            if not isinstance(lohi, list) or len(lohi) != 2 or not all(is_number(x) for x in lohi):
+                self.err(f"ranges.{name}", "expected [low, high]", lohi)
                 continue
             if lohi[0] > lohi[1]:
-                self.err(f"ranges.{dotted}", "low above high", lohi)
+                self.err(f"ranges.{name}", "low above high", lohi)
                 continue
-            cur: Any = self.doc
-            for p in str(dotted).split("."):
-                if isinstance(cur, dict) and p in cur:
-                    cur = cur[p]
-                else:
-                    self.err(f"ranges.{dotted}", "the key does not exist in the instance", dotted)
-                    cur = None
-                    break
-            if cur is None:
-                continue
-            if not isinstance(cur, (int, float)) or isinstance(cur, bool):
-                self.err(f"ranges.{dotted}", "a range applies to a number in the instance", cur)
-                continue
-            system.ranges[str(dotted)] = (float(lohi[0]), float(lohi[1]))
+            ok = True
+            for dotted in keys:
+                try:
+                    cur = get_dotted(self.doc, str(dotted))
+                except KeyError:
+                    self.err(f"ranges.{name}", "the key does not exist in the instance", dotted)
+                    ok = False
+                    continue
+                if not is_number(cur):
+                    self.err(f"ranges.{name}", f"a range applies to a number in the instance ({dotted})", cur)
+                    ok = False
+            if ok:
+                system.ranges[str(name)] = {"keys": [str(k) for k in keys], "kind": kind,
+                                            "low": float(lohi[0]), "high": float(lohi[1])}
+
+
+def _step(cur: Any, p: str):
+    """One step of a dotted path: a mapping key (also as an integer, e.g. a life or a year) or a list index."""
+    if isinstance(cur, dict):
+        if p in cur:
+            return p
+        try:
+            if int(p) in cur:
+                return int(p)
+        except ValueError:
+            pass
+    elif isinstance(cur, list):
+        try:
+            if 0 <= int(p) < len(cur):
+                return int(p)
+        except ValueError:
+            pass
+    raise KeyError(p)
+
+
+def get_dotted(doc: dict, dotted: str) -> Any:
+    cur = doc
+    for p in dotted.split("."):
+        cur = cur[_step(cur, p)]
+    return cur
 
 
 def set_dotted(doc: dict, dotted: str, value: Any) -> dict:
-    """Copy of ``doc`` with the number at ``dotted`` replaced (used by sensitivity studies)."""
+    """Copy of ``doc`` with the value at ``dotted`` replaced (used by sensitivity studies)."""
     doc = copy.deepcopy(doc)
     parts = dotted.split(".")
     cur = doc
     for p in parts[:-1]:
-        cur = cur[p]
-    cur[parts[-1]] = value
+        cur = cur[_step(cur, p)]
+    cur[_step(cur, parts[-1])] = value
+    return doc
+
+
+def apply_range(doc: dict, rng: dict, x: float) -> dict:
+    """Copy of ``doc`` with a range entry (from ``System.ranges``) set to ``x``: the value itself
+    for a one-key range, or every key scaled by the factor ``x``."""
+    for k in rng["keys"]:
+        doc = set_dotted(doc, k, x if rng["kind"] == "value" else get_dotted(doc, k) * x)
     return doc
 
 

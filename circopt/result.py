@@ -55,7 +55,9 @@ class Result:
                 notes=list(notes or []))
         if pulse:
             r.extra["pulse"] = True
-        r._stock_prev = levels[:, plan.H - 1, :] if plan.H > 0 else np.zeros((len(plan.stocks), system.C))
+        # the stock change, computed without cancelling two large levels: inflow minus the
+        # convolution of inflows with the outflow kernel (= level(t) - level(t-1), as pdf = -diff(sf))
+        r._conv_outflow = plan.outflows(inflow_ext)[:, plan.H:, :]
         r._audit = r._compute_audit()
         return r
 
@@ -167,8 +169,6 @@ class Result:
         T, E, C = F.shape
         plan = stock_plan(s)
         sidx = {n: k for k, n in enumerate(plan.stocks)}
-        prev = np.concatenate([self._stock_prev[:, None, :], self.stock_array[:, :-1, :]], axis=1) \
-            if len(plan.stocks) else np.zeros((0, T, C))
         scale_floor = AUDIT_FLOOR * max(float(np.abs(F).max()) if F.size else 0.0, 1e-300)
         recs = []
         for i, n in enumerate(s.nodes):
@@ -193,7 +193,7 @@ class Result:
                     inflow = (n.series * frac)[:, None] * n.composition
             elif n.kind == "stock":
                 k = sidx[i]
-                change = self.stock_array[k] - prev[k]
+                change = inflow - self._conv_outflow[k]
             imb = inflow - outflow - change
             tot = [np.concatenate([a[:, :-1], a.sum(axis=1, keepdims=True)], axis=1)
                    for a in (inflow, outflow, change, imb)]

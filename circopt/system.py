@@ -129,7 +129,7 @@ class System:
     node_sources: dict[str, list[str]] = field(default_factory=dict)  # family -> source ids
     constraints: list[dict] = field(default_factory=list)  # user constraints (optimiser)
     levers: dict[str, dict] = field(default_factory=dict)
-    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # estimates' low-high
+    ranges: dict[str, dict] = field(default_factory=dict)  # estimates: {keys, kind (value|factor), low, high}
     raw: dict[str, Any] = field(default_factory=dict)  # the (scenario-applied) instance document
     comp_known: np.ndarray | None = None  # (n_edges,) bool: composition independent of decisions
     edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known

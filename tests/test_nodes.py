@@ -154,3 +154,29 @@ def test_balancing_source_takes_no_stream(tmp_path):
              "s": {"kind": "sink"}}
     with pytest.raises(InstanceError, match="balancing"):
         circopt.build(_doc(nodes), write_sources(tmp_path))
+
+
+def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
+    # remanufacturing as a process over life: at the last life nothing reaches it
+    nodes = {
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, 2021: 0}, "to": "use",
+                 "source": "estimate"},
+        "use": {"kind": "stock", "lives": 1, "lifetime": {"model": "fixed", "mean": 1}, "to": "eol",
+                "source": "estimate"},
+        "eol": {"kind": "split", "over": ["life"], "routes": {"reman": "reman", "lose": "dump"},
+                "baseline": {"reman": {1: 0.5, 2: 0.0}, "lose": "rest"}, "source": "estimate"},
+        "reman": {"kind": "process", "over": ["life"], "to": {"use.next_life": 0.8, "dump": "rest"},
+                  "source": "estimate"},
+        "dump": {"kind": "sink"},
+    }
+    doc = {"name": "t", "unit": "t", "years": [2020, 2023], "elements": ["A"], "nodes": nodes}
+    # reman[2] would send past the last life; the route into it has share 0 there, so both go
+    system = circopt.build(doc, write_sources(tmp_path))
+    assert "reman[2]" not in [n.name for n in system.nodes]
+    res = circopt.simulate(system)
+    assert _flow(res, "reman[1]", "use[2]", 2021) == pytest.approx(10 * 0.5 * 0.8)
+    assert res.max_relative_imbalance <= 1e-9
+    # a positive share into it at the last life is refused, naming the node
+    nodes["eol"]["baseline"]["reman"] = {1: 0.5, 2: 0.1}
+    with pytest.raises(InstanceError, match=r"reman\[2\] sends .* past the last life"):
+        circopt.build(doc, write_sources(tmp_path))
