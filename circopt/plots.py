@@ -31,10 +31,16 @@ def _plt():
 # ---------------------------------------------------------------------------------------
 # fate over time
 # ---------------------------------------------------------------------------------------
-def plot_fate(fate, element: str = "total", ax=None, title: str | None = None):
-    """Stacked area: share of the pulse in use by stock (and life), then cumulative losses by type."""
+def plot_fate(fate, element: str = "total", ax=None, title: str | None = None, group=None):
+    """Stacked area: share of the pulse in use by stock (and life), then cumulative losses by type.
+
+    ``group`` maps an in-use state (e.g. ``products[construction,carbon]``) to the label it is
+    drawn under (e.g. ``construction``); states with the same label are summed.
+    """
     plt = _plt()
     t = fate.table[fate.table.element == element]
+    if group is not None:
+        t = t.assign(state=[group(s) if k == "in_use" else s for s, k in zip(t.state, t.kind)])
     if ax is None:
         fig, ax = plt.subplots(figsize=(9, 5))
     else:

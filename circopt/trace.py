@@ -130,9 +130,10 @@ def _fate_tables(system: System, res, ids: list[int], t0: int) -> tuple[pd.DataF
     years = system.years[t0:]
     recs = []
     names, lives = res._stock_labels()
+    stock_nodes = [n for n in system.nodes if n.kind == "stock"]
     for s, (name, life) in enumerate(zip(names, lives)):
         sh = norm(res.stock_array[s, t0:, :])
-        state = name if max(lives) <= 1 else f"{name}/life{life}"
+        state = f"{name}/life{life}" if "life" in stock_nodes[s].index else name
         recs.append(_long(years, elements, "in_use", state, sh))
     sinks = {}
     for i, n in enumerate(system.nodes):
