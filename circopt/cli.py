@@ -1,6 +1,7 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
-Verbs: ``check``, ``simulate``, ``optimise``, ``trace``, ``report``. Every verb validates the instance first
+Verbs: ``check``, ``simulate``, ``optimise``, ``trace``, ``report``, and the studies
+``prioritise``, ``combine``, ``compare``, ``pareto``, ``sweep``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
 """
@@ -55,6 +56,46 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     r.add_argument("--objective", help="also optimise for this objective and report it")
     r.add_argument("--out", required=True, help="the HTML file to write")
+
+    pr = sub.add_parser("prioritise", aliases=["prioritize"], help="rank the instance's levers: each alone, all, "
+                        "greedy order, shadow prices")
+    pr.add_argument("instance", help="instance folder")
+    pr.add_argument("--objective", default="losses", help="objective (default losses)")
+    pr.add_argument("--scenario", help="named scenario")
+    pr.add_argument("--out", required=True, help="output folder: prioritise.csv, shadow_prices.csv, prioritise.png")
+
+    cb = sub.add_parser("combine", help="best combination of levers under a budget (MILP), and the frontier")
+    cb.add_argument("instance", help="instance folder")
+    cb.add_argument("--budget", type=float, required=True, help="total adoption cost allowed")
+    cb.add_argument("--objective", default="losses", help="objective (default losses)")
+    cb.add_argument("--scenario", help="named scenario")
+    cb.add_argument("--out", required=True, help="output folder: combine.csv, combine.png")
+
+    cp = sub.add_parser("compare", help="scenarios side by side, with differences from the first")
+    cp.add_argument("instance", help="instance folder")
+    cp.add_argument("--scenarios", required=True, help="comma-separated scenario names ('base' for none)")
+    cp.add_argument("--objective", help="optimise each scenario for this objective (default: simulate)")
+    cp.add_argument("--out", required=True, help="output folder: compare.csv, compare.png")
+
+    pa = sub.add_parser("pareto", help="ε-constraint front between two objectives")
+    pa.add_argument("instance", help="instance folder")
+    pa.add_argument("--objectives", required=True, help="two objectives, e.g. losses,energy")
+    pa.add_argument("--points", type=int, default=5, help="number of points (default 5)")
+    pa.add_argument("--scenario", help="named scenario")
+    pa.add_argument("--out", required=True, help="output folder: pareto.csv, pareto.png")
+
+    sw = sub.add_parser("sweep", help="Monte Carlo over the instance's ranges (or a grid), in parallel")
+    sw.add_argument("instance", help="instance folder")
+    sw.add_argument("--samples", type=int, default=20, help="number of Monte-Carlo samples (default 20)")
+    sw.add_argument("--grid", help="a grid instead: 'range=v1:v2:v3;other=...'")
+    sw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sw.add_argument("--objective", help="optimise each point for this objective (default: simulate)")
+    sw.add_argument("--scenario", help="named scenario")
+    sw.add_argument("--executor", default="processes", choices=["inprocess", "processes", "dask"],
+                    help="where the points run (default processes)")
+    sw.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    sw.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
+    sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
     return p
 
 
@@ -127,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             return 0
+        if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
+            return _study(args)
         if args.verb == "report":
             from .report import build_report, write_report
 
@@ -158,6 +201,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _study(args) -> int:
+    from . import load, studies
+
+    if args.verb in ("prioritise", "prioritize"):
+        st = studies.prioritise(load(args.instance, args.scenario), objective=parse_objective(args.objective),
+                                progress=True)
+    elif args.verb == "combine":
+        st = studies.combine(load(args.instance, args.scenario), budget=args.budget,
+                             objective=parse_objective(args.objective), progress=True)
+    elif args.verb == "compare":
+        names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
+        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None)
+    elif args.verb == "pareto":
+        objs = [parse_objective(o) for o in args.objectives.split(",")]
+        if len(objs) != 2:
+            raise CircoptError("--objectives takes two names, e.g. losses,energy")
+        st = studies.pareto(load(args.instance, args.scenario), tuple(objs), points=args.points, progress=True)
+    else:
+        grid = None
+        if args.grid:
+            grid = {}
+            for part in args.grid.split(";"):
+                k, _, vals = part.partition("=")
+                try:
+                    grid[k.strip()] = [float(v) for v in vals.split(":")]
+                except ValueError:
+                    raise CircoptError(f"--grid: values of '{k}' are not numbers ({vals!r})") from None
+        st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
+                           objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
+                           executor="dask" if args.scheduler else args.executor, workers=args.workers,
+                           scheduler=args.scheduler)
+    st.to_dir(args.out)
+    print(st.table.head(20).to_string(index=False))
+    print(f"written to {args.out}")
+    return 0
 
 
 def _report(res, out) -> None:

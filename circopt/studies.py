@@ -1,0 +1,674 @@
+"""Policy studies on any instance: levers, prioritisation, combinations under a budget,
+what-if comparisons, Pareto fronts, and sweeps / Monte Carlo that scale out.
+
+Every study is a sequence of ordinary simulations or optimisations of the same System, so
+every number it reports carries the same mass-balance audit.
+
+Levers are declared in the instance::
+
+    levers:
+      reuse:
+        description: Reuse of first-life engines
+        cost: 1.0                     # adoption cost (for `combine`)
+        baseline:  [{type: share, node: engine_eol, route: reuse, max: 0.10}]
+        ambitious: [{type: share, node: engine_eol, route: reuse, max: 0.30}]
+
+A lever's ``baseline`` / ``ambitious`` settings are lists of optimiser constraints (any type
+of :data:`circopt.model.CONSTRAINT_TYPES`); "adopting" a lever swaps its baseline
+constraints for its ambitious ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .errors import CircoptError, InstanceError, SolverError
+from .system import TOTAL, System
+
+LOSS_TYPES = ("dissipation", "process", "dilution")
+LEVER_KEYS = {"description", "cost", "baseline", "ambitious", "source"}
+
+
+# ---------------------------------------------------------------------------------------
+# levers
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Lever:
+    name: str
+    description: str
+    cost: float
+    baseline: list[dict]
+    ambitious: list[dict]
+
+
+def levers(system: System) -> dict[str, Lever]:
+    """The instance's levers, validated (unknown keys, missing settings, negative cost)."""
+    out = {}
+    where = f"{system.path or system.name}/instance.yaml: levers"
+    for name, spec in (system.levers or {}).items():
+        if not isinstance(spec, dict):
+            raise InstanceError(f"{where}.{name}", "expected {description, cost, baseline, ambitious}", spec)
+        bad = set(spec) - LEVER_KEYS
+        if bad:
+            raise InstanceError(f"{where}.{name}", f"unknown keys {sorted(bad)}", expected=f"{sorted(LEVER_KEYS)}")
+        for k in ("baseline", "ambitious"):
+            v = spec.get(k, [])
+            if not isinstance(v, list) or not all(isinstance(c, dict) and "type" in c for c in v):
+                raise InstanceError(f"{where}.{name}.{k}", "expected a list of constraints ({type: ...})", v)
+        if not spec.get("ambitious"):
+            raise InstanceError(f"{where}.{name}.ambitious", "a lever needs an ambitious setting")
+        cost = spec.get("cost", 0.0)
+        if not isinstance(cost, (int, float)) or isinstance(cost, bool) or not np.isfinite(cost) or cost < 0:
+            raise InstanceError(f"{where}.{name}.cost", "expected a number >= 0", cost)
+        out[name] = Lever(name, str(spec.get("description", "")), float(cost),
+                          copy.deepcopy(spec.get("baseline", [])), copy.deepcopy(spec["ambitious"]))
+    return out
+
+
+def lever_constraints(lv: dict[str, Lever], adopted: Iterable[str]) -> list[dict]:
+    """Constraints of a configuration: ambitious for adopted levers, baseline for the others."""
+    adopted = set(adopted)
+    unknown = adopted - set(lv)
+    if unknown:
+        raise CircoptError(f"unknown lever(s) {sorted(unknown)}; levers: {sorted(lv)}")
+    cons = []
+    for name, L in lv.items():
+        for c in (L.ambitious if name in adopted else L.baseline):
+            cons.append({**c, "description": f"lever {name} ({'ambitious' if name in adopted else 'baseline'})"})
+    return cons
+
+
+# ---------------------------------------------------------------------------------------
+# indicators of one run
+# ---------------------------------------------------------------------------------------
+def indicators(res) -> dict[str, float]:
+    """Headline numbers of a Result: losses (the three loss types) per element and in total,
+    each loss type, surplus, primary supply, objective."""
+    s = res.system
+    cum = res.cumulative_losses()
+    out: dict[str, float] = {}
+    for el in [*s.elements, TOTAL]:
+        sel = cum[(cum.element == el) & cum.loss_type.isin(LOSS_TYPES)]
+        out[f"losses/{el}"] = float(sel.value.sum())
+    for r in cum[cum.element == TOTAL].itertuples():
+        out[f"{r.loss_type}/total"] = float(r.value)
+    F = res.flows_array
+    primary = sum(float(F[:, e, :].sum()) for i, n in enumerate(s.nodes) if n.kind == "source" and n.free
+                  for e in s.out_edges(i))
+    out["primary/total"] = primary
+    out.setdefault("surplus/total", 0.0)
+    if res.objective is not None:
+        out["objective"] = float(res.objective)
+    out["max_relative_imbalance"] = res.max_relative_imbalance
+    return out
+
+
+@dataclass
+class Study:
+    """A study's tables (``table`` the main one) and the runs behind them."""
+
+    kind: str
+    table: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    runs: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dir(self, out: str | Path, chart: bool = True) -> Path:
+        from .result import write_atomic
+
+        tables = {self.kind: self.table, **self.tables}
+        files = {}
+        if chart:
+            files[f"{self.kind}.png"] = self.chart_png()
+        return write_atomic(out, tables, {"study": self.kind, **_jsonable_meta(self.meta)}, files=files)
+
+    def chart_png(self) -> bytes:
+        from . import plots
+
+        if self.kind == "prioritise":
+            fig = plots.plot_ranking(self.table[self.table.run == "alone"], value="improvement", label="lever",
+                                     title=f"Each lever alone: improvement of {self.meta.get('objective')}")
+        elif self.kind == "pareto":
+            f, g = self.meta["objectives"]
+            fig = plots.plot_pareto(self.table, f, g)
+        elif self.kind == "combine":
+            fig = plots.plot_pareto(self.table, "budget", "objective", title="Best objective against budget")
+        elif self.kind == "compare":
+            t = self.table.set_index("indicator").drop(columns=[c for c in self.table.columns if c.startswith("diff")],
+                                                      errors="ignore")
+            t = t[t.index.str.startswith(("losses/", "surplus/", "primary/"))]
+            fig = _bars(t, "What-if comparison")
+        else:  # sweep
+            fig = _hist(self.table, self.meta.get("indicators", []))
+        return plots.figure_png_bytes(fig)
+
+
+def _jsonable_meta(meta: dict) -> dict:
+    return {k: (v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else str(v))
+            for k, v in meta.items()}
+
+
+def _bars(t: pd.DataFrame, title: str):
+    from .plots import _plt
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 2))
+    t.plot.barh(ax=ax)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _hist(table: pd.DataFrame, cols: list[str]):
+    from .plots import _plt
+
+    plt = _plt()
+    cols = [c for c in cols if c in table.columns][:4] or [c for c in table.columns if c.startswith("losses/")][:4]
+    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(4 * max(1, len(cols)), 3.5), squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        ax.hist(table[c].dropna(), bins=min(30, max(5, len(table) // 5)), color="#1f77b4")
+        ax.set_title(c, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------
+# prioritisation
+# ---------------------------------------------------------------------------------------
+def _solve(system, objective, constraints, **opt):
+    from .model import optimise
+
+    return optimise(system, objective=objective, constraints=constraints, **opt)
+
+
+def prioritise(system: System, objective: Any = "losses", progress: bool = False, **opt) -> Study:
+    """Each lever alone, all levers, and the greedy incremental order.
+
+    ``improvement`` is the objective with every lever at its baseline minus the objective of
+    the run (positive = better, for a minimised objective). Also the change of every element's
+    losses, and the shadow prices (duals) of each lever's baseline rows in the all-baseline run:
+    what relaxing that lever's bounds is worth at the margin.
+    """
+    lv = levers(system)
+    if not lv:
+        raise CircoptError(f"{system.name}: no levers declared (add 'levers:' to the instance)")
+    names = list(lv)
+    bar = _Progress(len(names) + 2 + len(names) * (len(names) + 1) // 2, "prioritise", progress)
+    base = _solve(system, objective, lever_constraints(lv, []), **opt)
+    bar.step()
+    base_ind = indicators(base)
+    runs = {"baseline": base}
+    recs = [_row("baseline", "", 0, base_ind, base_ind, lv, [])]
+    for name in names:
+        r = _solve(system, objective, lever_constraints(lv, [name]), **opt)
+        bar.step()
+        runs[f"alone:{name}"] = r
+        recs.append(_row("alone", name, 0, indicators(r), base_ind, lv, [name]))
+    allr = _solve(system, objective, lever_constraints(lv, names), **opt)
+    bar.step()
+    runs["all"] = allr
+    recs.append(_row("all", "+".join(names), 0, indicators(allr), base_ind, lv, names))
+    # greedy: add the lever that helps most next
+    chosen: list[str] = []
+    current = base_ind
+    for step in range(1, len(names) + 1):
+        best = None
+        for name in names:
+            if name in chosen:
+                continue
+            r = runs.get(f"alone:{name}") if not chosen else _solve(system, objective,
+                                                                     lever_constraints(lv, [*chosen, name]), **opt)
+            bar.step()
+            ind = indicators(r)
+            if best is None or ind["objective"] < best[1]["objective"] - 1e-12 * max(1.0, abs(best[1]["objective"])):
+                best = (name, ind)
+        chosen.append(best[0])
+        rec = _row("greedy", best[0], step, best[1], base_ind, lv, list(chosen))
+        rec["marginal"] = current["objective"] - best[1]["objective"]
+        recs.append(rec)
+        current = best[1]
+    bar.done()
+    table = pd.DataFrame.from_records(recs)
+    alone = table[table.run == "alone"].sort_values("improvement", ascending=False)
+    rank = {n: i + 1 for i, n in enumerate(alone.lever)}
+    table["rank"] = [rank.get(n) if r == "alone" else None for n, r in zip(table.lever, table.run)]
+    shadow = _lever_shadow_prices(base, lv)
+    return Study("prioritise", table, {"shadow_prices": shadow}, runs,
+                 {"objective": str(objective), "levers": names, "greedy_order": chosen})
+
+
+def _row(run, lever, step, ind, base_ind, lv, adopted) -> dict:
+    rec = {"run": run, "lever": lever, "step": step, "objective": ind["objective"],
+           "improvement": base_ind["objective"] - ind["objective"],
+           "cost": sum(lv[n].cost for n in adopted)}
+    for k, v in ind.items():
+        if k.startswith("losses/"):
+            rec[f"d_{k}"] = v - base_ind[k]
+    rec["max_relative_imbalance"] = ind["max_relative_imbalance"]
+    return rec
+
+
+def _lever_shadow_prices(base, lv: dict[str, Lever]) -> pd.DataFrame:
+    """Duals of the rows the lever constraints created in the all-baseline run, summed per lever.
+
+    Lever constraints come after the instance's own constraints, in the order of
+    :func:`lever_constraints` (so the k-th lever row family is known)."""
+    d = base.duals
+    if d is None or not len(d):
+        return pd.DataFrame(columns=["lever", "rows", "binding_rows", "sum_abs_dual"])
+    n_own = len(base.system.constraints)
+    recs = []
+    k = n_own
+    for name, L in lv.items():
+        idx = list(range(k, k + len(L.baseline)))
+        k += len(L.baseline)
+        pref = tuple(f"constraints[{i}]." for i in idx)
+        sel = d[d.constraint.str.startswith(pref)] if pref else d.iloc[0:0]
+        recs.append({"lever": name, "rows": len(sel), "binding_rows": int(sel.binding.sum()) if len(sel) else 0,
+                     "sum_abs_dual": float(sel.dual.abs().sum()) if len(sel) else 0.0})
+    return pd.DataFrame.from_records(recs)
+
+
+# ---------------------------------------------------------------------------------------
+# combination under a budget (MILP)
+# ---------------------------------------------------------------------------------------
+def combine(system: System, budget: float, objective: Any = "losses", budgets: list[float] | None = None,
+            progress: bool = False, **opt) -> Study:
+    """Which levers to adopt within ``budget``: binary decisions in one MILP solved by HiGHS.
+
+    The LP holds every lever's ambitious constraints and its baseline constraints; the
+    baseline rows of lever *l* are relaxed when its binary ``y_l`` is 1 by a big-M term whose
+    M is the largest violation the row can reach when every lever is adopted (computed by
+    maximising the row over the all-ambitious LP, so M is exact, not a guess); a budget row
+    holds ``sum_l cost_l y_l <= B``. The chosen set is re-solved as an ordinary LP, whose
+    Result (with its audit) is reported; the MILP and LP objectives must agree.
+
+    The frontier solves the MILP at every budget where the set of affordable combinations
+    changes (all subset costs up to the largest budget), or at ``budgets``.
+    """
+    import highspy
+
+    from .model import _handover, build_model, optimise
+
+    lv = levers(system)
+    if not lv:
+        raise CircoptError(f"{system.name}: no levers declared (add 'levers:' to the instance)")
+    names = list(lv)
+    n_own = len(system.constraints)
+    cons, owner = [], {}
+    for li, name in enumerate(names):
+        for c in lv[name].baseline:
+            owner[n_own + len(cons)] = li
+            cons.append({**c, "description": f"lever {name} (baseline)"})
+    for name in names:
+        cons.extend({**c, "description": f"lever {name} (ambitious)"} for c in lv[name].ambitious)
+    om = build_model(system, objective=objective, constraints=cons, **opt)
+    hl = _handover(om)
+    lp = hl.lp
+    A = hl.A.tocsr()
+    rscale = hl.row_scale
+    sigma = hl.col_scale
+    m, n = A.shape
+    switch = [i for i in range(om.n_rows) if int(om.row_u[i]) in owner]
+    # scaled matrix as HiGHS sees it
+    As = sp_diag(1.0 / rscale) @ A
+    rlb = np.asarray(lp.row_lower_, float)
+    rub = np.asarray(lp.row_upper_, float)
+    # the all-ambitious LP: baseline rows of every lever dropped
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    free = lp_copy(lp)
+    lo = np.array(free.row_lower_, float)
+    hi = np.array(free.row_upper_, float)
+    lo[switch], hi[switch] = -highspy.kHighsInf, highspy.kHighsInf
+    free.row_lower_, free.row_upper_ = lo, hi
+    bar = _Progress(2 * len(switch) + 1, "combine: bounds", progress)
+    bigm_up, bigm_lo = np.zeros(m), np.zeros(m)
+    h.passModel(free)
+    for i in switch:
+        row = As.getrow(i)
+        for side in ("up", "lo"):
+            bound = rub[i] if side == "up" else rlb[i]
+            if not np.isfinite(bound):
+                bar.step()
+                continue
+            cost = np.zeros(n)
+            cost[row.indices] = -row.data if side == "up" else row.data
+            h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+            h.run()
+            st = h.getModelStatus()
+            if st != highspy.HighsModelStatus.kOptimal:
+                raise CircoptError(f"combine: the row {om.row_names[i]} of a lever is unbounded when every lever is "
+                                   "adopted, so no big-M exists; bound the free sources (give them 'max')")
+            act = float(row.dot(np.asarray(h.getSolution().col_value))[0])
+            if side == "up":
+                bigm_up[i] = max(0.0, act - bound) * (1 + 1e-9) + 1e-9
+            else:
+                bigm_lo[i] = max(0.0, bound - act) * (1 + 1e-9) + 1e-9
+            bar.step()
+    # the MILP: our columns + one binary per lever; two-sided switchable rows are split in two
+    L = len(names)
+    Y_rows, Y_cols, Y_vals = [], [], []
+    extra_rows = []  # (row index to copy, side) for two-sided rows' lower side
+    for i in switch:
+        li = owner[int(om.row_u[i])]
+        if np.isfinite(rub[i]) and np.isfinite(rlb[i]):
+            Y_rows.append(i), Y_cols.append(li), Y_vals.append(-bigm_up[i])
+            extra_rows.append((i, li))
+        elif np.isfinite(rub[i]):
+            Y_rows.append(i), Y_cols.append(li), Y_vals.append(-bigm_up[i])
+        else:
+            Y_rows.append(i), Y_cols.append(li), Y_vals.append(bigm_lo[i])
+    Y = sp.csr_matrix((Y_vals, (Y_rows, Y_cols)), shape=(m, L))
+    top = sp.hstack([As, Y]).tocsr()
+    new_lb, new_ub = list(rlb), list(rub)
+    for i, li in extra_rows:  # the upper side stays in row i (its lower bound moves to a copy)
+        new_lb[i] = -highspy.kHighsInf
+    add = [sp.hstack([As.getrow(i), sp.csr_matrix(([bigm_lo[i]], ([0], [li])), shape=(1, L))]) for i, li in extra_rows]
+    costs = np.array([lv[nm].cost for nm in names])
+    budget_row = sp.csr_matrix(np.concatenate([np.zeros(n), costs])[None, :])
+    full = sp.vstack([top, *add, budget_row]).tocsr()
+    lbs = np.concatenate([new_lb, [rlb[i] for i, _ in extra_rows], [-highspy.kHighsInf]])
+    ubs = np.concatenate([new_ub, [rub[i] for i, _ in extra_rows], [float(budget)]])
+    mip = highspy.HighsLp()
+    mip.num_col_, mip.num_row_ = n + L, full.shape[0]
+    mip.col_cost_ = np.concatenate([np.asarray(lp.col_cost_, float), np.zeros(L)])
+    mip.col_lower_ = np.concatenate([np.asarray(lp.col_lower_, float), np.zeros(L)])
+    mip.col_upper_ = np.concatenate([np.asarray(lp.col_upper_, float), np.ones(L)])
+    mip.row_lower_, mip.row_upper_ = lbs, ubs
+    mip.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    mip.a_matrix_.start_, mip.a_matrix_.index_, mip.a_matrix_.value_ = full.indptr, full.indices, full.data
+    mip.integrality_ = [highspy.HighsVarType.kContinuous] * n + [highspy.HighsVarType.kInteger] * L
+    bar.done()
+    levels = sorted(set(budgets or [])) if budgets else _budget_levels(costs, budget)
+    hm = highspy.Highs()
+    hm.setOptionValue("output_flag", False)
+    hm.setOptionValue("mip_rel_gap", 1e-9)
+    hm.setOptionValue("mip_abs_gap", 1e-12)
+    hm.passModel(mip)
+    recs, runs, chosen_at = [], {}, {}
+    bar = _Progress(len(levels), "combine: frontier", progress)
+    base_obj = None
+    for B in levels:
+        hm.changeRowBounds(full.shape[0] - 1, -highspy.kHighsInf, float(B))
+        hm.run()
+        if hm.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise SolverError(f"combine: the MILP at budget {B} ended '{hm.modelStatusToString(hm.getModelStatus())}'")
+        y = np.round(np.asarray(hm.getSolution().col_value)[n:]).astype(int)
+        adopted = [nm for nm, v in zip(names, y) if v]
+        key = tuple(adopted)
+        if key not in chosen_at:
+            chosen_at[key] = optimise(system, objective=objective, constraints=lever_constraints(lv, adopted), **opt)
+        res = chosen_at[key]
+        milp_obj = hl.obj_scale * float(hm.getInfo().objective_function_value) + hl.obj_offset
+        if not np.isclose(milp_obj, res.objective, rtol=1e-6, atol=1e-9 * max(1.0, abs(res.objective))):
+            raise SolverError(f"combine: MILP objective {milp_obj:.9g} and the LP of its levers {res.objective:.9g} "
+                              "disagree (numerical trouble)")
+        if base_obj is None and not adopted:
+            base_obj = res.objective
+        recs.append({"budget": float(B), "levers": "+".join(adopted) or "(none)", "n_levers": len(adopted),
+                     "cost": float(sum(lv[nm].cost for nm in adopted)), "objective": res.objective,
+                     "milp_objective": milp_obj, "max_relative_imbalance": res.max_relative_imbalance})
+        runs[f"budget={B:g}"] = res
+        bar.step()
+    bar.done()
+    table = pd.DataFrame.from_records(recs)
+    if base_obj is None:
+        base_obj = optimise(system, objective=objective, constraints=lever_constraints(lv, []), **opt).objective
+    table["improvement"] = base_obj - table["objective"]
+    at = table[table.budget <= budget + 1e-12]
+    best = at.iloc[-1] if len(at) else None
+    return Study("combine", table, runs=runs,
+                 meta={"budget": float(budget), "objective": str(objective),
+                       "best": None if best is None else best.levers,
+                       "best_objective": None if best is None else float(best.objective),
+                       "milp": {"columns": int(n + L), "rows": int(full.shape[0]), "binaries": L,
+                                "switchable_rows": len(switch)}})
+
+
+def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
+    """Every distinct total cost of a subset of levers up to ``budget`` (and ``budget`` itself)."""
+    if len(costs) > 16:
+        return sorted(set(np.linspace(0, budget, 17).tolist()))
+    sums = {0.0}
+    for c in costs:
+        sums |= {s + float(c) for s in sums}
+    return sorted({s for s in sums if s <= budget + 1e-12} | {float(budget)})
+
+
+def sp_diag(v: np.ndarray):
+    import scipy.sparse as sp_
+
+    return sp_.diags(v)
+
+
+def lp_copy(lp):
+    import highspy
+
+    out = highspy.HighsLp()
+    out.num_col_, out.num_row_ = lp.num_col_, lp.num_row_
+    out.col_cost_, out.col_lower_, out.col_upper_ = lp.col_cost_, lp.col_lower_, lp.col_upper_
+    out.row_lower_, out.row_upper_ = lp.row_lower_, lp.row_upper_
+    out.a_matrix_ = lp.a_matrix_
+    out.offset_ = lp.offset_
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# what-if comparison
+# ---------------------------------------------------------------------------------------
+def compare(path: str | Path, scenarios: list[str | None], objective: Any = None, **opt) -> Study:
+    """Scenarios side by side (simulated, or optimised when ``objective`` is given), with the
+    difference of each from the first."""
+    from .instance import load
+    from .simulate import simulate
+
+    cols, runs = {}, {}
+    for name in scenarios:
+        system = load(path, name or None)
+        if objective is None:
+            res = simulate(system)
+        else:
+            from .model import optimise
+
+            res = optimise(system, objective=objective, **opt)
+        label = name or "base"
+        runs[label] = res
+        cols[label] = indicators(res)
+    table = pd.DataFrame(cols)
+    table.index.name = "indicator"
+    first = table.columns[0]
+    for c in table.columns[1:]:
+        table[f"diff_{c}"] = table[c] - table[first]
+    return Study("compare", table.reset_index(), runs=runs, meta={"scenarios": [s or "base" for s in scenarios],
+                                                                   "objective": str(objective)})
+
+
+# ---------------------------------------------------------------------------------------
+# Pareto front
+# ---------------------------------------------------------------------------------------
+def pareto(system: System, objectives: tuple[str, str], points: int = 5, progress: bool = False, **opt) -> Study:
+    """ε-constraint sweep: minimise f with g held at N levels between g's own minimum and
+    g's value at f's minimum. Returns the front (f, g) with each point's indicators."""
+    from .model import optimise
+
+    f, g = objectives
+    if points < 2:
+        raise CircoptError("a Pareto front needs at least 2 points")
+    bar = _Progress(points + 2, "pareto", progress)
+    # f's optimum, with g evaluated (weight 0) -- and g's own optimum
+    at_f = optimise(system, objective={f: 1.0, g: 0.0}, **opt)
+    bar.step()
+    at_g = optimise(system, objective=g, **opt)
+    bar.step()
+    g_hi = at_f.objective_terms[g]
+    g_lo = at_g.objective
+    recs, runs = [], {}
+    for k, eps in enumerate(np.linspace(g_hi, g_lo, points)):
+        slack = 1e-9 * max(1.0, abs(eps))
+        try:
+            r = optimise(system, objective=f, epsilon={g: float(eps) + slack}, **opt)
+        except SolverError as e:
+            recs.append({"point": k, "epsilon": float(eps), f: np.nan, g: np.nan, "status": str(e)[:80]})
+            bar.step()
+            continue
+        runs[f"point{k}"] = r
+        ind = indicators(r)
+        recs.append({"point": k, "epsilon": float(eps), f: r.objective_terms.get(f, r.objective),
+                     g: r.objective_terms.get(g, np.nan), "status": "optimal",
+                     **{k2: v for k2, v in ind.items() if k2.startswith("losses/")}})
+        bar.step()
+    bar.done()
+    return Study("pareto", pd.DataFrame.from_records(recs), runs=runs,
+                 meta={"objectives": [f, g], "points": points})
+
+
+# ---------------------------------------------------------------------------------------
+# sweeps and Monte Carlo
+# ---------------------------------------------------------------------------------------
+def sample_ranges(system: System, samples: int | None = None, grid: dict[str, list[float]] | None = None,
+                  seed: int = 0) -> pd.DataFrame:
+    """Parameter sets: ``samples`` Monte-Carlo draws (uniform in each range's [low, high],
+    from ``numpy.random.default_rng(seed)``), or the full ``grid`` {range name: values}."""
+    if grid:
+        unknown = set(grid) - set(system.ranges)
+        if unknown:
+            raise CircoptError(f"grid names {sorted(unknown)} are not ranges of the instance; ranges: "
+                               f"{sorted(system.ranges)}")
+        keys = list(grid)
+        mesh = np.array(np.meshgrid(*[np.asarray(grid[k], float) for k in keys], indexing="ij")).reshape(len(keys), -1).T
+        return pd.DataFrame(mesh, columns=keys)
+    if not system.ranges:
+        raise CircoptError(f"{system.name}: no ranges declared (add 'ranges:' to the instance)")
+    rng = np.random.default_rng(seed)
+    keys = sorted(system.ranges)
+    lo = np.array([system.ranges[k]["low"] for k in keys])
+    hi = np.array([system.ranges[k]["high"] for k in keys])
+    u = rng.random((int(samples or 1), len(keys)))
+    return pd.DataFrame(lo + u * (hi - lo), columns=keys)
+
+
+def _run_point(args) -> dict:
+    """Evaluate one parameter set (top-level so process pools and Dask can pickle it)."""
+    doc, folder, ranges, params, objective, opt = args
+    from .instance import apply_range, build
+    from .simulate import simulate
+
+    for k, v in params.items():
+        doc = apply_range(doc, ranges[k], v)
+    try:
+        system = build(doc, folder)
+        if objective is None:
+            res = simulate(system)
+        else:
+            from .model import optimise
+
+            res = optimise(system, objective=objective, **opt)
+        return {**params, **indicators(res), "status": "ok"}
+    except CircoptError as e:
+        return {**params, "status": f"error: {str(e).splitlines()[0][:120]}"}
+
+
+def sweep(path: str | Path, samples: int | None = None, grid: dict[str, list[float]] | None = None,
+          scenario: str | None = None, objective: Any = None, seed: int = 0, executor: str = "processes",
+          workers: int | None = None, scheduler: str | None = None, progress: bool = True, **opt) -> Study:
+    """Run many parameter sets: Monte Carlo over the instance's ranges (``samples``) or a grid.
+
+    ``executor``: ``inprocess``, ``processes`` (local process pool, default) or ``dask``
+    (``scheduler`` = a Dask distributed scheduler address; without one a local cluster is
+    started). The parameter sets are drawn before any run, so the numbers are the same
+    whichever executor computes them.
+    """
+    from .instance import load, load_document
+
+    system = load(path, scenario)
+    params = sample_ranges(system, samples, grid, seed)
+    doc, folder, _ = load_document(path, scenario)
+    jobs = [(doc, folder, system.ranges, dict(row), objective, opt) for row in params.to_dict("records")]
+    bar = _Progress(len(jobs), "sweep", progress)
+    t0 = time.perf_counter()
+    if executor == "inprocess":
+        out = []
+        for j in jobs:
+            out.append(_run_point(j))
+            bar.step()
+    elif executor == "processes":
+        out = [None] * len(jobs)
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futs = {ex.submit(_run_point, j): i for i, j in enumerate(jobs)}
+            from concurrent.futures import as_completed
+
+            for fu in as_completed(futs):
+                out[futs[fu]] = fu.result()
+                bar.step()
+    elif executor == "dask":
+        out = _dask_map(jobs, scheduler, bar)
+    else:
+        raise CircoptError(f"unknown executor '{executor}'; expected inprocess, processes or dask")
+    bar.done()
+    table = pd.DataFrame.from_records(out)
+    table.insert(0, "sample", range(len(table)))
+    inds = [c for c in table.columns if c.startswith(("losses/", "surplus/", "primary/", "objective"))]
+    summary = table[inds].describe(percentiles=[0.05, 0.5, 0.95]).T.reset_index().rename(columns={"index": "indicator"})
+    return Study("sweep", table, {"sweep_summary": summary},
+                 meta={"samples": len(jobs), "seed": seed, "executor": executor, "objective": str(objective),
+                       "seconds": round(time.perf_counter() - t0, 3), "indicators": inds})
+
+
+def _dask_map(jobs, scheduler, bar):
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - optional extra
+        raise CircoptError("the dask executor needs the 'dask' extra: pip install 'circopt[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futs = client.map(_run_point, jobs, pure=False)
+        index = {f.key: i for i, f in enumerate(futs)}
+        out = [None] * len(jobs)
+        for fu in as_completed(futs):
+            out[index[fu.key]] = fu.result()
+            bar.step()
+        return out
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class _Progress:
+    """A one-line progress bar on stderr (long runs show progress)."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True):
+        self.total, self.label, self.n, self.enabled = max(1, total), label, 0, enabled
+        self.t0 = time.perf_counter()
+
+    def step(self):
+        self.n += 1
+        if self.enabled:
+            frac = self.n / self.total
+            bar = "#" * int(30 * frac)
+            el = time.perf_counter() - self.t0
+            sys.stderr.write(f"\r{self.label} [{bar:<30}] {self.n}/{self.total} {el:6.1f}s")
+            sys.stderr.flush()
+
+    def done(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
