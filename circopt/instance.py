@@ -859,9 +859,17 @@ class _Builder:
         self._edge(nid, tgt, str(to), "stock", f"{key}.to")
         hist_comp = None
         if "history_stream" in spec:
-            if spec["history_stream"] not in self.streams:
-                raise InstanceError(self.ctx.where(f"{key}.history_stream"), "unknown stream", spec["history_stream"])
-            hist_comp = self.streams[spec["history_stream"]]
+            hs = spec["history_stream"]
+            if isinstance(hs, dict):  # one stream per member of the family, keyed by a dimension's values
+                hs = next((hs[str(v)] if str(v) in hs else hs.get(v) for v in node.index.values()
+                           if str(v) in map(str, hs)), None)
+                if hs is None:
+                    raise InstanceError(self.ctx.where(f"{key}.history_stream"), f"no stream for {node.name}",
+                                        list(spec["history_stream"]), expected=f"a key among {list(node.index.values())}")
+            if hs not in self.streams:
+                raise InstanceError(self.ctx.where(f"{key}.history_stream"), "unknown stream", hs,
+                                    expected=f"one of {list(self.streams)}")
+            hist_comp = self.streams[hs]
         if "history" in spec or "initial_stock" in spec:
             if life > 1 and "history" in spec:
                 pass
@@ -1110,7 +1118,11 @@ class _Builder:
         self.blends.append(Blend(node=nid, inputs=[], outputs=outputs, surplus_edge=s_edge,
                                  allocation=np.zeros((0, len(outputs), self.T)), excess_edge=x_edge))
         self.blends[-1]._deficit_ref = (spec.get("deficit"), f"{key}.deficit")
-        self.blends[-1]._alloc_spec = (alloc, key, node.index)  # resolved once inputs are known
+        # values are resolved now (any parameter form: number, table, year or dimension mapping);
+        # which input each belongs to is matched once every stream exists (network.check_structure)
+        resolved = {src: {o: self.ctx.resolve(v, f"{key}.allocation.{src}.{o}", node.index, fraction=True)
+                          for o, v in m.items()} for src, m in alloc.items()}
+        self.blends[-1]._alloc_spec = (resolved, key, node.index)
 
     def _node_sink(self, nid, node: Node, spec, key):
         loss = spec.get("loss", "dissipation")

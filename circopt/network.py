@@ -91,12 +91,7 @@ def _resolve_blends(system: System, errors: list) -> None:
             if m is None:
                 continue
             used.add(src.name if src.name in spec else src.family)
-            for oname, val in m.items():
-                arr = _resolve_value(system, val, f"{key}.allocation.{src.family}.{oname}", index)
-                if arr is None:
-                    errors.append(InstanceError(node.where, f"allocation {src.family}.{oname} must be a number or "
-                                                "a year mapping", val))
-                    continue
+            for oname, arr in m.items():
                 alloc[ii, names.index(oname)] = arr
         for k in spec:
             if k not in used:
@@ -135,21 +130,6 @@ def _resolve_blends(system: System, errors: list) -> None:
                 o.filler = cands[0]
 
 
-def _resolve_value(system: System, val, key, index):
-    T = system.T
-    if isinstance(val, (int, float)) and not isinstance(val, bool):
-        if not (0 <= val <= 1):
-            return None
-        return np.full(T, float(val))
-    if isinstance(val, dict):
-        try:
-            pts = sorted((int(k), float(v)) for k, v in val.items())
-        except (TypeError, ValueError):
-            return None
-        return np.interp(system.years.astype(float), [p[0] for p in pts], [p[1] for p in pts])
-    return None
-
-
 def propagate_compositions(system: System) -> None:
     """Mark each edge whose composition no decision can change, and compute it (T, C).
 
@@ -185,7 +165,8 @@ def propagate_compositions(system: System) -> None:
             outs = [e for e in system.out_edges(n_id) if state[e] == 0]
             if not outs or node.kind in ("source", "blend", "sink"):
                 continue
-            ins = system.in_edges(n_id)
+            # a stream whose coefficients are all zero carries nothing and no composition
+            ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]
             if any(state[e] == 0 for e in ins):
                 continue
             c_in = _common(comp, state, ins, node)
@@ -219,6 +200,10 @@ def propagate_compositions(system: System) -> None:
     system.edge_comp = comp
 
 
+def _empty(edge) -> bool:
+    return edge.rule in ("tc", "source") and edge.coef is not None and not np.any(edge.coef)
+
+
 def _common(comp, state, ins, node):
     """The common input composition of a node, or None if inputs differ or are unknown."""
     hist = None
@@ -232,8 +217,8 @@ def _common(comp, state, ins, node):
             hist = rows[0]
     if any(state[e] != 1 for e in ins):
         return None
-    if not ins:
-        return None
+    if not ins:  # a stock that only empties: its history's composition
+        return None if hist is None else np.tile(hist, (comp.shape[1], 1))
     c0 = comp[ins[0]]
     for e in ins[1:]:
         if not np.allclose(comp[e], c0, atol=COMP_TOL, rtol=0):

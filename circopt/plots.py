@@ -175,7 +175,7 @@ def sankey_png(result, year: int, element: str = "total", grouping: str = "famil
     for n in nodes:
         cols[depth[n]].append(n)
     height = total + gap * max(len(v) for v in cols.values())
-    for d, ns in cols.items():
+    for ns in cols.values():
         y = 0.0
         for n in ns:
             y0[n] = y

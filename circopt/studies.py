@@ -319,7 +319,6 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     lp = hl.lp
     A = hl.A.tocsr()
     rscale = hl.row_scale
-    sigma = hl.col_scale
     m, n = A.shape
     switch = [i for i in range(om.n_rows) if int(om.row_u[i]) in owner]
     # scaled matrix as HiGHS sees it
@@ -374,7 +373,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     Y = sp.csr_matrix((Y_vals, (Y_rows, Y_cols)), shape=(m, L))
     top = sp.hstack([As, Y]).tocsr()
     new_lb, new_ub = list(rlb), list(rub)
-    for i, li in extra_rows:  # the upper side stays in row i (its lower bound moves to a copy)
+    for i, _ in extra_rows:  # the upper side stays in row i (its lower bound moves to a copy)
         new_lb[i] = -highspy.kHighsInf
     add = [sp.hstack([As.getrow(i), sp.csr_matrix(([bigm_lo[i]], ([0], [li])), shape=(1, L))]) for i, li in extra_rows]
     costs = np.array([lv[nm].cost for nm in names])

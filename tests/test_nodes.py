@@ -180,3 +180,28 @@ def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
     nodes["eol"]["baseline"]["reman"] = {1: 0.5, 2: 0.1}
     with pytest.raises(InstanceError, match=r"reman\[2\] sends .* past the last life"):
         circopt.build(doc, write_sources(tmp_path))
+
+
+def test_history_only_stock_and_per_member_history_stream(tmp_path):
+    # a stock that only empties (no inflow) passes its history's composition on, so a split
+    # may act on its outflow; each member takes its own history stream
+    folder = write_sources(tmp_path)
+    (folder / "hist.csv").write_text("year,product,value\n2019,a,4\n2019,b,6\n")
+    nodes = {
+        "legacy": {"kind": "stock", "over": ["product"], "lifetime": {"model": "fixed", "mean": 1},
+                   "history": "hist.csv", "history_stream": {"a": "sa", "b": "sb"}, "to": "sort",
+                   "source": "estimate"},
+        "sort": {"kind": "split", "over": ["product"], "routes": {"keep": "kept", "drop": "dropped"},
+                 "baseline": {"keep": 0.25, "drop": "rest"}, "source": "estimate"},
+        "kept": {"kind": "sink", "loss": "export"},
+        "dropped": {"kind": "sink", "loss": "dissipation"},
+    }
+    doc = {"name": "t", "unit": "t", "years": [2020, 2021], "elements": ["A"], "dimensions": {"product": ["a", "b"]},
+           "streams": {"sa": {"composition": {"A": 1.0}, "source": "estimate"},
+                       "sb": {"composition": {"A": 0.5}, "source": "estimate"}},
+           "nodes": nodes}
+    system = circopt.build(doc, folder)
+    res = circopt.simulate(system)
+    assert _flow(res, "sort[a]", "kept", 2020, "A") == pytest.approx(0.25 * 4)
+    assert _flow(res, "sort[b]", "kept", 2020, "A") == pytest.approx(0.25 * 6 * 0.5)
+    assert res.max_relative_imbalance <= 1e-9
