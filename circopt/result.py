@@ -164,50 +164,72 @@ class Result:
 
     # ---- audit --------------------------------------------------------------------
     def _compute_audit(self) -> pd.DataFrame:
+        """Inflow, outflow, stock change and imbalance per node, element (+ total) and year.
+
+        Sources: the inflow is what the source must send (series x fractions x composition;
+        ratio x the followed node's input for a following source); a decided amount (free,
+        balancing, stock-driven, a traced pulse) is what it sends. Stocks: the change is
+        inflow minus the convolution of inflows with the outflow kernel (see docs/concepts.md).
+        """
+        import scipy.sparse as sp
+
         s = self.system
         F = self.flows_array
         T, E, C = F.shape
+        N = len(s.nodes)
         plan = stock_plan(s)
-        sidx = {n: k for k, n in enumerate(plan.stocks)}
-        scale_floor = AUDIT_FLOOR * max(float(np.abs(F).max()) if F.size else 0.0, 1e-300)
-        recs = []
+        src = np.array([e.source for e in s.edges], int)
+        tgt = np.array([e.target for e in s.edges], int)
+        ones = np.ones(E)
+        Fm = F.transpose(1, 0, 2).reshape(E, T * C)
+        B_in = sp.csr_matrix((ones, (tgt, np.arange(E))), shape=(N, E))
+        B_out = sp.csr_matrix((ones, (src, np.arange(E))), shape=(N, E))
+        inflow = np.asarray(B_in @ Fm).reshape(N, T, C)
+        outflow = np.asarray(B_out @ Fm).reshape(N, T, C)
+        change = np.zeros((N, T, C))
+        pulse = bool(self.extra.get("pulse"))
         for i, n in enumerate(s.nodes):
-            if n.kind == "sink":
+            if n.kind != "source":
                 continue
-            ins, outs = s.in_edges(i), s.out_edges(i)
-            inflow = F[:, ins, :].sum(axis=1) if ins else np.zeros((T, C))
-            outflow = F[:, outs, :].sum(axis=1) if outs else np.zeros((T, C))
-            change = np.zeros((T, C))
-            if n.kind == "source":
-                if self.extra.get("pulse") and not (n.free or "balancing" in n.meta):
-                    inflow = outflow.copy()  # a traced pulse: the source sends the pulse
-                elif n.free or "balancing" in n.meta:
-                    inflow = outflow.copy()  # a decided amount: it supplies what it sends
-                elif "follows" in n.meta:
-                    followed = F[:, s.in_edges(n.meta["follows"]), :].sum(axis=(1, 2))
-                    frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
-                    amount = 0.0 if self.extra.get("pulse") else n.meta["ratio"] * followed
-                    inflow = (amount * frac)[:, None] * n.composition
-                else:
-                    frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
-                    inflow = (n.series * frac)[:, None] * n.composition
-            elif n.kind == "stock":
-                k = sidx[i]
-                change = inflow - self._conv_outflow[k]
-            imb = inflow - outflow - change
-            tot = [np.concatenate([a[:, :-1], a.sum(axis=1, keepdims=True)], axis=1)
-                   for a in (inflow, outflow, change, imb)]
-            scale = np.maximum(np.maximum(np.abs(tot[0]), np.abs(tot[1])), np.abs(tot[2]))
-            rel = np.abs(tot[3]) / np.maximum(scale, scale_floor)
-            K = C
-            recs.append(pd.DataFrame({
-                "year": np.repeat(s.years, K), "node": n.name, "element": np.tile(self.element_names, T),
-                "inflow": tot[0].ravel(), "outflow": tot[1].ravel(), "stock_change": tot[2].ravel(),
-                "imbalance": tot[3].ravel(), "relative": rel.ravel()}))
-        if not recs:
-            return pd.DataFrame(columns=["year", "node", "element", "inflow", "outflow", "stock_change",
-                                         "imbalance", "relative"])
-        return pd.concat(recs, ignore_index=True)
+            outs = s.out_edges(i)
+            decided = n.free or "balancing" in n.meta or "driven_by" in n.meta or (pulse and "follows" not in n.meta)
+            if decided:
+                inflow[i] = outflow[i]
+                continue
+            frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
+            if "follows" in n.meta:
+                amount = 0.0 if pulse else n.meta["ratio"] * inflow[n.meta["follows"]].sum(axis=1)
+            else:
+                amount = n.series
+            inflow[i] = (amount * frac)[:, None] * n.composition
+        for k, i in enumerate(plan.stocks):
+            change[i] = inflow[i] - self._conv_outflow[k]
+            node = s.nodes[i]
+            if node.target_stock is not None and not pulse:
+                level = self.stock_array[k].sum(axis=1)
+                dev = np.abs(level - node.target_stock) > 1e-9 * np.maximum(1.0, np.abs(node.target_stock))
+                if dev.any() and not any(node.name in x and "clipped" in x for x in self.notes):
+                    t = int(np.argmax(dev))
+                    self.notes.append(f"stock-driven stock {node.name} is {level[t]:.6g}, not its target "
+                                      f"{node.target_stock[t]:.6g}, in {int(s.years[t])}")
+        keep = np.array([n.kind != "sink" for n in s.nodes])
+        imb = inflow - outflow - change
+
+        def with_total(a):
+            return np.concatenate([a[keep][..., :-1], a[keep].sum(axis=2, keepdims=True)], axis=2)
+
+        tin, tout, tch, timb = (with_total(a) for a in (inflow, outflow, change, imb))
+        scale_floor = AUDIT_FLOOR * max(float(np.abs(F).max()) if F.size else 0.0, 1e-300)
+        scale = np.maximum(np.maximum(np.abs(tin), np.abs(tout)), np.abs(tch))
+        rel = np.abs(timb) / np.maximum(scale, scale_floor)
+        names = [n.name for n in s.nodes if n.kind != "sink"]
+        K = C
+        return pd.DataFrame({
+            "year": np.tile(np.repeat(s.years, K), len(names)),
+            "node": np.repeat(names, T * K),
+            "element": np.tile(self.element_names, len(names) * T),
+            "inflow": tin.ravel(), "outflow": tout.ravel(), "stock_change": tch.ravel(),
+            "imbalance": timb.ravel(), "relative": rel.ravel()})
 
     @property
     def audit(self) -> pd.DataFrame:

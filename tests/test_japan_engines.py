@@ -239,9 +239,6 @@ def test_optimised_losses_not_above_circular(results):
     assert _three_type_losses(opt) <= _three_type_losses(circ) * (1 + 1e-6)
 
 
-@pytest.mark.xfail(strict=False, reason="at the time of writing the optimiser sets the flows of following sources "
-                   "(reman_new_parts_*) to zero, which breaks their node balance")
 def test_optimised_audit():
-    pytest.importorskip("circopt.model")
     opt = circopt.optimise(circopt.load(INSTANCE), objective="losses")
     assert opt.max_relative_imbalance <= 1e-9

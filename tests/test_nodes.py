@@ -131,6 +131,7 @@ def test_stock_driven_stock_sets_its_source(tmp_path):
         assert _flow(res, "prod", "use", year) == pytest.approx(want)
     st = res.stocks
     np.testing.assert_allclose(st[st.element == "total"].value.to_numpy(), [10, 12, 14, 16])
+    assert res.max_relative_imbalance <= 1e-9 and not res.notes
 
 
 def test_stock_driven_falling_stock_error_and_clip(tmp_path):
@@ -205,3 +206,22 @@ def test_history_only_stock_and_per_member_history_stream(tmp_path):
     assert _flow(res, "sort[a]", "kept", 2020, "A") == pytest.approx(0.25 * 4)
     assert _flow(res, "sort[b]", "kept", 2020, "A") == pytest.approx(0.25 * 6 * 0.5)
     assert res.max_relative_imbalance <= 1e-9
+
+
+def test_audit_catches_a_wrong_flow():
+    # the audit is a real check: nudge one flow of a correct result and it reports it
+    res = circopt.simulate(circopt.load("instances/toy"))
+    assert res.max_relative_imbalance <= 1e-9
+    F = res.flows_array.copy()
+    s = res.system
+    e = next(ed.id for ed in s.edges if s.nodes[ed.source].name == "remelting" and s.nodes[ed.target].name == "slag")
+    F[5, e, 1] *= 1 + 1e-6
+    from circopt.result import Result
+
+    plan_inflow = res._conv_outflow  # unchanged stocks
+    bad = Result(system=s, flows_array=F, stock_array=res.stock_array, engine="test")
+    bad._conv_outflow = plan_inflow
+    audit = bad._compute_audit()
+    worst = audit.sort_values("relative").iloc[-1]
+    assert worst.node == "remelting" and worst.year == 2025 and worst.element == "Ni"
+    assert worst.relative > 1e-9
