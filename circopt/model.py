@@ -105,6 +105,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .stocks import stock_plan
 from .system import TOTAL, System
@@ -472,7 +473,7 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
 
     t0 = time.perf_counter()
     hl = _handover(om)
-    h = highspy.Highs()
+    h = new_highs()
     # tolerances 100x tighter than HiGHS's defaults (on the scaled model, where the largest mass
     # is ~1): a bound met "to tolerance" is then met to ~1e-9 of the largest flow, and what the
     # polish of the balances moves stays at that level (same solve times on the flagships)
@@ -1975,7 +1976,7 @@ def _deletion_filter(om: OptModel, hl: _Handover) -> list[int]:
     up = np.array(lp.row_upper_, float)
 
     def feasible(active: set[int]) -> bool:
-        h = highspy.Highs()
+        h = new_highs()
         h.setOptionValue("output_flag", False)
         l2, u2 = lo.copy(), up.copy()
         off = [i for i in cand if i not in active]

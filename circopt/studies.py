@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from ._highs import new_highs
 from .errors import CircoptError, InstanceError, SolverError
 from .system import TOTAL, System
 
@@ -326,7 +327,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     rlb = np.asarray(lp.row_lower_, float)
     rub = np.asarray(lp.row_upper_, float)
     # the all-ambitious LP: baseline rows of every lever dropped
-    h = highspy.Highs()
+    h = new_highs()
     h.setOptionValue("output_flag", False)
     free = lp_copy(lp)
     lo = np.array(free.row_lower_, float)
@@ -392,7 +393,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     mip.integrality_ = [highspy.HighsVarType.kContinuous] * n + [highspy.HighsVarType.kInteger] * L
     bar.done()
     levels = sorted(set(budgets or [])) if budgets else _budget_levels(costs, budget)
-    hm = highspy.Highs()
+    hm = new_highs()
     hm.setOptionValue("output_flag", False)
     hm.setOptionValue("mip_rel_gap", 1e-9)
     hm.setOptionValue("mip_abs_gap", 1e-12)
