@@ -254,5 +254,16 @@ def _report(res, out) -> None:
     print(f"written to {out}")
 
 
+def entry() -> None:  # pragma: no cover - the console script
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # output piped into `head` and the like
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -67,13 +67,14 @@ def levers(system: System) -> dict[str, Lever]:
             v = spec.get(k, [])
             if not isinstance(v, list) or not all(isinstance(c, dict) and "type" in c for c in v):
                 raise InstanceError(f"{where}.{name}.{k}", "expected a list of constraints ({type: ...})", v)
-        if not spec.get("ambitious"):
-            raise InstanceError(f"{where}.{name}.ambitious", "a lever needs an ambitious setting")
+        if not spec.get("ambitious") and not spec.get("baseline"):
+            raise InstanceError(f"{where}.{name}", "a lever needs a baseline or an ambitious setting (an empty "
+                                "one means: the instance's own bounds)")
         cost = spec.get("cost", 0.0)
         if not isinstance(cost, (int, float)) or isinstance(cost, bool) or not np.isfinite(cost) or cost < 0:
             raise InstanceError(f"{where}.{name}.cost", "expected a number >= 0", cost)
         out[name] = Lever(name, str(spec.get("description", "")), float(cost),
-                          copy.deepcopy(spec.get("baseline", [])), copy.deepcopy(spec["ambitious"]))
+                          copy.deepcopy(spec.get("baseline", [])), copy.deepcopy(spec.get("ambitious", [])))
     return out
 
 
@@ -290,9 +291,10 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     """Which levers to adopt within ``budget``: binary decisions in one MILP solved by HiGHS.
 
     The LP holds every lever's ambitious constraints and its baseline constraints; the
-    baseline rows of lever *l* are relaxed when its binary ``y_l`` is 1 by a big-M term whose
-    M is the largest violation the row can reach when every lever is adopted (computed by
-    maximising the row over the all-ambitious LP, so M is exact, not a guess); a budget row
+    baseline rows of lever *l* are relaxed when its binary ``y_l`` is 1 by a big-M term. M is
+    a proven bound, not a guess: every column is >= 0, so a row's activity is at most
+    ``sum_j |a_ij| x_j``, and the largest value of that sum over all of the lever's rows is found
+    by one LP over the all-ambitious model (one LP per lever); a budget row
     holds ``sum_l cost_l y_l <= B``. The chosen set is re-solved as an ordinary LP, whose
     Result (with its audit) is reported; the MILP and LP objectives must agree.
 
@@ -334,30 +336,31 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     hi = np.array(free.row_upper_, float)
     lo[switch], hi[switch] = -highspy.kHighsInf, highspy.kHighsInf
     free.row_lower_, free.row_upper_ = lo, hi
-    bar = _Progress(2 * len(switch) + 1, "combine: bounds", progress)
+    # big-M per lever: every column is >= 0, so |a_i x| <= sum_j |a_ij| x_j <= S_l, the largest
+    # value of that sum over all of lever l's rows on the all-ambitious LP (one LP per lever)
+    bar = _Progress(len(names), "combine: bounds", progress)
     bigm_up, bigm_lo = np.zeros(m), np.zeros(m)
     h.passModel(free)
-    for i in switch:
-        row = As.getrow(i)
-        for side in ("up", "lo"):
-            bound = rub[i] if side == "up" else rlb[i]
-            if not np.isfinite(bound):
-                bar.step()
-                continue
-            cost = np.zeros(n)
-            cost[row.indices] = -row.data if side == "up" else row.data
-            h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-            h.run()
-            st = h.getModelStatus()
-            if st != highspy.HighsModelStatus.kOptimal:
-                raise CircoptError(f"combine: the row {om.row_names[i]} of a lever is unbounded when every lever is "
-                                   "adopted, so no big-M exists; bound the free sources (give them 'max')")
-            act = float(row.dot(np.asarray(h.getSolution().col_value))[0])
-            if side == "up":
-                bigm_up[i] = max(0.0, act - bound) * (1 + 1e-9) + 1e-9
-            else:
-                bigm_lo[i] = max(0.0, bound - act) * (1 + 1e-9) + 1e-9
+    switch_arr = np.array(switch, int)
+    owners = np.array([owner[int(om.row_u[i])] for i in switch], int)
+    for li in range(len(names)):
+        rows = switch_arr[owners == li]
+        if not len(rows):
             bar.step()
+            continue
+        w = np.asarray(abs(As[rows]).sum(axis=0)).ravel()
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), -w)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            raise CircoptError(f"combine: the rows of lever '{names[li]}' are unbounded when every lever is adopted, "
+                               "so no big-M exists; bound the free sources (give them 'max')")
+        S = float(w @ np.asarray(h.getSolution().col_value))
+        for i in rows:
+            if np.isfinite(rub[i]):
+                bigm_up[i] = max(0.0, S - rub[i]) * (1 + 1e-9) + 1e-9
+            if np.isfinite(rlb[i]):
+                bigm_lo[i] = max(0.0, rlb[i] + S) * (1 + 1e-9) + 1e-9
+        bar.step()
     # the MILP: our columns + one binary per lever; two-sided switchable rows are split in two
     L = len(names)
     Y_rows, Y_cols, Y_vals = [], [], []
