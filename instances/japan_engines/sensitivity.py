@@ -30,7 +30,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 import circopt
-from circopt.instance import load_document, set_dotted
+from circopt.instance import apply_range, load_document, set_dotted
 
 
 def _local(name: str):
@@ -49,9 +49,6 @@ EL = ["Fe", "Ni", "Cr", "Co"]
 
 #: keys of 'ranges' varied together (one assumption written in several places)
 GROUPS = {
-    "first-life engine lifetime (mean, sd = 0.3 mean)": ["nodes.engines.lifetime.mean", "nodes.engines.lifetime.sd"],
-    "later-life engine lifetime (mean, sd)": ["nodes.engines.later_lives.lifetime.mean",
-                                              "nodes.engines.later_lives.lifetime.sd"],
     "reuse share of end-of-use engines (lives 1, 2)": ["nodes.engine_eol.baseline.reuse.1",
                                                        "nodes.engine_eol.baseline.reuse.2"],
     "remanufacturing share (lives 1, 2)": ["nodes.engine_eol.baseline.reman.1", "nodes.engine_eol.baseline.reman.2"],
@@ -65,6 +62,8 @@ GROUPS = {
                                              "nodes.remelting.to.steel_market.Co.special"],
 }
 LABELS = {
+    "first_life_lifetime": "first-life engine lifetime (mean 13.3-15.6 y, sd = 0.3 mean)",
+    "later_life_lifetime": "later-life engine lifetime (mean 6-10 y, sd = 0.3 mean)",
     "streams.engine_ferrous.composition.Ni": "engine Ni content",
     "streams.engine_ferrous.composition.Cr": "engine Cr content",
     "streams.engine_ferrous.composition.Co": "engine Co content",
@@ -115,8 +114,11 @@ def run(scenario: str | None = None) -> pd.DataFrame:
         for setting in ("low", "high"):
             d = doc
             for k in keys:
-                lo, hi = system.ranges[k]["low"], system.ranges[k]["high"]
-                d = set_dotted(d, convention_key(doc, k), lo if setting == "low" else hi)
+                rng = system.ranges[k]
+                if rng["kind"] == "factor":  # one assumption in several keys, scaled together
+                    d = apply_range(d, rng, rng[setting])
+                    continue
+                d = set_dotted(d, convention_key(doc, k), rng[setting])
             with np.errstate(all="ignore"):
                 val = losses(d, folder)
             for el in EL:

@@ -1,0 +1,55 @@
+"""Every study runs from the CLI on both flagship instances and writes a table and a chart;
+every flagship report embeds all its figures. (Slow: run by `pytest -m slow`.)"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from circopt.cli import main
+
+from .test_report import _Collect
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    "japan_engines": {"objective": "losses", "pareto": "losses,primary", "scenario": None,
+                      "compare": "recycling_only,current,circular"},
+    "global_aluminium": {"objective": "primary", "pareto": "primary,energy", "scenario": "baseline",
+                         "compare": "baseline,sorting,sse"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("verb", ["prioritise", "combine", "compare", "pareto", "sweep"])
+def test_study_cli_writes_table_and_chart(case, verb, tmp_path):
+    c = CASES[case]
+    inst = f"instances/{case}"
+    out = tmp_path / verb
+    scen = ["--scenario", c["scenario"]] if c["scenario"] and verb != "compare" else []
+    argv = {
+        "prioritise": ["prioritise", inst, "--objective", c["objective"], *scen],
+        "combine": ["combine", inst, "--objective", c["objective"], "--budget", "3", *scen],
+        "compare": ["compare", inst, "--scenarios", c["compare"]],
+        "pareto": ["pareto", inst, "--objectives", c["pareto"], "--points", "3", *scen],
+        "sweep": ["sweep", inst, "--samples", "3", "--seed", "1", "--workers", "2", *scen],
+    }[verb]
+    assert main([*argv, "--out", str(out)]) == 0
+    table = pd.read_csv(out / f"{verb}.csv")
+    assert len(table) >= 2
+    png = (out / f"{verb}.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    if "max_relative_imbalance" in table.columns:
+        assert table.max_relative_imbalance.dropna().max() <= 1e-9
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_flagship_report_embeds_every_figure(case, tmp_path):
+    out = tmp_path / "report.html"
+    scen = ["--scenario", CASES[case]["scenario"]] if CASES[case]["scenario"] else []
+    assert main(["report", f"instances/{case}", *scen, "--out", str(out)]) == 0
+    p = _Collect()
+    p.feed(out.read_text())
+    assert len(p.imgs) >= 5 and all(src.startswith("data:image/png;base64,") for src in p.imgs)
+    assert "Interactive Sankey" in p.h2 and "Sources" in p.h2
+    assert "closed (≤ 1e-9)" in out.read_text()
