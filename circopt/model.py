@@ -237,7 +237,16 @@ class OptModel:
         """One line per row: constraint (readable name), kind, node, year, element, origin.
 
         Rows of one family share everything but the year, so the texts are made once per
-        (kind, subject, user constraint) and spread over the rows."""
+        (kind, subject, user constraint) and spread over the rows. Kept once made (the rows
+        of a built model do not change)."""
+        cached = getattr(self, "_row_table_cache", None)
+        if cached is not None and len(cached) == self.n_rows:
+            return cached.copy()
+        table = self._make_row_table()
+        self._row_table_cache = table
+        return table.copy()
+
+    def _make_row_table(self) -> pd.DataFrame:
         m = self.n_rows
         if m == 0:
             return pd.DataFrame(columns=["constraint", "kind", "node", "year", "element", "origin"])
@@ -1668,15 +1677,27 @@ def _polish(om: OptModel, x: np.ndarray) -> np.ndarray:
     dep = cand.indices[order[first]]
     if len(np.unique(dep)) != m:
         return x
-    A = om.A_polish.tocsc()
-    rest = np.ones(om.n_cols, bool)
-    rest[dep] = False
-    rhs = om.row_lb[om.polish_rows] - A[:, rest] @ x[rest]
+    # the factorisation of the dependent block is kept for the next solve of the same model
+    # (a sweep re-solves it many times, usually with the same dependent columns)
+    key = dep.tobytes()
+    cache = getattr(om, "_polish_cache", None)
+    if cache is None or cache[0] != key:
+        A = om.A_polish.tocsc()
+        rest = np.ones(om.n_cols, bool)
+        rest[dep] = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                lu = spla.splu(A[:, dep].tocsc())
+        except (RuntimeError, ValueError, ArithmeticError, Warning):  # singular: a loop without outlet
+            return x
+        cache = (key, lu, A[:, rest].tocsr(), rest)
+        om._polish_cache = cache
+    _, lu, A_rest, rest = cache
+    rhs = om.row_lb[om.polish_rows] - A_rest @ x[rest]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            sol = spla.spsolve(A[:, dep].tocsc(), rhs)
-    except (RuntimeError, ValueError, ArithmeticError, Warning):  # singular: a loop without outlet
+        sol = lu.solve(rhs)
+    except (RuntimeError, ValueError, ArithmeticError):
         return x
     sol = np.atleast_1d(sol)
     if not np.all(np.isfinite(sol)):
