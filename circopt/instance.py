@@ -277,10 +277,7 @@ class _Ctx:
         col = spec.get("column", "value")
         if col not in df.columns:
             raise InstanceError(label, f"column '{col}' missing (referenced by {key})", list(df.columns))
-        sub = df
-        for d, v in index.items():
-            if d in sub.columns:
-                sub = sub[sub[d].astype(str) == str(v)]
+        sub = _member_rows(df, index)
         if "unit" in sub.columns and mass:
             units = set(sub["unit"].astype(str))
             if units != {self.unit}:
@@ -316,6 +313,14 @@ class _Ctx:
             raise InstanceError(label, f"non-numeric or empty value for {key}{_idx(index)}",
                                 _first_bad(arr, yrs, np.isnan(arr)))
         return arr
+
+
+def _member_rows(df: pd.DataFrame, index: dict) -> pd.DataFrame:
+    """The rows of a table that belong to a family member: every dimension column matches."""
+    for d, v in index.items():
+        if d in df.columns:
+            df = df[df[d].astype(str) == str(v)]
+    return df
 
 
 def _idx(index: dict) -> str:
@@ -895,10 +900,7 @@ class _Builder:
                 raise InstanceError(self.ctx.where(f"{key}.history"), "expected a CSV with year, value", h)
             df, label = self.ctx.csv(ref["file"], f"{key}.history")
             col = ref.get("column", "value")
-            sub = df
-            for d, v in node.index.items():
-                if d in sub.columns:
-                    sub = sub[sub[d].astype(str) == str(v)]
+            sub = _member_rows(df, node.index)
             if "year" not in sub.columns or col not in sub.columns:
                 raise InstanceError(label, "a history table needs columns 'year' and the value column", list(df.columns))
             yrs = sub["year"].astype(int).to_numpy()
@@ -929,10 +931,7 @@ class _Builder:
             ref = {"file": ist} if isinstance(ist, str) else ist
             df, label = self.ctx.csv(ref["file"], f"{key}.initial_stock")
             col = ref.get("column", "value")
-            sub = df
-            for d, v in node.index.items():
-                if d in sub.columns:
-                    sub = sub[sub[d].astype(str) == str(v)]
+            sub = _member_rows(df, node.index)
             if "age" not in sub.columns:
                 raise InstanceError(label, "an initial_stock table needs columns 'age' and 'value'", list(df.columns))
             ages = sub["age"].astype(int).to_numpy()

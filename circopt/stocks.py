@@ -28,23 +28,20 @@ class StockPlan:
     sf: list[np.ndarray]
     hist_inflow: np.ndarray  # (S, L, C) inflow of history cohorts (zeros on model years)
 
-    def pdf_at(self, s: int, cohort: int, age: int | np.ndarray):
-        k = self.pdf[s]
-        return k[age] if k.ndim == 1 else k[cohort, age]
-
     def stock_levels(self, inflow_ext: np.ndarray) -> np.ndarray:
         """Stock on the extended axis: stock[s, k, c] = sum_{j<=k} inflow[s, j, c] * sf_j(k - j)."""
-        S, L, C = inflow_ext.shape
-        out = np.zeros_like(inflow_ext)
-        for s in range(S):
-            out[s] = _convolve(inflow_ext[s], self.sf[s], L)
-        return out
+        return self._apply(inflow_ext, self.sf)
 
     def outflows(self, inflow_ext: np.ndarray) -> np.ndarray:
-        S, L, C = inflow_ext.shape
+        """Outflow on the extended axis: sum_{j<=k} inflow[s, j, c] * pdf_j(k - j)."""
+        return self._apply(inflow_ext, self.pdf)
+
+    @staticmethod
+    def _apply(inflow_ext: np.ndarray, kernels: list[np.ndarray]) -> np.ndarray:
+        S, L, _ = inflow_ext.shape
         out = np.zeros_like(inflow_ext)
         for s in range(S):
-            out[s] = _convolve(inflow_ext[s], self.pdf[s], L)
+            out[s] = _convolve(inflow_ext[s], kernels[s], L)
         return out
 
 
