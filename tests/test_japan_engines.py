@@ -242,3 +242,26 @@ def test_optimised_losses_not_above_circular(results):
 def test_optimised_audit():
     opt = circopt.optimise(circopt.load(INSTANCE), objective="losses")
     assert opt.max_relative_imbalance <= 1e-9
+
+
+def test_per_element_optimum_not_above_circular_or_weighted(headline):
+    """optimise_elements.py: the optimum for element X loses no more of X than 'circular'
+    (whose shares lie within the bounds) nor than the optimum of the weighted sum (another
+    feasible mix); every run's audit closes."""
+    pytest.importorskip("circopt.model")
+    opt = _local("optimise_elements")
+    system = circopt.load(INSTANCE)
+    weights = opt.runs(system)
+    m0 = opt.initial_masses(system)
+    assert weights["weighted"] == pytest.approx({el: 1.0 / m0[el] for el in ELEMENTS})
+    ind = {}
+    for run, w in weights.items():
+        res = opt.optimise(system, w)  # asserts the audit <= 1e-9
+        assert res.max_relative_imbalance <= 1e-9
+        ind[run] = metrics.indicators(res)
+    for el in ELEMENTS:
+        own = ind[el].loc[el, "losses"]
+        assert own <= headline["circular"].loc[el, "losses"] * (1 + 1e-6), el
+        assert own <= ind["weighted"].loc[el, "losses"] * (1 + 1e-6), el
+        for other in ELEMENTS:
+            assert own <= ind[other].loc[el, "losses"] * (1 + 1e-6), (el, other)
