@@ -243,19 +243,19 @@ def optimised():
     return circopt.optimise(circopt.load(INSTANCE, "baseline"), objective={"surplus": 1.0, "primary": 1e-3})
 
 
-def _require_nominal_support(res):
+def _audit_closes(res):
     # the optimiser books nominal outputs' excess and deficit as the simulator does: the audit closes
     assert res.max_relative_imbalance <= 1e-9
 
 
 def test_optimised_surplus_not_above_baseline(runs, optimised):
-    _require_nominal_support(optimised)
+    _audit_closes(optimised)
     opt = metrics.indicators(optimised)
     assert opt.surplus.sum() <= runs["baseline"][1].surplus.sum() + 1e-6
 
 
 def test_optimised_deployment_respects_limits(optimised):
-    _require_nominal_support(optimised)
+    _audit_closes(optimised)
     ind = metrics.indicators(optimised)
     cap = np.array([max(0.0, 0.25 * (y - 2028)) for y in ind.index])
     assert (ind.sse_feed.to_numpy() <= cap + 1e-6).all()
@@ -269,12 +269,34 @@ def test_optimised_deployment_respects_limits(optimised):
 
 
 def test_optimised_melts_respect_the_windows(optimised):
-    _require_nominal_support(optimised)
+    _audit_closes(optimised)
     assert metrics.window_violations(optimised, tol=1e-6).empty
 
 
 def test_optimised_surplus_is_zero_without_windows():
     doc, folder = _relaxed_document()
     res = circopt.optimise(circopt.build(doc, folder), objective="surplus")
-    _require_nominal_support(res)
+    _audit_closes(res)
     assert metrics.indicators(res).surplus.max() == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def lexicographic():
+    # optimise_path.py, stage (a) then (b): minimal surplus, then minimal primary at that surplus
+    mod = _local("optimise_path")
+    first, res = mod.lexicographic(circopt.load(INSTANCE, "baseline"), "primary")
+    return mod, first, res
+
+
+def test_lexicographic_path_keeps_the_minimal_surplus_and_saves_primary(runs, lexicographic):
+    mod, first, res = lexicographic
+    _audit_closes(first)
+    _audit_closes(res)
+    s_min = float(first.objective_terms["surplus"])
+    ind = metrics.indicators(res)
+    assert ind.surplus.sum() == pytest.approx(s_min, abs=1e-5)
+    assert ind.surplus.sum() <= mod.epsilon_of(s_min) + 1e-9
+    assert ind.primary.sum() <= runs["baseline"][1].primary.sum() + 1e-6
+    # the deployment stays within the instance's limits
+    cap = np.array([max(0.0, 0.25 * (y - 2028)) for y in ind.index])
+    assert (ind.sse_feed.to_numpy() <= cap + 1e-6).all()
