@@ -18,7 +18,6 @@ import pytest
 
 import circopt
 from circopt import studies
-from circopt.cli import main
 
 from .netgen import write_sources
 
