@@ -148,6 +148,21 @@ def apply_scenario(doc: dict, scen: dict, where: str) -> dict:
     return doc
 
 
+def helper_module(folder: str | Path, name: str):
+    """An instance folder's own Python helper (e.g. its ``metrics.py``), loaded by path under a
+    name unique to the folder, so two instances' helpers of the same name never clash."""
+    import importlib.util
+
+    folder = Path(folder).resolve()
+    path = folder / f"{name}.py"
+    if not path.is_file():
+        raise InstanceError(str(folder), f"no helper module {name}.py in the instance folder")
+    spec = importlib.util.spec_from_file_location(f"{folder.name}_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def scenario_names(path: str | Path) -> list[str]:
     d = Path(path) / "scenarios"
     return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []

@@ -12,15 +12,14 @@ falls while scrap keeps coming: a scrap surplus builds up unless scrap is sorted
 upgraded, e.g. by solid-state electrolysis (SSE: scrap to 99.9 % Al at 96 % yield).
 See `instances/global_aluminium/README.md` for every parameter, its source, and how our
 figures compare with the seed's 3.64 Mt of surplus in 2040."""),
-    nbf.v4.new_code_cell("""import importlib.util
+    nbf.v4.new_code_cell("""from circopt.instance import helper_module
 import pandas as pd
 import matplotlib.pyplot as plt
 import circopt
 from circopt import plots
 
 INST = "instances/global_aluminium"
-spec = importlib.util.spec_from_file_location("al_metrics", f"{INST}/metrics.py")
-metrics = importlib.util.module_from_spec(spec); spec.loader.exec_module(metrics)
+metrics = helper_module(INST, "metrics")  # the instance folder's own indicators
 SCENARIOS = ["baseline", "baseline_pledges", "baseline_netzero", "sorting", "sse"]
 results = {s: circopt.simulate(circopt.load(INST, s)) for s in SCENARIOS}
 ind = {s: metrics.indicators(r) for s, r in results.items()}

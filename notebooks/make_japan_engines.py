@@ -11,7 +11,7 @@ Reuse, remanufacturing and recycling of the engines produced in one year (2020),
 55 years through 8 product categories and 3 loss types (the seed study's Figure 1), for the
 scenarios `recycling_only`, `current` and `circular`, and the optimised mix.
 See `instances/japan_engines/README.md` for every parameter and its source."""),
-    nbf.v4.new_code_cell("""import importlib.util
+    nbf.v4.new_code_cell("""from circopt.instance import helper_module
 import pandas as pd
 import matplotlib.pyplot as plt
 import circopt
@@ -19,8 +19,7 @@ from circopt import plots
 from circopt.trace import trace
 
 INST = "instances/japan_engines"
-spec = importlib.util.spec_from_file_location("je_metrics", f"{INST}/metrics.py")
-metrics = importlib.util.module_from_spec(spec); spec.loader.exec_module(metrics)
+metrics = helper_module(INST, "metrics")  # the instance folder's own indicators
 SCENARIOS = ["recycling_only", "current", "circular"]
 systems = {s: circopt.load(INST, s) for s in SCENARIOS}
 results = {s: circopt.simulate(systems[s]) for s in SCENARIOS}

@@ -9,7 +9,6 @@ bands against the sourced 2020 figures and the structural properties do not rely
 from __future__ import annotations
 
 import copy
-import importlib.util
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 
 import circopt
-from circopt.instance import load_document
+from circopt.instance import helper_module, load_document
 from circopt.stocks import stock_plan
 
 INSTANCE = Path(__file__).resolve().parents[1] / "instances" / "global_aluminium"
@@ -28,11 +27,8 @@ PATHS = ("baseline", "baseline_pledges", "baseline_netzero")  # IEA STEPS, APS, 
 
 
 def _local(name: str):
-    """The instance folder's helper module ``name`` (loaded by path under a unique name)."""
-    spec = importlib.util.spec_from_file_location(f"global_aluminium_{name}", INSTANCE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """This instance folder's helper module (see circopt.instance.helper_module)."""
+    return helper_module(INSTANCE, name)
 
 
 metrics = _local("metrics")

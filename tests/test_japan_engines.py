@@ -9,7 +9,6 @@ on the pins.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -18,16 +17,14 @@ import pytest
 import yaml
 
 import circopt
+from circopt.instance import helper_module
 
 INSTANCE = Path(__file__).resolve().parents[1] / "instances" / "japan_engines"
 
 
 def _local(name: str):
-    """The instance folder's helper module ``name`` (loaded by path under a unique name)."""
-    spec = importlib.util.spec_from_file_location(f"japan_engines_{name}", INSTANCE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """This instance folder's helper module (see circopt.instance.helper_module)."""
+    return helper_module(INSTANCE, name)
 
 
 metrics = _local("metrics")

@@ -25,7 +25,6 @@ percentage points; for ``weighted`` of the sum of the four shares) if the share 
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 import circopt
+from circopt.instance import helper_module
 
 HERE = Path(__file__).resolve().parent
 EL = ["Fe", "Ni", "Cr", "Co"]
@@ -44,10 +44,8 @@ SHARES = [("engine_eol[1]", "reuse"), ("engine_eol[2]", "reuse"), ("engine_eol[1
 
 
 def _local(name: str):
-    spec = importlib.util.spec_from_file_location(f"japan_engines_{name}", HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """This instance folder's helper module (see circopt.instance.helper_module)."""
+    return helper_module(HERE, name)
 
 
 metrics = _local("metrics")

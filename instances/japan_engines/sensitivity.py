@@ -30,17 +30,12 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 import circopt
-from circopt.instance import apply_range, load_document, set_dotted
+from circopt.instance import apply_range, helper_module, load_document, set_dotted
 
 
 def _local(name: str):
-    """This folder's module ``name`` under a unique name (no clash with other instances' helpers)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"japan_engines_{name}", HERE / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """This instance folder's helper module (see circopt.instance.helper_module)."""
+    return helper_module(HERE, name)
 
 
 indicators = _local("metrics").indicators
