@@ -72,18 +72,24 @@ def plot_fate(fate, element: str = "total", ax=None, title: str | None = None, g
 # ---------------------------------------------------------------------------------------
 # Sankey
 # ---------------------------------------------------------------------------------------
-def _group(name: str, grouping: str) -> str:
+def _group(name: str, grouping) -> str:
+    """``family`` collapses dimension members; ``none`` keeps every node; a mapping or a
+    callable renames families (e.g. ``{"legacy_ICEV": "use"}``) after collapsing them."""
     if grouping == "none":
         return name
-    if grouping == "family":
-        return name.split("[")[0]
-    return name
+    fam = name.split("[")[0]
+    if callable(grouping):
+        return grouping(fam)
+    if isinstance(grouping, dict):
+        return grouping.get(fam, fam)
+    return fam
 
 
-def sankey_links(result, year: int, element: str = "total", grouping: str = "family",
+def sankey_links(result, year: int, element: str = "total", grouping="family",
                  min_share: float = 0.0) -> pd.DataFrame:
     """Links of a year's system (``source, target, value``) with nodes grouped (``family``
-    collapses dimension members) and sinks shown by loss type."""
+    collapses dimension members; a mapping or callable also renames families) and sinks shown
+    by loss type."""
     s = result.system
     f = result.flows
     f = f[(f.year == year) & (f.element == element)]
@@ -104,7 +110,7 @@ def sankey_links(result, year: int, element: str = "total", grouping: str = "fam
     return df
 
 
-def sankey_figure(result, year: int, element: str = "total", grouping: str = "family", title: str | None = None):
+def sankey_figure(result, year: int, element: str = "total", grouping="family", title: str | None = None):
     """Interactive plotly Sankey of one year (losses coloured by type)."""
     import plotly.graph_objects as go
 
@@ -129,9 +135,11 @@ def sankey_figure(result, year: int, element: str = "total", grouping: str = "fa
     return fig
 
 
-def sankey_png(result, year: int, element: str = "total", grouping: str = "family", ax=None,
+def sankey_png(result, year: int, element: str = "total", grouping="family", ax=None,
                title: str | None = None):
-    """Static Sankey (matplotlib): nodes in columns by network depth, bands proportional to flow."""
+    """Static Sankey (matplotlib): nodes in columns by network depth, bands proportional to flow;
+    flows that go back (reuse, recycling loops) leave into a "name ↻" node and come back from a
+    "↻ name" node before their target, so every flow is a band of its true width."""
     plt = _plt()
     from matplotlib.patches import PathPatch, Rectangle
     from matplotlib.path import Path as MPath
@@ -167,6 +175,22 @@ def sankey_png(result, year: int, element: str = "total", grouping: str = "famil
     maxd = max(depth.values()) + (1 if sinks else 0)
     for n in sinks:
         depth[n] = maxd
+    # a loop (reuse, recycling) is drawn as bands, not arcs: the returning flow leaves its
+    # source into a "↻ name" node and enters its target from a "↻ name" node placed before it
+    back = [(a, b, v) for a, b, v in zip(links.source, links.target, links.value) if depth[b] <= depth[a]]
+    if back:
+        fwd = links[[depth[b] > depth[a] for a, b in zip(links.source, links.target)]]
+        extra = []
+        for a, b, v in back:
+            out_node, in_node = f"{a} ↻", f"↻ {a}"
+            depth[out_node] = depth[a] + 1
+            depth[in_node] = max(depth[b] - 1, 0)
+            extra += [(a, out_node, v), (in_node, b, v)]
+        links = pd.concat([fwd, pd.DataFrame(extra, columns=["source", "target", "value"])], ignore_index=True)
+        nodes = list(dict.fromkeys([*links.source, *links.target]))
+        maxd = max(maxd, max(depth[n] for n in nodes if n not in sinks) + 1)
+        for n in sinks:
+            depth[n] = maxd
     size = {n: max(links[links.target == n].value.sum(), links[links.source == n].value.sum()) for n in nodes}
     total = max(sum(size[n] for n in nodes if depth[n] == d) for d in set(depth.values()))
     gap = 0.02 * total
@@ -184,7 +208,8 @@ def sankey_png(result, year: int, element: str = "total", grouping: str = "famil
     fam_kind = {n.family: n.kind for n in result.system.nodes}
     for n in nodes:
         loss = n.split(" (")[0]
-        colour = LOSS_COLOURS[loss] if n in sinks else KIND_COLOURS.get(fam_kind.get(n.split("[")[0]), "#cccccc")
+        colour = (LOSS_COLOURS[loss] if n in sinks else "#2ca02c" if "↻" in n
+                  else KIND_COLOURS.get(fam_kind.get(n.split("[")[0]), "#cccccc"))
         ax.add_patch(Rectangle((depth[n], y0[n]), width, size[n], color=colour))
         ax.text(depth[n] + width + 0.03, y0[n] + size[n] / 2, n, va="center", fontsize=7)
     out_off = defaultdict(float)
@@ -201,23 +226,17 @@ def sankey_png(result, year: int, element: str = "total", grouping: str = "famil
         ya = starts[(a, b)]
         yb = y0[b] + in_off[b]
         in_off[b] += v
-        if xb <= xa:  # a back edge (reuse or recycling loop): an arc over the top, labelled
-            top = -gap * (1.5 + 0.5 * (depth[a] - depth[b]))
-            ax.annotate("", xy=(xb + width / 2, y0[b]), xytext=(xa - width / 2, y0[a]),
-                        arrowprops=dict(arrowstyle="-|>", color="#2ca02c", lw=1 + 6 * v / total,
-                                        connectionstyle="bar,fraction=-0.15", alpha=0.7))
-            ax.text((xa + xb) / 2, top, f"{a} → {b}: {v:.3g}", ha="center", fontsize=7, color="#2ca02c")
-            continue
         xm = (xa + xb) / 2
         verts = [(xa, ya), (xm, ya), (xm, yb), (xb, yb), (xb, yb + v), (xm, yb + v), (xm, ya + v), (xa, ya + v),
                  (xa, ya)]
         codes = [MPath.MOVETO, MPath.CURVE4, MPath.CURVE4, MPath.CURVE4, MPath.LINETO, MPath.CURVE4,
                  MPath.CURVE4, MPath.CURVE4, MPath.CLOSEPOLY]
         tn = b.split(" (")[0]
-        colour = LOSS_COLOURS.get(tn, "#1f77b4") if b in sinks else "#1f77b4"
+        colour = (LOSS_COLOURS.get(tn, "#1f77b4") if b in sinks else "#2ca02c" if "↻" in a or "↻" in b
+                  else "#1f77b4")
         ax.add_patch(PathPatch(MPath(verts, codes), facecolor=colour, alpha=0.3, lw=0))
     ax.set_xlim(-0.2, maxd + 1.2)
-    ax.set_ylim(height, -gap * 4)
+    ax.set_ylim(height, -gap)
     ax.axis("off")
     ax.set_title(title or f"{result.system.name}: {element} flows in {year} ({result.system.unit}/yr)")
     fig.tight_layout()

@@ -35,9 +35,12 @@ pd.concat({s: t.loc[t.index.isin([2020, 2030, 2040, 2050]) if "year" not in t el
                     [c for c in cols if c in t.columns]] for s, t in ind.items()}, names=["scenario"]).round(2)"""),
     nbf.v4.new_markdown_cell("## The global cycle in 2020 and 2040 (baseline, stated policies)"),
     nbf.v4.new_code_cell("""base = results["baseline"]
+# the pre-2020 cohorts sit in their own 'legacy_*' stocks: draw them with the products in use
+in_use = {n.family: "use" for n in base.system.nodes if n.family.startswith("legacy_")}
 for year in (2020, 2040):
-    plots.sankey_png(base, year, title=f"Aluminium cycle {year}, baseline (Mt/yr)")"""),
-    nbf.v4.new_code_cell("""plots.sankey_figure(base, 2040)"""),
+    plots.sankey_png(base, year, grouping=in_use, title=f"Aluminium cycle {year}, baseline (Mt/yr); "
+                     "green: recycled metal returning to the cast house")"""),
+    nbf.v4.new_code_cell("""plots.sankey_figure(base, 2040, grouping=in_use)"""),
     nbf.v4.new_markdown_cell("## Primary demand and energy with and without SSE"),
     nbf.v4.new_code_cell("""fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
 for s in ("baseline", "sorting", "sse"):

@@ -46,3 +46,12 @@ def test_fate_and_series_plots(res, tmp_path):
     line = fig2.axes[0].get_lines()[0]
     assert line.get_ydata()[-1] == pytest.approx(
         res.losses.query("loss_type == 'surplus' and element == 'total' and year == 2029").value.sum())
+
+
+def test_static_sankey_draws_loops_as_bands(res):
+    # reuse (eol -> in_use, 30 kt in 2025) goes back in the network: drawn through "eol ↻" / "↻ eol"
+    fig = plots.sankey_png(res, 2025)
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    assert {"eol ↻", "↻ eol", "in_use", "dissipation (landfill)"} <= labels
+    grouped = plots.sankey_links(res, 2025, grouping={"remelting": "recycling", "secondary": "recycling"})
+    assert "recycling" in set(grouped.source)
