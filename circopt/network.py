@@ -43,6 +43,7 @@ def check_structure(system: System) -> None:
         if (node.kind == "source" and not node.free and node.series is None
                 and not {"driven_by", "follows", "balancing"} & set(node.meta)):
             errors.append(InstanceError(node.where, f"source {node.name} has neither 'series' nor 'free: true'"))
+    _closed_loops(system, errors)
     if errors:
         raise InstanceErrors(errors)
     propagate_compositions(system)
@@ -198,6 +199,34 @@ def propagate_compositions(system: System) -> None:
     known = state == 1
     system.comp_known = known
     system.edge_comp = comp
+
+
+def _closed_loops(system: System, errors: list) -> None:
+    """A loop of nodes that no stream leaves and no stock interrupts returns all its mass to
+    itself within the year: the network has no solution. Found here, before any work."""
+    import scipy.sparse as sp
+    import scipy.sparse.csgraph as csg
+
+    N = len(system.nodes)
+    live = [e for e in system.edges if not _empty(e)]
+    if not live:
+        return
+    g = sp.coo_matrix((np.ones(len(live)), ([e.source for e in live], [e.target for e in live])), shape=(N, N))
+    n_comp, label = csg.connected_components(g, directed=True, connection="strong")
+    for c in range(n_comp):
+        members = np.where(label == c)[0]
+        if len(members) < 2 and not any(e.source == e.target == members[0] for e in live):
+            continue
+        if any(system.nodes[i].kind in ("stock", "sink") for i in members):
+            continue  # a stock keeps mass beyond the year: an outlet
+        inside = set(members.tolist())
+        if any(e.source in inside and e.target not in inside for e in live):
+            continue
+        names = sorted(system.nodes[i].name for i in members)
+        errors.append(InstanceError(system.nodes[members[0]].where, f"the loop {names} has no outlet: every stream "
+                                    "that leaves one of its nodes returns to it within the year, so its mass can "
+                                    "only grow (the network has no solution)",
+                                    expected="a stream out of the loop (a loss, a route elsewhere) or a stock in it"))
 
 
 def _empty(edge) -> bool:
