@@ -116,5 +116,8 @@ def write_report(path: str | Path, page: str) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(page)
+    from .result import _umask
+
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a report is an ordinary file
     os.replace(tmp, path)
     return path

@@ -335,6 +335,7 @@ def write_atomic(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary files
     try:
         for name, df in tables.items():
             if "csv" in formats:
@@ -356,6 +357,12 @@ def write_atomic(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _jsonable(x):
