@@ -75,22 +75,26 @@ class Result:
                                  float(shares.route[e.id, t]), float(tot[t, e.id]), float(inflow[t])))
         for bi, bl in enumerate(sys_.blends):
             bname = sys_.nodes[bl.node].name
-            for i, e_in in enumerate(bl.inputs):
-                src = sys_.nodes[sys_.edges[e_in].source]
+            tot_in = tot[:, bl.inputs].T  # (n_in, T)
+            free = np.array([sys_.nodes[sys_.edges[e].source].free for e in bl.inputs])
+            # what each non-free input gives each output: its offer scaled by the output's factor
+            x = lambdas[bi][None, :, :] * shares.allocation[bi] * tot_in[:, None, :]  # (n_in, n_out, T)
+            x[free] = 0.0
+            # a filler's supply, split over the outputs it fills by what each still needed
+            for i in np.where(free)[0]:
+                need = np.zeros((len(bl.outputs), sys_.T))
                 for j, o in enumerate(bl.outputs):
+                    if o.filler == bl.inputs[i]:
+                        need[j] = np.clip(o.demand - x[:, j, :].sum(axis=0), 0.0, None)
+                total_need = need.sum(axis=0)
+                x[i] = np.divide(need * tot_in[i], total_need, out=np.zeros_like(need), where=total_need > 0)
+            for i, e_in in enumerate(bl.inputs):
+                src = sys_.nodes[sys_.edges[e_in].source].name
+                for j, o in enumerate(bl.outputs):
+                    share = np.divide(x[i, j], tot_in[i], out=np.zeros(sys_.T), where=tot_in[i] > 0)
                     for t in range(sys_.T):
-                        if src.free:
-                            val = float(tot[t, e_in]) if o.filler == e_in and lambdas[bi][j, t] >= 1 else 0.0
-                            if o.filler == e_in:
-                                val = float(o.demand[t] - sum(
-                                    lambdas[bi][j, t] * shares.allocation[bi][ii, j, t] * tot[t, ee]
-                                    for ii, ee in enumerate(bl.inputs)
-                                    if not sys_.nodes[sys_.edges[ee].source].free)) if lambdas[bi][j, t] >= 1 else 0.0
-                        else:
-                            val = float(lambdas[bi][j, t] * shares.allocation[bi][i, j, t] * tot[t, e_in])
-                        share = val / tot[t, e_in] if tot[t, e_in] > 0 else 0.0
-                        recs.append((int(years[t]), bname, f"{src.name} -> {o.name}", "allocation", share, val,
-                                     float(tot[t, e_in])))
+                        recs.append((int(years[t]), bname, f"{src} -> {o.name}", "allocation", float(share[t]),
+                                     float(x[i, j, t]), float(tot_in[i, t])))
         self.decisions = pd.DataFrame.from_records(
             recs, columns=["year", "node", "decision", "kind", "share", "value", "input"])
 

@@ -135,3 +135,16 @@ def test_outputs_byte_identical(tmp_path):
     assert main(["simulate", TOY, "--out", str(b)]) == 0
     for name in ("flows.csv", "stocks.csv", "losses.csv", "decisions.csv", "audit.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_filler_decisions(res):
+    d = res.decisions
+    al = d[(d.decision == "primary_alloy -> alloy") & (d.year == 2020)].iloc[0]
+    assert al.value == pytest.approx(30) and al.share == pytest.approx(1.0)
+    assert d[(d.decision == "primary_alloy -> carbon") & (d.year == 2020)].iloc[0].value == 0.0
+    assert d[(d.decision == "primary_iron -> carbon") & (d.year == 2025)].iloc[0].value == pytest.approx(50)
+    # in a traced pulse fillers supply nothing, and the table says so
+    from circopt.trace import trace
+
+    fd = trace(res.system, source="production").result.decisions
+    assert fd[fd.decision.str.startswith("primary_")].value.abs().max() == 0.0
