@@ -714,6 +714,12 @@ def sweep(path: str | Path, samples: int | None = None, grid: dict[str, list[flo
     (``scheduler`` = a Dask distributed scheduler address; without one a local cluster is
     started). The parameter sets are drawn before any run, so the numbers are the same
     whichever executor computes them.
+
+    Each point is built and solved from scratch on purpose: a point's parameters change the
+    model's coefficients, and a warm start from another point's basis can land on a different
+    optimal vertex of a degenerate LP, so results would depend on the order in which points
+    happen to be solved (and on the executor). Where only a constraint's number changes,
+    :func:`whatif` re-uses the built model and warm-starts (5.5x faster, benchmarks/sweep.py).
     """
     from .instance import load, load_document
 
