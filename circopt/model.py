@@ -119,7 +119,7 @@ OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
 #: accepted keys per user-constraint type (``type`` itself, ``description`` and ``source`` always)
 CONSTRAINT_TYPES: dict[str, set[str]] = {
     "share": {"node", "route", "min", "max", "years", "life", "index"},
-    "capacity": {"node", "route", "max", "growth", "initial", "cost", "years", "life", "index"},
+    "capacity": {"node", "route", "max", "growth", "initial", "cost", "years", "life", "index", "shared"},
     "recycled_content": {"node", "output", "min", "years", "index"},
     "forbid": {"node", "route", "years", "life", "index"},
     "budget": {"max", "years"},
@@ -353,7 +353,9 @@ class OptModel:
         if k in (C_EXC, C_DEF):
             return f"{COL_KINDS[k]}[{self._blend_output(a, b)},{self._channel(c)},{yr}]"
         if k == C_CAP:
-            return f"constraints[{b}].capacity[{self._subject_edge(a)},{yr}]"
+            subj = (f"{s.nodes[s.edges[a].source].family}.{s.edges[a].label}" if c == 1  # shared by the family
+                    else self._subject_edge(a))
+            return f"constraints[{b}].capacity[{subj},{yr}]"
         return f"x[{j}]"
 
     def _row_subject(self, i: int) -> tuple[str, str | None, str | None]:
@@ -366,6 +368,9 @@ class OptModel:
         if k == _RK["allocation"]:
             return self._blend_input(a, b), s.nodes[s.blends[a].node].name, None
         if k in _EDGE_ROWS:
+            if c == 1:  # a capacity shared by the members of a split family
+                fam = s.nodes[s.edges[a].source].family
+                return f"{fam}.{s.edges[a].label}", fam, None
             return self._subject_edge(a), s.nodes[s.edges[a].source].name, None
         if k in _OUTPUT_ROWS:
             subj = self._blend_output(a, b)
@@ -729,8 +734,11 @@ class _Builder:
         self.cap_col = {}
         for k, con in enumerate(self.cons):
             if con["type"] == "capacity":
-                for e in con["edges"]:
-                    self.cap_col[(k, e)] = block(C_CAP, e, k, 0)
+                if con.get("shared"):  # one capacity for the sum over the family's members
+                    self.cap_col[(k, "shared")] = block(C_CAP, con["edges"][0], k, 1)
+                else:
+                    for e in con["edges"]:
+                        self.cap_col[(k, e)] = block(C_CAP, e, k, 0)
         self.n = n
         cat = (lambda lst, dt: np.concatenate(lst).astype(dt) if lst else np.zeros(0, dt))
         self.col_kind = cat(kinds, np.int8)
@@ -1128,21 +1136,24 @@ class _Builder:
             cols = np.array([self.route_col[e] for e in q_edge], int) + q_t
             add(direct(np.arange(len(q_edge)), cols, 1.0, len(q_edge)), -INF, 0.0, "forbid", q_edge, 0, 0, q_t, k)
         elif typ == "capacity":
-            for e in con["edges"]:
-                K0 = self.cap_col[(k, e)]
-                R0 = self.route_col[e]
+            groups = ([(con["edges"][0], con["edges"], self.cap_col[(k, "shared")])] if con.get("shared")
+                      else [(e, [e], self.cap_col[(k, e)]) for e in con["edges"]])
+            sh = 1 if con.get("shared") else 0  # row_c = 1 marks a family's shared capacity (names)
+            for e, members, K0 in groups:
                 m = len(ts_all)
-                A = direct(np.arange(m), R0 + ts_all, 1.0, m) - direct(np.arange(m), K0 + ts_all, 1.0, m)
-                add(A, -INF, 0.0, "capacity", e, 0, 0, ts_all, k)
+                A = -direct(np.arange(m), K0 + ts_all, 1.0, m)
+                for em in members:  # the routes' sum is within the capacity
+                    A = A + direct(np.arange(m), self.route_col[em] + ts_all, 1.0, m)
+                add(A, -INF, 0.0, "capacity", e, 0, sh, ts_all, k)
                 if con.get("max") is not None:
-                    add(direct(self.tt, K0 + self.tt, 1.0, T), -INF, float(con["max"]), "capacity_max", e, 0, 0,
+                    add(direct(self.tt, K0 + self.tt, 1.0, T), -INF, float(con["max"]), "capacity_max", e, 0, sh,
                         self.tt, k)
                 if con.get("growth") is not None and T > 1:
                     tg = self.tt[1:]
                     A = direct(tg - 1, K0 + tg, 1.0, T - 1) - direct(tg - 1, K0 + tg - 1, 1.0, T - 1)
-                    add(A, -INF, float(con["growth"]), "capacity_growth", e, 0, 0, tg, k)
+                    add(A, -INF, float(con["growth"]), "capacity_growth", e, 0, sh, tg, k)
                 if con.get("initial") is not None:
-                    add(direct([0], [K0], 1.0, 1), -INF, float(con["initial"]), "capacity_initial", e, 0, 0, [0], k)
+                    add(direct([0], [K0], 1.0, 1), -INF, float(con["initial"]), "capacity_initial", e, 0, sh, [0], k)
         elif typ == "recycled_content":
             for bi, j in con["outputs"]:
                 free = self.free_in[bi]
@@ -1217,7 +1228,8 @@ class _Builder:
             if name == "cost":
                 for k, con in enumerate(self.cons):
                     if con["type"] == "capacity" and con.get("cost") is not None:
-                        for e in con["edges"]:
+                        keys = ["shared"] if con.get("shared") else con["edges"]
+                        for e in keys:
                             extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
         else:  # pragma: no cover - validated before
             raise AssertionError(name)
@@ -1830,7 +1842,9 @@ def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray) -> pd.DataFrame:
     cols = np.flatnonzero(om.col_kind == C_CAP)
     if len(cols):
         e = om.col_a[cols]
-        part(np.array([s.nodes[s.edges[k].source].name for k in e.tolist()], dtype=object),
+        shared = om.col_c[cols] == 1  # a family's shared capacity is reported under the family's name
+        part(np.array([s.nodes[s.edges[k].source].family if sh else s.nodes[s.edges[k].source].name
+                       for k, sh in zip(e.tolist(), shared.tolist())], dtype=object),
              np.array([s.edges[k].label for k in e.tolist()], dtype=object), "capacity", om.col_t[cols], x[cols],
              np.full(len(cols), np.nan))
     if not parts:
@@ -2349,6 +2363,9 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
                 con["growth"] = number("growth")
                 con["initial"] = number("initial")
                 con["cost"] = number("cost", lo=-INF)
+                if not isinstance(doc.get("shared", False), bool):
+                    err("shared", "expected true or false", doc.get("shared"))
+                con["shared"] = bool(doc.get("shared", False))
                 if all(doc.get(x) is None for x in ("max", "growth", "initial")):
                     err("max", "a capacity constraint needs 'max', 'growth' or 'initial'")
         elif typ == "recycled_content":
