@@ -64,7 +64,7 @@ User constraints (instance ``constraints:`` list, scenarios' additions, ``constr
       -- ``min * input <= route flow <= max * input`` for the family's members (or the one named);
     * ``{type: capacity, node, route, max?, growth?, initial?, cost?, years?, life?, index?}`` --
       a capacity column ``K[t] >= 0`` with ``route <= K`` (in ``years``), ``K <= max``,
-      ``K[t] - K[t-1] <= growth``, ``K[first year] <= initial``; ``cost`` per unit of ``K`` per year;
+      ``K[t] - K[t-1] <= growth``, ``K[first year of the window] <= initial``; ``cost`` per unit of ``K`` per year;
     * ``{type: recycled_content, node (blend), output, min, years?, index?}`` -- what non-free
       inputs bring is at least ``min`` of the output;
     * ``{type: forbid, node, route, years?, life?, index?}`` -- the route carries nothing;
@@ -1152,8 +1152,10 @@ class _Builder:
                     tg = self.tt[1:]
                     A = direct(tg - 1, K0 + tg, 1.0, T - 1) - direct(tg - 1, K0 + tg - 1, 1.0, T - 1)
                     add(A, -INF, float(con["growth"]), "capacity_growth", e, 0, sh, tg, k)
-                if con.get("initial") is not None:
-                    add(direct([0], [K0], 1.0, 1), -INF, float(con["initial"]), "capacity_initial", e, 0, sh, [0], k)
+                if con.get("initial") is not None:  # in the first year of the constraint's window
+                    t0 = int(ts_all[0])
+                    add(direct([0], [K0 + t0], 1.0, 1), -INF, float(con["initial"]), "capacity_initial", e, 0, sh,
+                        [t0], k)
         elif typ == "recycled_content":
             for bi, j in con["outputs"]:
                 free = self.free_in[bi]

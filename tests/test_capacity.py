@@ -54,3 +54,15 @@ def test_shared_must_be_boolean(tmp_path):
     con = {"type": "capacity", "node": "route", "route": "upgrade", "max": 4, "shared": "yes"}
     with pytest.raises(circopt.InstanceError, match="shared"):
         circopt.optimise(system, constraints=[con])
+
+
+def test_initial_capacity_holds_in_the_first_year_of_the_window(tmp_path):
+    # capacity may only be used from 2022: K[2022] <= 4, then +3 a year -> 4, 7 in 2022-2023
+    system = circopt.build(DOC, write_sources(tmp_path))
+    con = {"type": "capacity", "node": "route", "route": "upgrade", "initial": 4, "growth": 3, "shared": True,
+           "years": [2022, 2023]}
+    forbid = {"type": "forbid", "node": "route", "route": "upgrade", "years": [2020, 2021]}
+    res = circopt.optimise(system, objective="losses", constraints=[forbid, con])
+    f = res.flows
+    up = f[(f.target == "market") & (f.element == "total")].groupby("year")["value"].sum()
+    np.testing.assert_allclose(up.to_numpy(), [0, 0, 4, 7], atol=1e-7)
