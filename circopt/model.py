@@ -125,7 +125,7 @@ CONSTRAINT_TYPES: dict[str, set[str]] = {
     "budget": {"max", "years"},
     "flow": {"source", "target", "min", "max", "years", "element"},
 }
-_ALWAYS_KEYS = {"type", "description", "source", "name"}
+_ALWAYS_KEYS = {"type", "description", "source", "name", "cite"}  # cite: a source id (flow uses 'source')
 
 # column kinds
 C_ROUTE, C_ALLOC, C_LEFT, C_SUPPLY, C_STATE, C_CAP, C_EXC, C_DEF = range(8)
