@@ -144,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sysm = load(args.instance, name)
                     print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
                           f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
+                    for note in _notes(sysm):
+                        print(f"    note: {note}")
                 except InstanceErrors as e:
                     problems += len(e.errors)
                     print(f"ERR {label}: {len(e.errors)} problem(s)")
@@ -201,6 +203,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _notes(system) -> list[str]:
+    """Things that are allowed but worth a look: a split's baseline share outside the bounds the
+    optimiser is given (the simulation follows the baseline; the optimiser will not)."""
+    out = []
+    for e in system.edges:
+        if e.rule != "route" or e.coef is None:
+            continue
+        bad = (e.coef < e.lo - 1e-12) | (e.coef > e.hi + 1e-12)
+        if bad.any():
+            t = int(bad.argmax())
+            out.append(f"{system.nodes[e.source].name}: baseline share of '{e.label}' {e.coef[t]:.6g} is outside the "
+                       f"optimiser's bounds [{e.lo[t]:.6g}, {e.hi[t]:.6g}] in {int(system.years[t])} "
+                       f"({int(bad.sum())} years)")
+    return out
 
 
 def _study(args) -> int:

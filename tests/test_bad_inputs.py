@@ -200,3 +200,10 @@ def test_check_lists_every_problem(toy_copy, capsys):
     assert main(["check", str(toy_copy)]) == 1
     out = capsys.readouterr().out
     assert "shraes" in out and "SMITH2099" in out
+
+
+def test_check_notes_a_baseline_outside_the_optimiser_bounds(toy_copy, capsys):
+    _edit(toy_copy, lambda d: d["nodes"]["eol"]["baseline"].update(reuse={1: 0.6, 2: 0.0}, landfill=0.1))
+    assert main(["check", str(toy_copy)]) == 0  # allowed: the simulation follows the baseline
+    out = capsys.readouterr().out
+    assert "eol[1]: baseline share of 'reuse' 0.6 is outside the optimiser's bounds [0, 0.5]" in out
