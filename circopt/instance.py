@@ -891,8 +891,6 @@ class _Builder:
                                     expected=f"one of {list(self.streams)}")
             hist_comp = self.streams[hs]
         if "history" in spec or "initial_stock" in spec:
-            if life > 1 and "history" in spec:
-                pass
             if hist_comp is None:
                 raise InstanceError(self.ctx.where(f"{key}.history_stream"),
                                     "a stock with history or initial_stock needs 'history_stream' (its composition)")
@@ -1136,7 +1134,7 @@ class _Builder:
         # which input each belongs to is matched once every stream exists (network.check_structure)
         resolved = {src: {o: self.ctx.resolve(v, f"{key}.allocation.{src}.{o}", node.index, fraction=True)
                           for o, v in m.items()} for src, m in alloc.items()}
-        self.blends[-1]._alloc_spec = (resolved, key, node.index)
+        self.blends[-1]._alloc_spec = resolved
 
     def _node_sink(self, nid, node: Node, spec, key):
         loss = spec.get("loss", "dissipation")

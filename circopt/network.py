@@ -82,7 +82,7 @@ def _resolve_blends(system: System, errors: list) -> None:
             errors.append(InstanceError(node.where, f"blend {node.name} has nominal outputs but no excess sink "
                                         "or no balancing source"))
 
-        spec, key, index = getattr(b, "_alloc_spec", ({}, "", {}))
+        spec = getattr(b, "_alloc_spec", {})
         alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
         names = [o.name for o in b.outputs]
         used = set()

@@ -167,6 +167,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     lambdas = [np.ones((len(b.outputs), T)) for b in system.blends]
     c_idx = np.arange(C)
     eye = sp.identity(n, format="csr")
+    rows = (pair_rows[:, None] * C + c_idx[None, :]).ravel()  # same structure every year
+    cols = (pair_cols[:, None] * C + c_idx[None, :]).ravel()
     for t in range(T):
         k = plan.H + t
         b = np.zeros(n)
@@ -209,8 +211,6 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         for p, s in stock_pairs:
             pdf = plan.pdf[s]
             coef_t[p] = pdf[0] if pdf.ndim == 1 else pdf[k, 0]
-        rows = (pair_rows[:, None] * C + c_idx[None, :]).ravel()
-        cols = (pair_cols[:, None] * C + c_idx[None, :]).ravel()
         vals = coef_t.ravel()
         for _ in range(200):
             r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None)

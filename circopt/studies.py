@@ -329,20 +329,17 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     m, n = A.shape
     switch = [i for i in range(om.n_rows) if int(om.row_u[i]) in owner]
     # scaled matrix as HiGHS sees it
-    As = sp_diag(1.0 / rscale) @ A
+    As = sp.diags(1.0 / rscale) @ A
     rlb = np.asarray(lp.row_lower_, float)
     rub = np.asarray(lp.row_upper_, float)
-    # the all-ambitious LP: baseline rows of every lever dropped
     from .model import HIGHS_OPTIONS
 
-    h = new_highs()
-    for k, v in HIGHS_OPTIONS.items():  # the optimiser's own options (tiny kernel terms kept, tight tolerances)
-        h.setOptionValue(k, v)
-    free = lp_copy(lp)
-    lo = np.array(free.row_lower_, float)
-    hi = np.array(free.row_upper_, float)
-    lo[switch], hi[switch] = -highspy.kHighsInf, highspy.kHighsInf
-    free.row_lower_, free.row_upper_ = lo, hi
+    # the all-ambitious LP (every lever's baseline rows freed), with the optimiser's own
+    # options (tiny kernel terms kept, tight tolerances)
+    h = _new_solver(HIGHS_OPTIONS)
+    h.passModel(lp)
+    for i in switch:
+        h.changeRowBounds(int(i), -highspy.kHighsInf, highspy.kHighsInf)
     # big-M per lever (or per lever and year with per_year=True: tighter, more LPs): every
     # column is >= 0, so a row's activity is at most sum_j |a_ij| x_j; the largest value of
     # that sum over the group's rows, on the all-ambitious LP, bounds each of them. HiGHS
@@ -354,7 +351,6 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     groups = sorted({(int(li), int(t) if per_year else -9) for li, t in zip(owners, years_of)})
     bar = _Progress(len(groups), "combine: bounds", progress)
     bigm_up, bigm_lo = np.zeros(m), np.zeros(m)
-    h.passModel(free)
     for li, t in groups:
         rows = switch_arr[(owners == li) & ((years_of == t) | (not per_year))]
         w = np.asarray(abs(As[rows]).sum(axis=0)).ravel()
@@ -405,9 +401,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     mip.integrality_ = [highspy.HighsVarType.kContinuous] * n + [highspy.HighsVarType.kInteger] * L
     bar.done()
     levels = sorted(set(budgets or [])) if budgets else _budget_levels(costs, budget)
-    hm = new_highs()
-    for k, v in HIGHS_OPTIONS.items():
-        hm.setOptionValue(k, v)
+    hm = _new_solver(HIGHS_OPTIONS)
     hm.setOptionValue("mip_rel_gap", 1e-9)
     hm.setOptionValue("mip_abs_gap", 1e-12)
     hm.passModel(mip)
@@ -462,24 +456,6 @@ def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
     for c in costs:
         sums |= {s + float(c) for s in sums}
     return sorted({s for s in sums if s <= budget + 1e-12} | {float(budget)})
-
-
-def sp_diag(v: np.ndarray):
-    import scipy.sparse as sp_
-
-    return sp_.diags(v)
-
-
-def lp_copy(lp):
-    import highspy
-
-    out = highspy.HighsLp()
-    out.num_col_, out.num_row_ = lp.num_col_, lp.num_row_
-    out.col_cost_, out.col_lower_, out.col_upper_ = lp.col_cost_, lp.col_lower_, lp.col_upper_
-    out.row_lower_, out.row_upper_ = lp.row_lower_, lp.row_upper_
-    out.a_matrix_ = lp.a_matrix_
-    out.offset_ = lp.offset_
-    return out
 
 
 # ---------------------------------------------------------------------------------------

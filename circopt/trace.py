@@ -157,14 +157,13 @@ def _fate_tables(system: System, res, ids: list[int], t0: int) -> tuple[pd.DataF
     srecs = []
     for el in elements:
         k = all_names.index(el)
-        uses = uses_all
         iu = table[(table.element == el) & (table.kind == "in_use")].groupby("year")["share"].sum()
         iu = iu.reindex(years, fill_value=0.0)
         for n_years in SUMMARY_YEARS:
             y = years[0] + n_years
             if y <= years[-1]:
                 srecs.append((el, f"in_use_after_{n_years}y", float(iu.loc[y])))
-        srecs.append((el, "average_number_of_uses", float(uses[k])))
+        srecs.append((el, "average_number_of_uses", float(uses_all[k])))
         srecs.append((el, "half_life_years", _half_life(iu.to_numpy(), years)))
         lo = table[(table.element == el) & (table.kind == "loss") & (table.year == years[-1])]
         for r in lo.itertuples():
@@ -185,7 +184,6 @@ def _half_life(in_use: np.ndarray, years: np.ndarray) -> float:
     NaN if that does not happen within the horizon. The pulse enters use during its year,
     so the share at the pulse year is the starting point."""
     below = np.where(in_use < 0.5)[0]
-    below = below[below > 0] if len(below) and in_use[0] >= 0.5 else below
     if not len(below):
         return float("nan")
     k = int(below[0])
