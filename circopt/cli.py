@@ -1,6 +1,6 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
-Verbs: ``check``, ``simulate``, ``optimise``, ``trace``, ``report``, and the studies
+Verbs: ``check``, ``simulate``, ``optimise``, ``explain``, ``trace``, ``report``, and the studies
 ``prioritise``, ``combine``, ``compare``, ``pareto``, ``sweep``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
@@ -42,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+
+    ex = sub.add_parser("explain", help="the binding bounds of an optimum and what each is worth (reads binding.csv "
+                        "of an 'optimise --out' folder)")
+    ex.add_argument("outdir", help="output folder of 'circopt optimise'")
+    ex.add_argument("--top", type=int, default=10, help="how many binding bound families to show (default 10)")
 
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
     t.add_argument("instance", help="instance folder")
@@ -169,7 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
+            _explain(args.out)
             return 0
+        if args.verb == "explain":
+            return _explain(args.outdir, top=args.top)
         if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
             return _study(args)
         if args.verb == "report":
@@ -203,6 +211,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _explain(outdir, top: int = 10) -> int:
+    """Print the binding bounds of an optimisation's output folder (its binding.csv)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .bounds import format_binding
+
+    path = Path(outdir) / "binding.csv"
+    if not path.exists():
+        raise CircoptError(f"{path}: no such file (explain reads the output folder of 'circopt optimise')")
+    print(format_binding(pd.read_csv(path), top=top))
+    lev = Path(outdir) / "binding_levers.csv"
+    if lev.exists():
+        for r in pd.read_csv(lev).itertuples():
+            print(f"  lever {r.lever}: {r.status} ({r.binding_rows}/{r.rows} rows bind, objective change "
+                  f"{r.objective_change:+.6g} per step)")
+    return 0
 
 
 def _notes(system) -> list[str]:

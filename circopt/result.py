@@ -318,7 +318,12 @@ class Result:
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:
+            from .bounds import binding, binding_levers
+
             t["duals"] = self.duals
+            t["binding"] = binding(self)
+            if self.system.levers:
+                t["binding_levers"] = binding_levers(self, t["binding"])
         return t
 
     def to_dir(self, out: str | Path, formats: tuple[str, ...] = ("csv",), extra: dict | None = None) -> Path:
