@@ -267,6 +267,10 @@ class Result:
             "cumulative_losses": losses,
             "notes": list(self.notes),
         }
+        from .terms import free_supply, values
+
+        out["terms"] = values(self)
+        out["free_sources"] = free_supply(self)
         if self.objective is not None:
             out["objective"] = self.objective
             out["objective_terms"] = dict(self.objective_terms)

@@ -37,7 +37,7 @@ def fork_doc(share_b=(0.0, 0.5)) -> dict:
         "nodes": {
             "supply": {"kind": "source", "stream": "s", "series": 100.0, "to": "fork", "source": "estimate"},
             "fork": {"kind": "split", "routes": {"a": "dump", "b": "keep"}, "cost": {"b": 2.0},
-                     "shares": {"b": list(share_b)}, "source": "estimate"},
+                     "shares": {"b": list(share_b)}, "baseline": {"b": 0.3, "a": "rest"}, "source": "estimate"},
             "dump": {"kind": "sink", "loss": "dissipation"},
             "keep": {"kind": "sink", "loss": "export"},
         },
@@ -104,3 +104,114 @@ def test_binding_csv_and_cli(tmp_path, capsys):
     assert "share_min[eol[1].landfill]" in text
     assert main(["explain", str(out), "--top", "1"]) == 0
     assert "top 1 binding" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------------
+# terms recomputed from flows
+# ------------------------------------------------------------------------------------------
+OBJECTIVE_MIXES = ["losses", "surplus", "primary", "energy", "co2", "cost",
+                   {"losses": 1.0, "primary": 0.01, "energy": 0.001}]
+
+
+def _check_terms(res, objective, **options):
+    from circopt import terms
+    from circopt.model import _parse_objective
+
+    parsed = _parse_objective(objective, None, options)
+    again = terms.objective_value(res, parsed)
+    assert again == pytest.approx(res.objective, rel=1e-9, abs=1e-9 * max(1.0, abs(res.objective)))
+    for name, v in res.objective_terms.items():
+        assert terms.value(res, name, parsed[name][1] if name in parsed else options) == pytest.approx(
+            v, rel=1e-9, abs=1e-12 * max(1.0, abs(v)))
+
+
+@pytest.mark.parametrize("objective", OBJECTIVE_MIXES)
+def test_objective_equals_terms_from_flows_toy(objective):
+    res = optimise(circopt.load(TOY), objective)
+    _check_terms(res, objective)
+
+
+def test_terms_by_hand_fork():
+    """The fork's losses optimum: 50 t/yr dumped (losses 150 over 3 years), 50 t/yr kept at 2/t
+    (cost 300); a simulation reports the same terms from its own flows."""
+    from circopt import terms
+
+    res = optimise(build(fork_doc()), "losses")
+    v = terms.values(res)
+    assert v["losses"] == pytest.approx(150.0, rel=1e-12)
+    assert v["cost"] == pytest.approx(300.0, rel=1e-12)
+    assert v["primary"] == 0.0 and v["energy"] == 0.0
+    sim = circopt.simulate(build(fork_doc()))
+    summ = sim.summary()
+    assert set(summ["terms"]) == set(terms.TERMS)
+    # the baseline keeps 30 % of 100 t/yr: cost 3 x 2 x 30 = 180, losses 3 x 70 = 210
+    assert summ["terms"]["cost"] == pytest.approx(180.0, rel=1e-12)
+    assert summ["terms"]["losses"] == pytest.approx(210.0, rel=1e-12)
+
+
+def test_capacity_cost_counted_from_the_result():
+    """A capacity of route b costs 0.5 per t of capacity per year; minimising losses builds 50 t/yr
+    (the share cap): cost = 3 x (2 x 50 + 0.5 x 50) = 375."""
+    from circopt import terms
+
+    con = [{"type": "capacity", "node": "fork", "route": "b", "max": 80.0, "cost": 0.5}]
+    res = optimise(build(fork_doc()), {"losses": 1.0, "cost": 1e-3}, constraints=con)
+    assert terms.value(res, "cost") == pytest.approx(375.0, rel=1e-9)
+    assert res.objective_terms["cost"] == pytest.approx(375.0, rel=1e-9)
+
+
+def test_free_sources_reported_priced_toy():
+    """The toy's two free sources declare energy and cost but no CO2; what they supply is their
+    outflow, per element and year."""
+    res = optimise(circopt.load(TOY), "energy")
+    fs = res.summary()["free_sources"]
+    assert set(fs) == {"primary_alloy", "primary_iron"}
+    assert fs["primary_alloy"]["priced"] == {"energy": True, "co2": False, "cost": True}
+    out = res.flows.query("source == 'primary_iron' and element == 'total'").groupby("year").value.sum()
+    assert np.allclose(fs["primary_iron"]["supplied"]["total"], out.to_numpy(), rtol=1e-12)
+    assert np.allclose(np.add(fs["primary_iron"]["supplied"]["Fe"], fs["primary_iron"]["supplied"]["Ni"]),
+                       out.to_numpy(), rtol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("instance,objective", [("japan_engines", "losses"),
+                                                ("japan_engines", {"losses": 1.0, "energy": 1e-3}),
+                                                ("global_aluminium", "energy"),
+                                                ("global_aluminium", {"surplus": 1.0, "cost": 1e-3})])
+def test_objective_equals_terms_from_flows_flagships(instance, objective):
+    res = optimise(circopt.load(ROOT / "instances" / instance), objective)
+    _check_terms(res, objective)
+
+
+def test_objective_equals_terms_from_flows_random():
+    from hypothesis import HealthCheck, assume, given, settings
+
+    from circopt.errors import InstanceError, SimulationError
+    from tests.test_optimise import build as build_random
+    from tests.test_optimise import networks
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(networks(), st_objective())
+    def check(doc, objective):
+        doc = copy.deepcopy(doc)
+        for nd in doc["nodes"].values():  # price what the network has: free sources and processes
+            if nd.get("free"):
+                nd.update(energy=3.0, cost=2.0, co2=0.2)
+            elif nd.get("kind") == "process":
+                nd.update(energy=0.5, co2=0.05)
+        try:
+            system = build_random(doc)
+        except (InstanceError, SimulationError):
+            assume(False)
+            return
+        res = optimise(system, objective)
+        _check_terms(res, objective)
+
+    check()
+
+
+def st_objective():
+    from hypothesis import strategies as st
+
+    return st.dictionaries(st.sampled_from(["losses", "surplus", "primary", "energy", "co2", "cost"]),
+                           st.floats(0.01, 10.0), min_size=1, max_size=4)
