@@ -141,8 +141,11 @@ def format_binding(table: pd.DataFrame, top: int = 10) -> str:
         return "no bound binds (every decision sits strictly inside its bounds)"
     lines = [f"top {len(t)} binding bound(s) of {int((table.binding_rows > 0).sum())}: objective change per step"]
     for r in t.itertuples():
-        a, b = int(r.first_binding), int(r.last_binding)
-        yrs = f"{a}-{b}" if a != b else f"{a}"
+        if pd.isna(r.first_binding):
+            yrs = "all years"
+        else:
+            a, b = int(r.first_binding), int(r.last_binding)
+            yrs = f"{a}-{b}" if a != b else f"{a}"
         lever = f" [lever {r.lever}]" if isinstance(r.lever, str) else ""
         lines.append(f"  {r.objective_change:+.6g} {r.per}: {r.family}{lever} (binds {r.binding_rows}/{r.rows} rows, "
                      f"{yrs})")

@@ -444,7 +444,8 @@ class OptModel:
 def optimise(system: System | str | Path, objective: Any = "losses", scenario: str | None = None,
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
-             time_limit: float | None = None, **objective_options: Any):
+             time_limit: float | None = None, then: list | None = None, slack: float = 1e-6,
+             **objective_options: Any):
     """Optimise a system; returns a :class:`~circopt.result.Result` (engine ``"optimise"``).
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
@@ -455,12 +456,20 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     second objective below a value. ``constraints``: user constraints added to the instance's
     (see :data:`CONSTRAINT_TYPES`). ``fix``: a simulation Result (or its decisions table)
     whose route flows, blend allocations and free-source amounts are imposed.
-    ``solver_options``: HiGHS options; ``time_limit`` in seconds.
+    ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
+    optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
+    :mod:`circopt.lexicographic`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
     """
     system = _as_system(system, scenario)
+    if then:
+        from .lexicographic import optimise_lexicographic
+
+        return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
+                                      solver_options=solver_options, fix=fix, weights=weights,
+                                      time_limit=time_limit, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
     return solve(om, solver_options=solver_options, time_limit=time_limit)

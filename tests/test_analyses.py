@@ -215,3 +215,76 @@ def st_objective():
 
     return st.dictionaries(st.sampled_from(["losses", "surplus", "primary", "energy", "co2", "cost"]),
                            st.floats(0.01, 10.0), min_size=1, max_size=4)
+
+
+# ------------------------------------------------------------------------------------------
+# lexicographic optimisation and --epsilon
+# ------------------------------------------------------------------------------------------
+def tie_doc() -> dict:
+    """100 t/yr (2020-2021) arrives at a fork with three routes: a dumps it (a loss), b keeps it at a
+    cost of 2/t, c keeps it at 1/t. Minimising losses has a tie (any b + c = 100); cost then
+    chooses c: losses 0, cost 2 x 100 x 1 = 200."""
+    return {
+        "name": "tie", "unit": "t", "years": [2020, 2021], "elements": ["A"],
+        "streams": {"s": {"composition": {"A": 0.5}, "source": "estimate"}},
+        "nodes": {
+            "supply": {"kind": "source", "stream": "s", "series": 100.0, "to": "fork", "source": "estimate"},
+            "fork": {"kind": "split", "routes": {"a": "dump", "b": "keep", "c": "keep2"},
+                     "cost": {"b": 2.0, "c": 1.0}, "baseline": {"a": 0.2, "b": 0.4, "c": "rest"},
+                     "source": "estimate"},
+            "dump": {"kind": "sink", "loss": "dissipation"},
+            "keep": {"kind": "sink", "loss": "export"},
+            "keep2": {"kind": "sink", "loss": "export"},
+        },
+        "levers": {"keep_b": {"description": "route b", "baseline": [{"type": "share", "node": "fork",
+                                                                      "route": "b", "max": 1.0}]}},
+    }
+
+
+def test_lexicographic_by_hand():
+    res = optimise(build(tie_doc()), "losses", then=["cost"], slack=0.0)
+    assert res.objective_terms["losses"] == pytest.approx(0.0, abs=1e-9)
+    assert res.objective == pytest.approx(200.0, rel=1e-9)
+    st = res.extra["lexicographic"]["stages"]
+    assert [s["objective"] for s in st] == ["losses", "cost"]
+    assert st[0]["held_at"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_lexicographic_equals_two_manual_solves_toy():
+    """losses, then energy, on the toy: the same as minimising energy with the losses held at
+    its optimum + 1e-6 x max(|optimum|, 1) by hand."""
+    s = circopt.load(TOY)
+    first = optimise(s, "losses")
+    bound = first.objective + 1e-6 * max(abs(first.objective), 1.0)
+    manual = optimise(s, "energy", epsilon={"losses": bound})
+    lexi = optimise(s, "losses", then=["energy"])
+    assert lexi.objective == pytest.approx(manual.objective, rel=1e-9)
+    assert lexi.objective_terms["losses"] <= bound * (1 + 1e-9)
+    assert lexi.extra["lexicographic"]["stages"][0]["term_value"] == pytest.approx(first.objective, rel=1e-9)
+
+
+def test_lexicographic_refuses_a_held_sum():
+    from circopt.errors import InstanceError
+
+    with pytest.raises(InstanceError, match="one objective term"):
+        optimise(build(tie_doc()), {"losses": 1.0, "cost": 1.0}, then=["energy"])
+
+
+def test_cli_then_and_epsilon(tmp_path, capsys):
+    import json
+
+    from circopt.cli import main
+
+    out = tmp_path / "o"
+    assert main(["optimise", str(TOY), "--objective", "losses", "--then", "energy", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "stage 1: losses" in text and "stage 2: energy" in text
+    summ = json.loads((out / "summary.json").read_text())
+    assert [s["stage"] for s in summ["lexicographic"]["stages"]] == [1, 2]
+    # --epsilon: energy held below the energy optimum + 10 while minimising losses
+    e_opt = optimise(circopt.load(TOY), "energy").objective
+    assert main(["optimise", str(TOY), "--epsilon", f"energy={e_opt + 10}", "--out", str(out)]) == 0
+    summ = json.loads((out / "summary.json").read_text())
+    assert summ["terms"]["energy"] <= e_opt + 10 + 1e-6
+    assert summ["lp"]["epsilon"] == {"energy": pytest.approx(e_opt + 10)}
+    assert main(["optimise", str(TOY), "--epsilon", "energy", "--out", str(out)]) == 1
