@@ -38,7 +38,7 @@ CLEAN_OFFER = {
     "old_cast": {"A380": 0.5, "AlSi9Cu3": 0.5},   # old castings to secondary castings
     "old_sheet": {"AA3003": 1.0},                 # Taint/Tabor to 3xxx sheet
 }
-SHRED_OFFER = {"building": {"AA3003": 0.5, "AlSi9Cu3": 0.5}, "packaging": {"AlSi9Cu3": 0.5, "deox": 0.5},
+SHRED_OFFER = {"building": {"AA3003": 0.5, "AlSi9Cu3": 0.5}, "packaging": {"AlSi9Cu3": 0.7, "deox": 0.3},
                "electrical": {"A380": 0.5, "C413": 0.5}}  # others: SECONDARY (BILLY2023 rule)
 
 
