@@ -66,11 +66,13 @@ def run(system, objective, acceptance: str = "practice", constraints=None, epsil
     return res
 
 
-def lexicographic(system, second: str, acceptance: str = "practice", constraints=None):
-    """(surplus stage, second stage): the second objective with the minimum surplus held."""
-    first = run(system, "surplus", acceptance, constraints)
-    held = {"surplus": hold_bound(first.objective, SLACK)}
-    return first, run(system, second, acceptance, constraints, epsilon=held)
+def lexicographic(system, second: str, acceptance: str = "practice", constraints=None, s_min: float | None = None):
+    """(minimum surplus, second stage): the second objective with the minimum surplus held (``s_min``
+    when already known for this system, acceptance and constraints)."""
+    if s_min is None:
+        s_min = run(system, "surplus", acceptance, constraints).objective
+    held = {"surplus": hold_bound(s_min, SLACK)}
+    return s_min, run(system, second, acceptance, constraints, epsilon=held)
 
 
 # ---------------------------------------------------------------- indicators
@@ -172,8 +174,9 @@ def lexicographic_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
         y = yearly(sim)
         y["path"], y["run"] = path, "baseline (simulation)"
         rows.append(y.reset_index())
+        s_min = None
         for second in ("cost", "energy", "primary"):
-            first, r = lexicographic(s, second)
+            s_min, r = lexicographic(s, second, s_min=s_min)
             y = yearly(r)
             y["path"], y["run"] = path, f"surplus, then {second}"
             rows.append(y.reset_index())
@@ -181,7 +184,7 @@ def lexicographic_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
             b.insert(0, "path", path)
             b.insert(1, "run", f"surplus, then {second}")
             binds.append(b)
-            print(path, second, f"S_min={first.objective:.4g}", flush=True)
+            print(path, second, f"S_min={s_min:.4g}", flush=True)
     return pd.concat(rows, ignore_index=True), pd.concat(binds, ignore_index=True)
 
 
@@ -189,6 +192,7 @@ def sse_breakeven(path: str = "STEPS") -> pd.DataFrame:
     """SSE feed chosen when its cost (USD/kg feed) or energy (kWh/kg feed) falls (surplus, then cost /
     energy; practice acceptance)."""
     rows = []
+    s_min = run(load(path), "surplus").objective  # SSE's prices do not change what surplus is possible
     for what, second, values in (("cost", "cost", [0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0]),
                                  ("energy", "energy", [4.7, 3.5, 2.5, 2.0, 1.5, 1.0, 0.5, 0.0])):
         for v in values:
@@ -196,7 +200,7 @@ def sse_breakeven(path: str = "STEPS") -> pd.DataFrame:
             for n in s.nodes:
                 if n.family == "sse_cell":
                     getattr(n, what)[:] = v
-            _, r = lexicographic(s, second)
+            _, r = lexicographic(s, second, s_min=s_min)
             y = yearly(r)
             rows.append({"parameter": f"SSE {what}", "value": v, "objective": second,
                          "sse_2040": y.sse[2040], "sse_cum": y.sse.sum(), "xrf_2040": y.xrf[2040],
@@ -221,6 +225,39 @@ def seed_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _md(df: pd.DataFrame, digits: int = 2) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(lines)
+
+
+def tables() -> None:
+    """Print the README's tables from results/*.csv."""
+    seed = pd.read_csv(OUT / "seed_surplus.csv")
+    print(_md(seed[["path", "scenario", "auto_scrap_2040", "auto_need_2040", "auto_surplus_2040",
+                    "auto_lcv_surplus_2040", "system_surplus_2040", "system_surplus_2050"]]))
+    rem = pd.read_csv(OUT / "remedies.csv")
+    print()
+    print(_md(rem[["path", "acceptance", "remedies", "surplus_2030", "surplus_2040", "surplus_2050", "surplus_cum",
+                   "xrf_2040", "sse_2040", "deox_2040"]]))
+    lex = pd.read_csv(OUT / "lexicographic.csv")
+    cols = ["path", "run", "surplus", "mixed", "demag", "twitch", "xrf", "sse", "deox", "primary", "energy", "cost",
+            "co2"]
+    print()
+    print(_md(lex[lex.year == 2040][cols]))
+    cum = lex.groupby(["path", "run"], sort=False)[["surplus", "xrf", "sse", "primary", "energy", "cost", "co2"]].sum()
+    print()
+    print(_md(cum.reset_index(), 0))
+    b = pd.read_csv(OUT / "binding.csv")
+    print()
+    print(_md(b[["path", "run", "family", "binding_rows", "first_binding", "last_binding", "objective_change", "per"]], 4))
+    if (OUT / "sse_breakeven.csv").exists():
+        print()
+        print(_md(pd.read_csv(OUT / "sse_breakeven.csv"), 3))
+
+
 def main(parts: list[str]) -> None:
     OUT.mkdir(exist_ok=True)
     if "seed" in parts:
@@ -233,6 +270,8 @@ def main(parts: list[str]) -> None:
         b.to_csv(OUT / "binding.csv", index=False, float_format="%.6g")
     if "sse" in parts:
         sse_breakeven().to_csv(OUT / "sse_breakeven.csv", index=False, float_format="%.6g")
+    if "tables" in parts:
+        tables()
 
 
 if __name__ == "__main__":
