@@ -1,7 +1,7 @@
 """What the optimiser says about the alloy-level global_aluminium instance (README tables, notebook).
 
     python instances/global_aluminium/alloy_analysis.py            # every table (~10 min, 2 cores)
-    python instances/global_aluminium/alloy_analysis.py remedies   # one part: remedies | lexicographic | sse | seed
+    python instances/global_aluminium/alloy_analysis.py remedies   # one part: seed | remedies | lexicographic | sse | why | tables
 
 Writes results/*.csv beside this file and prints the README's markdown tables.
 
@@ -209,6 +209,18 @@ def sse_breakeven(path: str = "STEPS") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def why(path: str = "STEPS") -> pd.DataFrame:
+    """What binds when the surplus remains: the surplus optimum with practice acceptance and neither
+    sorting nor SSE, its binding bound families and what one step of each is worth (Mt of surplus)."""
+    s = load(path)
+    r = run(s, "surplus", "practice", [NO_XRF, NO_SSE])
+    b = circopt.binding(r)
+    added = tuple(f"constraints[{len(s.constraints) + k}]" for k in range(2))  # NO_XRF, NO_SSE themselves
+    b = b[(b.objective_change.abs() > 0) & ~b.family.str.startswith(added)].head(15)
+    b.insert(0, "path", path)
+    return b
+
+
 def seed_table() -> pd.DataFrame:
     """The seed's automotive surplus in 2040 per EV path (simulated practice) with its brackets."""
     rows = []
@@ -236,7 +248,11 @@ def _md(df: pd.DataFrame, digits: int = 2) -> str:
 def tables() -> None:
     """Print the README's tables from results/*.csv."""
     seed = pd.read_csv(OUT / "seed_surplus.csv")
-    print(_md(seed[["path", "scenario", "auto_scrap_2040", "auto_need_2040", "auto_surplus_2040",
+    # bracket: end-of-life car scrap scales with collection (0.90-0.95 vs 0.935) and shredding recovery
+    # (0.80-0.95 vs 0.85); the need does not
+    seed["low"] = seed.auto_scrap_2040 * (0.90 / 0.935) * (0.80 / 0.85) - seed.auto_need_2040
+    seed["high"] = seed.auto_scrap_2040 * (0.95 / 0.935) * (0.95 / 0.85) - seed.auto_need_2040
+    print(_md(seed[["path", "scenario", "auto_scrap_2040", "auto_need_2040", "auto_surplus_2040", "low", "high",
                     "auto_lcv_surplus_2040", "system_surplus_2040", "system_surplus_2050"]]))
     rem = pd.read_csv(OUT / "remedies.csv")
     print()
@@ -253,6 +269,10 @@ def tables() -> None:
     b = pd.read_csv(OUT / "binding.csv")
     print()
     print(_md(b[["path", "run", "family", "binding_rows", "first_binding", "last_binding", "objective_change", "per"]], 4))
+    if (OUT / "binding_no_remedies.csv").exists():
+        w = pd.read_csv(OUT / "binding_no_remedies.csv")
+        print()
+        print(_md(w[["family", "binding_rows", "first_binding", "last_binding", "objective_change", "per"]], 4))
     if (OUT / "sse_breakeven.csv").exists():
         print()
         print(_md(pd.read_csv(OUT / "sse_breakeven.csv"), 3))
@@ -270,9 +290,11 @@ def main(parts: list[str]) -> None:
         b.to_csv(OUT / "binding.csv", index=False, float_format="%.6g")
     if "sse" in parts:
         sse_breakeven().to_csv(OUT / "sse_breakeven.csv", index=False, float_format="%.6g")
+    if "why" in parts:
+        why().to_csv(OUT / "binding_no_remedies.csv", index=False, float_format="%.6g")
     if "tables" in parts:
         tables()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["seed", "remedies", "lexicographic", "sse"])
+    main(sys.argv[1:] or ["seed", "remedies", "lexicographic", "sse", "why"])
