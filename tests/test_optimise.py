@@ -295,7 +295,7 @@ def test_fixed_lp_reproduces_simulation_toy(scenario):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False))])
+@pytest.mark.parametrize("instance", ["japan_engines", "global_aluminium"])
 def test_fixed_lp_reproduces_simulation_flagships(instance):
     folder = ROOT / "instances" / instance
     if not (folder / "instance.yaml").is_file():
