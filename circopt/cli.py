@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
     o.add_argument("--objective", default="losses",
-                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
+                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} or indicator:NAME "
+                   "(an instance's indicator; default losses)")
     o.add_argument("--then", action="append", default=[], metavar="OBJECTIVE",
                    help="then optimise this objective with the earlier optima held (lexicographic; repeatable)")
     o.add_argument("--slack", type=float, default=1e-6,
@@ -114,14 +115,14 @@ def parse_objective(text: str):
     """'losses' -> 'losses'; 'surplus=1,primary=0.01' -> {'surplus': 1.0, 'primary': 0.01}."""
     if "=" not in text and "," not in text:
         name = text.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         return name
     out = {}
     for part in text.split(","):
         name, _, w = part.partition("=")
         name = name.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         try:
             out[name] = float(w) if w else 1.0

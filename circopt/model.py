@@ -109,7 +109,7 @@ from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .stocks import stock_plan
 from .system import TOTAL, System
-from .terms import DEFAULT_LOSS_TYPES  # noqa: F401 - a public name of this module
+from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
@@ -124,6 +124,8 @@ CONSTRAINT_TYPES: dict[str, set[str]] = {
     "forbid": {"node", "route", "years", "life", "index"},
     "budget": {"max", "years"},
     "flow": {"source", "target", "min", "max", "years", "element"},
+    "indicator": {"indicator", "min", "max"},
+    "allocation": {"node", "input", "output", "min", "max", "share", "years", "index"},
 }
 _ALWAYS_KEYS = {"type", "description", "source", "name", "cite"}  # cite: a source id (flow uses 'source')
 
@@ -135,7 +137,8 @@ DECISION_KINDS = (C_ROUTE, C_ALLOC, C_SUPPLY)
 # row kinds
 ROW_KINDS = ("balance", "allocation", "share_min", "share_max", "capacity", "demand", "window_min",
              "window_max", "supply_max", "forbid", "capacity_growth", "capacity_initial", "capacity_max",
-             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user", "nominal")
+             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user", "nominal",
+             "indicator_min", "indicator_max", "allocation_min", "allocation_max")
 _RK = {k: i for i, k in enumerate(ROW_KINDS)}
 _EDGE_ROWS = {_RK[k] for k in ("share_min", "share_max", "capacity", "forbid", "capacity_growth",
                                "capacity_initial", "capacity_max")}
@@ -385,6 +388,12 @@ class OptModel:
             return f"{con['source']}->{con['target']}", None, con.get("element", TOTAL)
         if k == _RK["epsilon"]:
             return list(self.epsilon)[a], None, None
+        if k in (_RK["indicator_min"], _RK["indicator_max"]):
+            return str(self.constraints[a]["indicator"]), None, None
+        if k in (_RK["allocation_min"], _RK["allocation_max"]):
+            con = self.constraints[int(self.row_u[i])]
+            return (f"{s.nodes[s.blends[a].node].name}.{con['doc'].get('input')}->{s.blends[a].outputs[b].name}",
+                    s.nodes[s.blends[a].node].name, None)
         return "", None, None
 
     def _row_name(self, i: int) -> str:
@@ -1194,6 +1203,10 @@ class _Builder:
         elif typ == "budget":
             row, off = self._term("cost", {"years": con.get("years")})
             add(row, -INF, float(con["max"]) - off, "budget", k, 0, 0, None, k)
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import rows
+
+            rows(self, k, con, add, direct)
 
     # -- objective terms --------------------------------------------------------------------------
     def _term(self, name: str, opts: dict) -> tuple[sp.csr_matrix, float]:
@@ -2094,8 +2107,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
             spec[k] = w
     out = {}
     for name, val in spec.items():
-        if name not in OBJECTIVES:
-            raise InstanceError("objective", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("objective", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -2115,8 +2129,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
 def _parse_epsilon(epsilon, options) -> dict[str, tuple[float, dict]]:
     out = {}
     for name, val in (epsilon or {}).items():
-        if name not in OBJECTIVES:
-            raise InstanceError("epsilon", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("epsilon", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -2393,6 +2408,10 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
             if el != TOTAL and el not in system.channels:
                 err("element", "unknown element", el, expected=f"one of {[*system.channels, TOTAL]}")
             con["element"] = el
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import validate
+
+            validate(system, typ, doc, con, err, number)
         if len(errors) == n_err:
             out.append(con)
     if errors:

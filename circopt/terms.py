@@ -43,6 +43,10 @@ def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[n
     opts = dict(opts or {})
     s = system
     T, E, C = s.T, len(s.edges), s.C
+    if name.startswith(INDICATOR):
+        from .indicators import indicator_weights
+
+        return indicator_weights(s, name[len(INDICATOR):], opts)
     mask = _years_mask(s, opts, name)
     w = np.zeros((T, E, C))
     if name in ("losses", "surplus"):
@@ -107,8 +111,13 @@ def value(result, name: str, opts: dict | None = None) -> float:
 
 
 def values(result) -> dict[str, float]:
-    """Every term (default options) of a Result."""
-    return {name: value(result, name) for name in TERMS}
+    """Every term (default options) and every declared indicator (``indicator:NAME``) of a Result."""
+    from .indicators import declared
+
+    out = {name: value(result, name) for name in TERMS}
+    for name in declared(result.system):
+        out[f"{INDICATOR}{name}"] = value(result, f"{INDICATOR}{name}")
+    return out
 
 
 def objective_value(result, objective: dict[str, tuple[float, dict]]) -> float:
