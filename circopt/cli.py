@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="how far a held optimum may move: value + slack x max(|value|, 1) (default 1e-6)")
     o.add_argument("--epsilon", action="append", default=[], metavar="TERM=VALUE",
                    help="hold a term at or below a value (repeatable), e.g. --epsilon surplus=400")
+    o.add_argument("--uniqueness", action="store_true",
+                   help="also report whether the optimum is unique: each lever's range over all optima "
+                   "(2 re-solves per lever)")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
@@ -196,10 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             objective = parse_objective(args.objective)
             res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit,
                            then=[parse_objective(o) for o in args.then], slack=args.slack,
-                           epsilon=parse_epsilon(args.epsilon))
+                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
+            if "uniqueness" in res.extra:
+                from .uniqueness import format_report
+
+                print(format_report(res.extra["uniqueness"]))
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)

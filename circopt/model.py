@@ -454,7 +454,7 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
              time_limit: float | None = None, then: list | None = None, slack: float = 1e-6,
-             **objective_options: Any):
+             uniqueness: bool = False, **objective_options: Any):
     """Optimise a system; returns a :class:`~circopt.result.Result` (engine ``"optimise"``).
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
@@ -467,7 +467,8 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     whose route flows, blend allocations and free-source amounts are imposed.
     ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
     optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
-    :mod:`circopt.lexicographic`).
+    :mod:`circopt.lexicographic`). ``uniqueness``: also report whether the optimum is unique
+    (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.uniqueness`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
@@ -478,10 +479,10 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
 
         return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
                                       solver_options=solver_options, fix=fix, weights=weights,
-                                      time_limit=time_limit, **objective_options)
+                                      time_limit=time_limit, uniqueness=uniqueness, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
-    return solve(om, solver_options=solver_options, time_limit=time_limit)
+    return solve(om, solver_options=solver_options, time_limit=time_limit, uniqueness=uniqueness)
 
 
 def build_model(system: System | str | Path, objective: Any = "losses", constraints: list[dict] | None = None,
@@ -499,8 +500,10 @@ def build_model(system: System | str | Path, objective: Any = "losses", constrai
     return om
 
 
-def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None):
-    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result."""
+def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None,
+          uniqueness: bool = False):
+    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result
+    (``uniqueness``: with the alternative-optimum report of :mod:`circopt.uniqueness`)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -538,7 +541,12 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
                           f"after {solve_seconds:.3g} s ({om.n_cols} columns, {om.n_rows} rows); "
                           "raise time_limit or check solver_options")
     sol = h.getSolution()
-    return _result(om, hl, h, sol, solve_seconds, opts)
+    res = _result(om, hl, h, sol, solve_seconds, opts)
+    if uniqueness:
+        from .uniqueness import report
+
+        res.extra["uniqueness"] = report(om, hl, h, sol)
+    return res
 
 
 # ============================================================================================

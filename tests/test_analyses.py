@@ -443,3 +443,44 @@ def test_indicator_keys_documented():
 
     text = (ROOT / "docs" / "instance-format.md").read_text().split("## Indicators", 1)[1].split("\n## ", 1)[0]
     assert set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.M)) == INDICATOR_KEYS
+
+
+# ------------------------------------------------------------------------------------------
+# uniqueness report
+# ------------------------------------------------------------------------------------------
+def test_uniqueness_tie_by_hand():
+    """Minimising losses on the three-route fork: any split of 100 t/yr between b and c is
+    optimal, so route b (the lever) ranges over 0 .. 200 t (two years); cost as the second stage
+    picks c (cheaper) and b is then pinned at 0."""
+    res = optimise(build(tie_doc()), "losses", uniqueness=True)
+    rep = res.extra["uniqueness"]
+    assert rep["unique"] is False
+    (lv,) = rep["levers"]
+    assert lv["lever"] == "keep_b" and lv["min"] == pytest.approx(0.0, abs=1e-9)
+    assert lv["max"] == pytest.approx(200.0, rel=1e-9)
+    res = optimise(build(tie_doc()), "losses", then=["cost"], uniqueness=True)
+    rep = res.extra["uniqueness"]
+    assert rep["unique"] is True
+    assert rep["levers"][0]["max"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_uniqueness_unique_by_hand():
+    """The two-route fork minimising losses: b at its cap (50 t/yr) is the only optimum."""
+    res = optimise(build(fork_doc()), "losses", uniqueness=True)
+    rep = res.extra["uniqueness"]
+    assert rep["unique"] is True
+    assert rep["levers"][0]["at_optimum"] == pytest.approx(150.0, rel=1e-9)
+    assert rep["levers"][0]["range"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_uniqueness_without_levers_uses_route_families(tmp_path, capsys):
+    """The toy declares no levers: one line per split route family, in summary.json and printed."""
+    import json
+
+    from circopt.cli import main
+
+    out = tmp_path / "o"
+    assert main(["optimise", str(TOY), "--uniqueness", "--out", str(out)]) == 0
+    rep = json.loads((out / "summary.json").read_text())["uniqueness"]
+    assert {r["lever"] for r in rep["levers"]} == {"eol.reuse", "eol.recycle", "eol.landfill"}
+    assert "uniqueness:" in capsys.readouterr().out
