@@ -56,7 +56,8 @@ Objectives (``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1,
     loss type ``surplus``; ``primary``: what free sources supply; ``energy`` / ``co2``: a
     process's ``energy`` per unit of its input, a source's per unit of its amount, a route's per
     unit of its flow; ``cost``: a free source's ``cost`` per unit supplied + route costs (+ a
-    process's cost per unit of input, + ``cost`` x capacity of capacity constraints).
+    process's cost per unit of input, + ``cost`` x capacity of capacity constraints);
+    ``indicator:NAME``: a declared indicator. The weights on flows are :mod:`circopt.terms`'s.
     ``epsilon={"surplus": 400}`` holds a term at or below a value (row ``epsilon[surplus]``).
 
 User constraints (instance ``constraints:`` list, scenarios' additions, ``constraints=``)
@@ -71,6 +72,8 @@ User constraints (instance ``constraints:`` list, scenarios' additions, ``constr
     * ``{type: budget, max, years?}`` -- the ``cost`` term at most ``max``;
     * ``{type: flow, source, target, min?, max?, years?, element?}`` -- the flow between two
       nodes (summed over the members of families), per year, within ``[min, max]``.
+    * ``{type: indicator, indicator, min?, max?}`` and ``{type: allocation, node (blend), input,
+      output, min?, max?, share?, years?, index?}`` -- see :mod:`circopt.constraints_extra`.
     Rows are named ``constraints[k].<kind>[subject,year]``, ``k`` counting the instance's
     constraints first, then the argument's.
 
