@@ -162,6 +162,7 @@ def _family(name: str) -> str:
 
 
 def _subject(family: str) -> str:
+    family = re.sub(r"^constraints\[\d+\]\.", "", family)
     i = family.find("[")
     return family[i + 1:-1] if i >= 0 and family.endswith("]") else ""
 

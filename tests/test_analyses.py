@@ -484,3 +484,30 @@ def test_uniqueness_without_levers_uses_route_families(tmp_path, capsys):
     rep = json.loads((out / "summary.json").read_text())["uniqueness"]
     assert {r["lever"] for r in rep["levers"]} == {"eol.reuse", "eol.recycle", "eol.landfill"}
     assert "uniqueness:" in capsys.readouterr().out
+
+
+def test_binding_user_rows_scaled_and_owned():
+    """A user share bound (row constraints[0].share_max[fork.b]) at 0.4 under the instance's 0.5:
+    b keeps 40 t/yr; 0.01 more keeps 1 t/yr more: -3 over three years; the lever naming the same
+    route owns the row."""
+    doc = fork_doc()
+    doc["constraints"] = [{"type": "share", "node": "fork", "route": "b", "max": 0.4}]
+    res = optimise(build(doc), "losses")
+    b = circopt.binding(res).set_index("family")
+    row = b.loc["constraints[0].share_max[fork.b]"]
+    # 0.01 more of the share keeps 1 t/yr more: -3 over three years
+    assert row.objective_change == pytest.approx(-3.0, rel=1e-9)
+    assert row.lever == "keeping"
+
+
+def test_binding_recycled_content_scaled_by_output():
+    """blend_doc maximising primary (weight -1) with recycled content at least 30 % of the 100 t
+    alloy: primary 70 at the floor. One more 0.01 of the floor is 1 t more scrap (0.01 x 100 t of
+    output) and 1 t less primary: the objective (-primary) rises by 1."""
+    con = [{"type": "recycled_content", "node": "mix", "output": "alloy", "min": 0.3}]
+    res = optimise(build(blend_doc()), {"primary": -1.0}, constraints=con)
+    assert -res.objective == pytest.approx(70.0, rel=1e-9)
+    b = circopt.binding(res).set_index("family")
+    row = b.loc["constraints[0].recycled_content[mix.alloy]"]
+    assert row.binding_rows == 1
+    assert row.objective_change == pytest.approx(1.0, rel=1e-9)
