@@ -25,7 +25,8 @@ import numpy as np
 from .errors import InstanceError
 from .system import TOTAL, System
 
-__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "value", "values"]
+__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "value",
+           "values"]
 
 TERMS = ("losses", "surplus", "primary", "energy", "co2", "cost")
 DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
@@ -108,6 +109,20 @@ def value(result, name: str, opts: dict | None = None) -> float:
             mask = _years_mask(result.system, dict(opts or {}), name)
             v += float(np.asarray(cap, float)[mask].sum())
     return v
+
+
+def series(result, name: str, opts: dict | None = None) -> np.ndarray:
+    """The term per model year (T,) from a Result's flows (a stock indicator: per year of its
+    flows' contribution, so only the sum is meaningful for stocks; the constant is not spread)."""
+    w, _ = flow_weights(result.system, name, opts)
+    out = np.einsum("tec,tec->t", w, result.flows_array)
+    if name == "cost":
+        from .model import _years_mask
+
+        cap = (result.extra.get("lp") or {}).get("capacity_cost")
+        if cap is not None:
+            out = out + np.where(_years_mask(result.system, dict(opts or {}), name), np.asarray(cap, float), 0.0)
+    return out
 
 
 def values(result) -> dict[str, float]:

@@ -149,6 +149,20 @@ def test_terms_by_hand_fork():
     assert summ["terms"]["losses"] == pytest.approx(210.0, rel=1e-12)
 
 
+def test_term_series_by_year_toy():
+    """Energy per year of the toy's simulation: remelting's 0.5 per kt of input plus the free
+    sources' 10 and 8 per kt supplied, each year, from the flow table; the series sums to the term."""
+    from circopt import terms
+
+    sim = circopt.simulate(circopt.load(TOY))
+    f = sim.flows[sim.flows.element == "total"]
+    by = lambda q: f.query(q).groupby("year").value.sum().reindex(sim.system.years, fill_value=0.0).to_numpy()
+    want = 0.5 * by("target == 'remelting'") + 10 * by("source == 'primary_alloy'") + 8 * by("source == 'primary_iron'")
+    got = terms.series(sim, "energy")
+    assert np.allclose(got, want, rtol=1e-12)
+    assert got.sum() == pytest.approx(terms.value(sim, "energy"), rel=1e-12)
+
+
 def test_capacity_cost_counted_from_the_result():
     """A capacity of route b costs 0.5 per t of capacity per year; minimising losses builds 50 t/yr
     (the share cap): cost = 3 x (2 x 50 + 0.5 x 50) = 375."""
