@@ -387,23 +387,10 @@ def test_unknown_indicator_in_objective_and_constraint():
 # ------------------------------------------------------------------------------------------
 def blend_doc() -> dict:
     """Two scraps (30 t each, 4 % and 1 % Cu) and pure primary metal (free) make 100 t of an alloy
-    with at most 1 % Cu; unused scrap is surplus."""
-    return {
-        "name": "mix", "unit": "t", "years": [2020, 2020], "elements": ["Cu"],
-        "streams": {"hi": {"composition": {"Cu": 0.04}, "source": "estimate"},
-                    "lo": {"composition": {"Cu": 0.01}, "source": "estimate"},
-                    "pure": {"composition": {"Cu": 0.0}, "source": "estimate"}},
-        "nodes": {
-            "s1": {"kind": "source", "stream": "hi", "series": 30.0, "to": "mix", "source": "estimate"},
-            "s2": {"kind": "source", "stream": "lo", "series": 30.0, "to": "mix", "source": "estimate"},
-            "prim": {"kind": "source", "free": True, "stream": "pure", "to": "mix", "source": "estimate"},
-            "mix": {"kind": "blend", "outputs": {"alloy": {"to": "market", "demand": 100.0,
-                                                           "window": {"Cu": [0.0, 0.01]}}},
-                    "surplus": "excess", "source": "estimate"},
-            "market": {"kind": "sink", "loss": "export"},
-            "excess": {"kind": "sink", "loss": "surplus"},
-        },
-    }
+    with at most 1 % Cu; unused scrap is surplus (test_optimise's hand-worked blend)."""
+    from tests.test_optimise import blend_doc as doc
+
+    return doc(window_cu=0.01)
 
 
 @pytest.mark.parametrize("con,primary", [
