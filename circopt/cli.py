@@ -203,10 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
-            if "uniqueness" in res.extra:
-                from .uniqueness import format_report
-
-                print(format_report(res.extra["uniqueness"]))
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)
@@ -262,6 +258,15 @@ def _explain(outdir, top: int = 10) -> int:
         for r in pd.read_csv(lev).itertuples():
             print(f"  lever {r.lever}: {r.status} ({r.binding_rows}/{r.rows} rows bind, objective change "
                   f"{r.objective_change:+.6g} per step)")
+    summ = Path(outdir) / "summary.json"
+    if top and summ.exists():
+        import json
+
+        from .uniqueness import format_report
+
+        rep = json.loads(summ.read_text()).get("uniqueness")
+        if rep:
+            print(format_report(rep))
     return 0
 
 

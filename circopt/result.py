@@ -319,8 +319,10 @@ class Result:
         return out[["model", "scenario", "region", "variable", "unit", "year", "value"]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        from .terms import table as terms_table
+
         t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit,
-             "iamc": self.iamc()}
+             "iamc": self.iamc(), "terms": terms_table(self)}
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:

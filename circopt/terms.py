@@ -25,8 +25,8 @@ import numpy as np
 from .errors import InstanceError
 from .system import TOTAL, System
 
-__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "value",
-           "values"]
+__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "table",
+           "value", "values"]
 
 TERMS = ("losses", "surplus", "primary", "energy", "co2", "cost")
 DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
@@ -122,6 +122,17 @@ def series(result, name: str, opts: dict | None = None) -> np.ndarray:
         cap = (result.extra.get("lp") or {}).get("capacity_cost")
         if cap is not None:
             out = out + np.where(_years_mask(result.system, dict(opts or {}), name), np.asarray(cap, float), 0.0)
+    return out
+
+
+def table(result) -> "pd.DataFrame":
+    """Every term per model year (default options): columns year, losses, surplus, primary,
+    energy, co2, cost (``terms.csv``)."""
+    import pandas as pd
+
+    out = pd.DataFrame({"year": result.system.years.astype(int)})
+    for name in TERMS:
+        out[name] = series(result, name)
     return out
 
 

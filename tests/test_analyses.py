@@ -100,6 +100,16 @@ def test_binding_csv_and_cli(tmp_path, capsys):
     out = tmp_path / "o"
     assert main(["optimise", str(TOY), "--out", str(out)]) == 0
     assert (out / "binding.csv").exists()
+    import json
+
+    import pandas as pd
+
+    per_year = pd.read_csv(out / "terms.csv")
+    summ = json.loads((out / "summary.json").read_text())
+    assert len(per_year) == 10
+    for name in ("losses", "energy", "cost"):
+        assert per_year[name].sum() == pytest.approx(summ["terms"][name], rel=1e-9)
+    assert summ["terms"]["losses"] == pytest.approx(summ["objective"], rel=1e-9)
     text = capsys.readouterr().out
     assert "share_min[eol[1].landfill]" in text
     assert main(["explain", str(out), "--top", "1"]) == 0
