@@ -19,7 +19,7 @@ allocation (absolute)
 
 (the row of a share bound reads ``route - share * input >= 0``; moving the share by d moves
 its right-hand side by ``d * input``, hence the scale). Mass balances (``balance``,
-``allocation``, ``nominal``) are structure, not bounds, and are left out.
+``allocation``) are structure, not bounds, and are left out.
 
 A row *binds* when its activity is at a finite bound within the tolerance of
 :func:`circopt.model` (``Result.duals.binding``). A lever (the instance's ``levers:``) owns the
@@ -60,7 +60,7 @@ KINDS: dict[str, tuple[str, float, str | None]] = {
     "epsilon": ("epsilon", 1.0, None),
     "user": ("user constraint", 1.0, None),
 }
-STRUCTURAL = ("balance", "allocation", "nominal")
+STRUCTURAL = ("balance", "allocation")
 _LEVER_IN_ORIGIN = re.compile(r"lever ([^\s(]+) \(")
 COLUMNS = ["family", "kind", "group", "node", "element", "lever", "rows", "binding_rows", "first_binding",
            "last_binding", "objective_change", "step", "per", "max_abs_dual", "origin"]

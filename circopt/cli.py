@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     s.add_argument("--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+    s.add_argument("--decisions", help="impose these decisions exactly (a decisions.csv or an output folder of "
+                   "'optimise'): reproduces that run's flows")
 
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
@@ -188,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.verb == "simulate":
             t0 = time.perf_counter()
-            res = simulate(load(args.instance, args.scenario))
+            res = simulate(load(args.instance, args.scenario), decisions=args.decisions)
             res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)

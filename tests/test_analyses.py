@@ -185,12 +185,13 @@ def test_capacity_cost_counted_from_the_result():
 
 
 def test_free_sources_reported_priced_toy():
-    """The toy's two free sources declare energy and cost but no CO2; what they supply is their
-    outflow, per element and year."""
+    """The toy's two free sources declare energy, CO2 and cost (primary_alloy: 10, 2.0, 2.0 per kt);
+    what they supply is their outflow, per element and year."""
     res = optimise(circopt.load(TOY), "energy")
     fs = res.summary()["free_sources"]
     assert set(fs) == {"primary_alloy", "primary_iron"}
-    assert fs["primary_alloy"]["priced"] == {"energy": True, "co2": False, "cost": True}
+    assert fs["primary_alloy"]["priced"] == {"energy": True, "co2": True, "cost": True}
+    assert fs["primary_alloy"]["per_unit"] == {"energy": 10.0, "co2": 2.0, "cost": 2.0}
     out = res.flows.query("source == 'primary_iron' and element == 'total'").groupby("year").value.sum()
     assert np.allclose(fs["primary_iron"]["supplied"]["total"], out.to_numpy(), rtol=1e-12)
     assert np.allclose(np.add(fs["primary_iron"]["supplied"]["Fe"], fs["primary_iron"]["supplied"]["Ni"]),
