@@ -523,3 +523,29 @@ def test_binding_recycled_content_scaled_by_output():
     row = b.loc["constraints[0].recycled_content[mix.alloy]"]
     assert row.binding_rows == 1
     assert row.objective_change == pytest.approx(1.0, rel=1e-9)
+
+
+def test_cli_indicator_objective(tmp_path, capsys):
+    """--objective indicator:NAME and --then indicator:NAME on a copy of the toy with an indicator
+    (what is landfilled); the summary reports it and it equals the landfill's inflow."""
+    import json
+
+    import yaml
+
+    from circopt.cli import main
+
+    inst = tmp_path / "toy"
+    shutil.copytree(TOY, inst)
+    doc = yaml.safe_load((inst / "instance.yaml").read_text())
+    doc["indicators"] = [{"name": "landfilled", "kind": "loss", "node": "landfill", "unit": "kt"}]
+    (inst / "instance.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    out = tmp_path / "o"
+    assert main(["optimise", str(inst), "--objective", "indicator:landfilled", "--then", "energy",
+                 "--out", str(out)]) == 0
+    summ = json.loads((out / "summary.json").read_text())
+    flows = __import__("pandas").read_csv(out / "flows.csv")
+    landfill = flows[(flows.target == "landfill") & (flows.element == "total")].value.sum()
+    assert summ["indicators"]["landfilled"] == pytest.approx(landfill, rel=1e-9)
+    assert summ["lexicographic"]["stages"][0]["term"] == "indicator:landfilled"
+    assert main(["optimise", str(inst), "--objective", "indicator:nope", "--out", str(out)]) == 1
+    assert "unknown indicator" in capsys.readouterr().err
