@@ -56,7 +56,7 @@ def test_binding_share_bound_by_hand():
     res = optimise(build(fork_doc()), "losses")
     b = circopt.binding(res).set_index("family")
     row = b.loc["share_max[fork.b]"]
-    assert row.binding_rows == 3 and row.rows == 3
+    assert row.binding_rows == 3 and row.rows == 3 and row.priced_rows == 3
     assert row.objective_change == pytest.approx(-3.0, rel=1e-9)
     assert row.lever == "keeping"
     lv = circopt.binding_levers(res, b.reset_index()).set_index("lever")
