@@ -8,8 +8,8 @@ Writes results/*.csv beside this file and prints the README's markdown tables.
 Acceptance: ``open`` lets the optimiser put any scrap class into any alloy (within the alloy's registered
 limits: dilution with primary); ``practice`` keeps shredded classes (remelted mixed, demagged, twitch,
 the XRF cast fraction) out of the wrought alloys, as wrought cast houses do (they take clean classes,
-XRF-sorted wrought scrap and SSE metal). ``practice`` bounds the corresponding allocation columns at 0
-on the built LP (a hand-written addition: ``model.x[j].setub(0)``).
+XRF-sorted wrought scrap and SSE metal): the allocation constraints of ``scenarios/practice.yaml``
+(``circopt optimise instances/global_aluminium --scenario practice ...`` runs the same model).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 import circopt  # noqa: E402
 from circopt import terms  # noqa: E402
 from circopt.lexicographic import hold_bound  # noqa: E402
-from circopt.model import C_ALLOC, build_model, solve  # noqa: E402
+from circopt.model import build_model, solve  # noqa: E402
 
 OUT = HERE / "results"
 PATHS = {"STEPS": "baseline", "APS": "baseline_pledges", "NZE": "baseline_netzero"}
@@ -44,23 +44,18 @@ def load(path: str = "STEPS"):
     return circopt.load(HERE, scenario=PATHS[path])
 
 
-def practice(om) -> int:
-    """Bound the allocations of shredded scrap classes to wrought alloys at 0; returns how many."""
-    s = om.system
-    bl = s.blends[0]
-    fam = np.array([s.nodes[s.edges[e].source].family for e in bl.inputs])
-    wrought = np.array([o.name.startswith("AA") for o in bl.outputs])
-    cols = np.where(om.col_kind == C_ALLOC)[0]
-    bad = cols[np.isin(fam[om.col_b[cols]], SHREDDED) & wrought[om.col_c[cols]]]
-    for j in bad:
-        om.model.x[int(j)].setub(0.0)
-    return len(bad)
+def practice_rules() -> list[dict]:
+    """The practice acceptance as constraints (scenarios/practice.yaml: shredded classes never go to
+    a wrought alloy)."""
+    import yaml
+
+    return yaml.safe_load((HERE / "scenarios" / "practice.yaml").read_text())["add"]["constraints"]
 
 
 def run(system, objective, acceptance: str = "practice", constraints=None, epsilon=None):
-    om = build_model(system, objective, constraints=constraints, epsilon=epsilon)
-    if acceptance == "practice":
-        practice(om)
+    """Optimise with the acceptance rule (``practice`` adds :func:`practice_rules`)."""
+    cons = [*(constraints or []), *(practice_rules() if acceptance == "practice" else [])]
+    om = build_model(system, objective, constraints=cons or None, epsilon=epsilon)
     res = solve(om)
     assert res.max_relative_imbalance <= 1e-9, res.max_relative_imbalance
     return res
@@ -216,6 +211,7 @@ def why(path: str = "STEPS") -> pd.DataFrame:
     r = run(s, "surplus", "practice", [NO_XRF, NO_SSE])
     b = circopt.binding(r)
     added = tuple(f"constraints[{len(s.constraints) + k}]" for k in range(2))  # NO_XRF, NO_SSE themselves
+    b = b[~b.family.str.contains(r"\.allocation_max\[", regex=True)]  # the practice rule's own rows
     b = b[(b.objective_change.abs() > 0) & ~b.family.str.startswith(added)].head(15)
     b.insert(0, "path", path)
     return b
