@@ -2282,8 +2282,9 @@ def _members(system: System, con: dict, err, kinds: tuple[str, ...]) -> list[int
     return nodes
 
 
-def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict]:
-    """Check every user constraint (instance's, scenario's and the argument's) before building."""
+def _validate_constraints(system: System, extra: list[dict] | None, where: str | None = None) -> list[dict]:
+    """Check every user constraint (instance's, scenario's and the argument's) before building
+    (``where``: how to name the argument's constraints in messages, e.g. a lever's setting)."""
     docs = []
     base = f"{Path(system.path) / 'instance.yaml'}" if system.path else "instance"
     if system.scenario:
@@ -2294,7 +2295,7 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
         raise InstanceError("optimise(constraints=...)", "expected a list of constraint mappings", type(extra).__name__)
     k0 = len(docs)
     for j, c in enumerate(extra or []):
-        docs.append((f"constraints[{k0 + j}] (argument constraints[{j}])", c))
+        docs.append((f"{where}[{j}]" if where else f"constraints[{k0 + j}] (argument constraints[{j}])", c))
     errors: list[InstanceError] = []
     out = []
     for k, (where, doc) in enumerate(docs):

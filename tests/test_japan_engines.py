@@ -140,7 +140,7 @@ def test_engine_composition_by_hand():
     assert comp["Cr"] == pytest.approx(cr / mass, rel=1e-5)
     assert comp["Co"] == pytest.approx(co / mass, rel=1e-5)
     # 2020 engine output: 4.5 M engines x 52.43 kg = 235.935 kt
-    assert doc["nodes"]["engine_production"]["series"]["2020"] == pytest.approx(4.5e6 * mass / 1e6)
+    assert doc["nodes"]["engine_production"]["series"][2020] == pytest.approx(4.5e6 * mass / 1e6)
     # the script that writes these numbers agrees with the YAML
     assert _local("composition").main(check=True) == 0
 
