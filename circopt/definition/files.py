@@ -74,6 +74,13 @@ class _BoundedLoader(yaml.SafeLoader):
         return out
 
 
+# YAML 1.2 floats that YAML 1.1 reads as text: an exponent without a sign or without a dot
+# (``1e5``, ``1.7e308``); read as numbers so that they are checked as numbers
+_BoundedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+
 def _bounded_size(root, name) -> None:
     """Refuse a document whose alias-expanded tree exceeds :data:`MAX_YAML_NODES` nodes
     (computed on the node graph, each distinct node once, so a bomb is refused in microseconds)."""
