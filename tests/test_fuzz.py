@@ -18,7 +18,11 @@ from circopt.instance import load_document
 from .netgen import random_instance, write_sources
 
 BAD_VALUES = [None, "text", [], {}, [1, 2, 3], -1, -0.5, 1.5, 2, 0, math.nan, math.inf, -math.inf, True,
-              {"file": "missing.csv"}, {"nope": 1}, "data/missing.csv", 1e300, {2000: "x"}, [0.5], [[0.1, 0.2]]]
+              {"file": "missing.csv"}, {"nope": 1}, "data/missing.csv", 1e300, {2000: "x"}, [0.5], [[0.1, 0.2]],
+              # issue 11: paths out of the folder, huge numbers, years and keys, fills, unsafe names
+              "/etc/passwd", "../../etc/passwd", {"file": "/proc/self/environ"}, {"file": "../x.csv"}, 1.7e308,
+              10 ** 400, {2000: 1.0}, {2000.5: 1.0, "fill": "zero"}, {2000: 1.0, "2000": 2.0, "fill": "hold"},
+              {2000: 1.0, "fill": "sideways"}, "=cmd", "a,b", "@x"]
 
 
 def _paths(doc, prefix=()):
