@@ -14,7 +14,6 @@ so that ``circopt check`` can list them at once.
 from __future__ import annotations
 
 import copy
-import io
 import itertools
 import math
 import re
@@ -24,10 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .definition import checks
-from .definition.files import InstanceFiles, canonical_key, parse_yaml
+from .definition.files import InstanceFiles, canonical_key, read_table
 from .errors import CircoptWarning, InstanceError, InstanceErrors, excerpt
 from .lifetimes import make_lifetime
 from .system import (
@@ -83,15 +81,6 @@ _REF = re.compile(r"^(?P<name>[A-Za-z_][\w\-]*)(?:\[(?P<idx>[^\]]*)\])?(?P<next>
 # ----------------------------------------------------------------------------------------
 # reading files
 # ----------------------------------------------------------------------------------------
-def _read_yaml(path: Path) -> Any:
-    """Parse a YAML file with the bounded loader (kept for callers outside the instance folder)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InstanceError(str(path), "file not found") from None
-    return parse_yaml(text, str(path))
-
-
 def _deep_merge_checked(base: dict, over: dict, path: str, where: str, *, must_exist: bool) -> None:
     for key, val in over.items():
         if key not in base and canonical_key(key) in base:  # '2020' overrides 2020
@@ -225,7 +214,7 @@ class _Ctx:
                 allow_missing_years: bool = False) -> np.ndarray:
         yrs = self.years if years is None else years
         if isinstance(value, dict) and "file" not in value:
-            _refuse_key_collisions(value, self.where(key))
+            checks.refuse_key_collisions(value, self.where(key))
         if isinstance(value, bool) or value is None:
             raise InstanceError(self.where(key), "expected a number, a table or a mapping", value)
         if isinstance(value, (int, float)):
@@ -309,26 +298,6 @@ class _Ctx:
         return arr
 
 
-def read_table(data: bytes, label: str, **kw) -> pd.DataFrame:
-    """A CSV table from bytes already read; a parse error names the file, never its contents."""
-    try:
-        return pd.read_csv(io.BytesIO(data), **kw)
-    except Exception as exc:  # pandas raises many types
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InstanceError(label, f"cannot be read as CSV: {first[:120]}") from None
-
-
-def _refuse_key_collisions(value: dict, where: str) -> None:
-    """Two keys of one mapping that differ only in spelling (``1`` and ``'1'``) are a duplicate."""
-    seen: dict = {}
-    for k in value:
-        ck = canonical_key(k)
-        if ck in seen and seen[ck] is not k and seen[ck] != k:
-            raise InstanceError(where, f"key {excerpt(k)} is given twice (also as {excerpt(seen[ck])})",
-                                expected="each key once (1 and '1' are the same key)")
-        seen[ck] = k
-
-
 def _member_rows(df: pd.DataFrame, index: dict) -> pd.DataFrame:
     """The rows of a table that belong to a family member: every dimension column matches."""
     for d, v in index.items():
@@ -400,44 +369,7 @@ class _Builder:
     # -- top level -----------------------------------------------------------------
     def run(self) -> System:
         d = self.doc
-        if not isinstance(d, dict):
-            raise InstanceError(self.yml, "the instance must be a mapping")
-        for k in d:
-            if k not in TOP_KEYS:
-                self.err(str(k), "unknown top-level key", expected=f"one of {sorted(TOP_KEYS)}")
-        for k in ("name", "unit", "years", "elements", "nodes"):
-            if k not in d:
-                self.err(k, "required key missing")
-        for where, problem, value in checks.number_problems(d):
-            self.err(where, problem, value, expected=f"a finite number of magnitude <= {checks.MAX_MAGNITUDE:g}")
-        self.fail_if_errors()
-        unit = str(d["unit"])
-        if unit not in UNITS:
-            self.err("unit", "unknown unit", unit, expected=f"one of {list(UNITS)}")
-        yrs = d["years"]
-        if (not isinstance(yrs, list) or len(yrs) != 2
-                or not all(isinstance(y, int) and not isinstance(y, bool) for y in yrs) or yrs[1] < yrs[0]):
-            self.err("years", "expected [first, last], whole numbers with first <= last", yrs)
-            self.fail_if_errors()
-        years = np.arange(yrs[0], yrs[1] + 1)
-        elements = d["elements"]
-        if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
-            self.err("elements", "expected a list of element names", elements)
-        elif len(set(elements)) != len(elements):
-            self.err("elements", "duplicated element", [e for e in elements if elements.count(e) > 1][0])
-        elif OTHER in elements or "total" in elements:
-            self.err("elements", "'other' and 'total' are reserved names", elements)
-        else:
-            for e in elements:
-                if checks.bad_name(e):
-                    self.errors.append(checks.name_error(f"{self.yml}: elements", "an element name", e))
-        timing = d.get("timing", "end")
-        if timing not in ("end", "middle"):
-            self.err("timing", "unknown timing convention", timing, expected="'end' or 'middle'")
-        nodes_doc = d["nodes"]
-        if not isinstance(nodes_doc, dict) or not nodes_doc:
-            self.err("nodes", "expected a non-empty mapping of node name -> node", nodes_doc)
-        self.fail_if_errors()
+        unit, years, elements, timing, nodes_doc = self._header(d)
 
         self.elements = list(elements)
         self.C = len(elements) + 1
@@ -491,6 +423,48 @@ class _Builder:
         if note:
             system.notes.append(note)
         return system
+
+    def _header(self, d: Any) -> tuple:
+        """The top-level keys: unit, years, elements, timing, nodes (every problem listed)."""
+        if not isinstance(d, dict):
+            raise InstanceError(self.yml, "the instance must be a mapping")
+        for k in d:
+            if k not in TOP_KEYS:
+                self.err(str(k), "unknown top-level key", expected=f"one of {sorted(TOP_KEYS)}")
+        for k in ("name", "unit", "years", "elements", "nodes"):
+            if k not in d:
+                self.err(k, "required key missing")
+        for where, problem, value in checks.number_problems(d):
+            self.err(where, problem, value, expected=f"a finite number of magnitude <= {checks.MAX_MAGNITUDE:g}")
+        self.fail_if_errors()
+        unit = str(d["unit"])
+        if unit not in UNITS:
+            self.err("unit", "unknown unit", unit, expected=f"one of {list(UNITS)}")
+        yrs = d["years"]
+        if (not isinstance(yrs, list) or len(yrs) != 2
+                or not all(isinstance(y, int) and not isinstance(y, bool) for y in yrs) or yrs[1] < yrs[0]):
+            self.err("years", "expected [first, last], whole numbers with first <= last", yrs)
+            self.fail_if_errors()
+        years = np.arange(yrs[0], yrs[1] + 1)
+        elements = d["elements"]
+        if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
+            self.err("elements", "expected a list of element names", elements)
+        elif len(set(elements)) != len(elements):
+            self.err("elements", "duplicated element", [e for e in elements if elements.count(e) > 1][0])
+        elif OTHER in elements or "total" in elements:
+            self.err("elements", "'other' and 'total' are reserved names", elements)
+        else:
+            for e in elements:
+                if checks.bad_name(e):
+                    self.errors.append(checks.name_error(f"{self.yml}: elements", "an element name", e))
+        timing = d.get("timing", "end")
+        if timing not in ("end", "middle"):
+            self.err("timing", "unknown timing convention", timing, expected="'end' or 'middle'")
+        nodes_doc = d["nodes"]
+        if not isinstance(nodes_doc, dict) or not nodes_doc:
+            self.err("nodes", "expected a non-empty mapping of node name -> node", nodes_doc)
+        self.fail_if_errors()
+        return unit, years, elements, timing, nodes_doc
 
     def _dimensions(self, dims_doc: dict, nodes_doc: dict) -> dict[str, list]:
         dims: dict[str, list] = {}
@@ -1016,8 +990,7 @@ class _Builder:
         made, base_vals, rest_route = [], {}, None
         for r, ref in routes.items():
             rk = f"{key}.routes.{r}"
-            if checks.bad_name(r):
-                raise checks.name_error(self.ctx.where(rk), "a route name", r)
+            checks.require_name(r, self.ctx.where(rk), "a route name")
             tgt = self._ref(ref, nid, rk)
             lohi = shares.get(r, [0.0, 1.0])
             if not isinstance(lohi, list) or len(lohi) != 2:
@@ -1096,8 +1069,7 @@ class _Builder:
         outputs = []
         for oname, ospec in outs.items():
             ok = f"{key}.outputs.{oname}"
-            if checks.bad_name(oname):
-                raise checks.name_error(self.ctx.where(ok), "a blend output name", oname)
+            checks.require_name(oname, self.ctx.where(ok), "a blend output name")
             if not isinstance(ospec, dict) or "to" not in ospec:
                 raise InstanceError(self.ctx.where(ok), "expected {to: node, demand: ..., window: {...}}", ospec)
             for k in ospec:

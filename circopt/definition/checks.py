@@ -51,6 +51,12 @@ def bad_name(name: Any, *, value: bool = False) -> bool:
     return not isinstance(name, str) or not (VALUE if value else NAME).match(name)
 
 
+def require_name(name: Any, where: str, what: str) -> None:
+    """Raise :func:`name_error` if ``name`` breaks the safe character set."""
+    if bad_name(name):
+        raise name_error(where, what, name)
+
+
 def name_error(where: str, what: str, name: Any, *, value: bool = False) -> InstanceError:
     return InstanceError(where, f"{what} uses characters outside the safe set", excerpt(name),
                          expected=VALUE_RULE if value else NAME_RULE)
@@ -112,6 +118,17 @@ def year_series(value: dict, yrs: np.ndarray, where) -> np.ndarray:
 
 def _years_text(years: list[int]) -> str:
     return ", ".join(map(str, years[:5])) + (", ..." if len(years) > 5 else "")
+
+
+def refuse_key_collisions(value: dict, where: str) -> None:
+    """Two keys of one mapping that differ only in spelling (``1`` and ``'1'``) are a duplicate."""
+    seen: dict = {}
+    for k in value:
+        ck = canonical_key(k)
+        if ck in seen and seen[ck] is not k and seen[ck] != k:
+            raise InstanceError(where, f"key {excerpt(k)} is given twice (also as {excerpt(seen[ck])})",
+                                expected="each key once (1 and '1' are the same key)")
+        seen[ck] = k
 
 
 def whole_years(values, label: str, column: str = "year") -> np.ndarray:

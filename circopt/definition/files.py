@@ -10,12 +10,14 @@ contents. :class:`InstanceFiles` records every file read, so the instance hash c
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import stat
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from ..errors import InstanceError, excerpt
@@ -210,3 +212,12 @@ def _rel(p: Path, base: Path) -> Path:
         return p.relative_to(base)
     except ValueError:
         return p
+
+
+def read_table(data: bytes, label: str, **kw) -> pd.DataFrame:
+    """A CSV table from bytes already read; a parse error names the file, never its contents."""
+    try:
+        return pd.read_csv(io.BytesIO(data), **kw)
+    except Exception as exc:  # pandas raises many types
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InstanceError(label, f"cannot be read as CSV: {first[:120]}") from None
