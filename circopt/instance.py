@@ -198,9 +198,8 @@ class _Ctx:
         return f"{self.yml}: {key}"
 
     def csv(self, rel: str, key: str) -> tuple[pd.DataFrame, str]:
-        p = self.files.path(rel, self.where(key), "table file")
-        label = str(self.folder / rel)
-        if label not in self._csv:
+        label = str(self.folder / rel) if isinstance(rel, str) else repr(rel)
+        if label not in self._csv:  # confined and read once per file
             df = read_table(self.files.read_bytes(rel, self.where(key), "table file"), label,
                             comment="#", skipinitialspace=True)
             if df.columns.duplicated().any():
@@ -445,6 +444,9 @@ class _Builder:
                 or not all(isinstance(y, int) and not isinstance(y, bool) for y in yrs) or yrs[1] < yrs[0]):
             self.err("years", "expected [first, last], whole numbers with first <= last", yrs)
             self.fail_if_errors()
+        if yrs[1] - yrs[0] >= checks.MAX_YEARS:
+            self.err("years", f"more than {checks.MAX_YEARS} model years", yrs)
+            self.fail_if_errors()
         years = np.arange(yrs[0], yrs[1] + 1)
         elements = d["elements"]
         if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
@@ -604,6 +606,11 @@ class _Builder:
                     self.node_sources[fam] = [str(x) for x in flat]
             self.family_dims[fam] = list(over)
             ids = []
+            size = math.prod(len(self.dims[o]) for o in over)
+            if size > checks.MAX_MEMBERS:
+                self.err(f"{key}.over", f"the family expands into {size:,} members", over,
+                         expected=f"at most {checks.MAX_MEMBERS:,}")
+                continue
             for combo in itertools.product(*[self.dims[o] for o in over]):
                 index = dict(zip(over, combo))
                 name = fam if not over else f"{fam}[{','.join(map(str, combo))}]"
@@ -932,6 +939,8 @@ class _Builder:
             if "unit" in sub.columns and set(sub["unit"].astype(str)) != {self.ctx.unit}:
                 raise InstanceError(label, "unit mismatch", sorted(set(sub["unit"].astype(str))),
                                     expected=f"'{self.ctx.unit}'")
+            if t0 - int(yrs.min()) > checks.MAX_YEARS:
+                raise InstanceError(label, f"history reaches back more than {checks.MAX_YEARS} years", int(yrs.min()))
             full = np.arange(int(yrs.min()), t0)
             vals = pd.Series(pd.to_numeric(sub[col], errors="coerce").to_numpy(), index=yrs).reindex(full)
             missing = full[vals.isna().to_numpy()]
@@ -960,6 +969,9 @@ class _Builder:
             if np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals > checks.MAX_MAGNITUDE):
                 raise InstanceError(label, f"negative, non-numeric or too large stock for {node.name}",
                                     expected=f"values in [0, {checks.MAX_MAGNITUDE:g}]")
+            if ages.size == 0 or ages.max() >= checks.MAX_YEARS:
+                raise InstanceError(label, f"no rows, or ages of {checks.MAX_YEARS} years or more, for {node.name}",
+                                    int(ages.max()) if ages.size else None)
             A = int(ages.max()) + 1
             stock = np.zeros(A)
             np.add.at(stock, ages, vals)

@@ -465,3 +465,32 @@ def test_stock_driven_real_negative_inflow_still_refused(tmp_path):
     (folder / "init.csv").write_text("age,value\n0,0.1\n1,0.2\n")
     with pytest.raises(circopt.errors.SimulationError, match="falls faster than its cohorts leave"):
         circopt.simulate(circopt.build(_stock_driven_doc({}, 0.2999, "init.csv"), folder))
+
+
+# ---------------------------------------------------------------------------------------
+# sizes: a document cannot ask for an unbounded time axis or expansion
+# ---------------------------------------------------------------------------------------
+def test_years_span_too_long(toy_copy, tmp_path):
+    _edit(toy_copy, lambda d: d.update(years=[-1_000_000_000, 1_000_000_000]))
+    _fails(toy_copy, "years", "more than 1000 model years", tmp_path=tmp_path)
+
+
+def test_history_reaching_back_too_far(toy_copy, tmp_path):
+    (toy_copy / "data" / "hist.csv").write_text("year,value\n-5000000,1.0\n2019,1.0\n")
+    _edit(toy_copy, lambda d: d["nodes"]["in_use"].update(history="data/hist.csv", history_stream="alloy_steel"))
+    _fails(toy_copy, "hist.csv", "history reaches back more than 1000 years", tmp_path=tmp_path)
+
+
+def test_initial_stock_age_too_large(toy_copy, tmp_path):
+    (toy_copy / "data" / "init.csv").write_text("age,value\n0,1.0\n100000000,1.0\n")
+    _edit(toy_copy, lambda d: d["nodes"]["in_use"].update(initial_stock="data/init.csv",
+                                                          history_stream="alloy_steel"))
+    _fails(toy_copy, "init.csv", "ages of 1000 years or more", tmp_path=tmp_path)
+
+
+def test_family_expansion_too_large(toy_copy, tmp_path):
+    def fn(d):
+        d["dimensions"] = {f"d{i}": [f"v{j}" for j in range(10)] for i in range(6)}
+        d["nodes"]["landfill"]["over"] = [f"d{i}" for i in range(6)]
+    _edit(toy_copy, fn)
+    _fails(toy_copy, "nodes.landfill.over", "expands into 1,000,000 members", tmp_path=tmp_path)

@@ -32,6 +32,10 @@ MAX_MAGNITUDE = 1e15
 #: come out as zero
 MAX_RANGE = 1e6
 FILL_MODES = ("hold", "zero", "interpolate")
+#: the longest time axis accepted: model years, and history / initial-stock ages before them
+MAX_YEARS = 1000
+#: the most members a node family may expand into (product of its dimensions' sizes)
+MAX_MEMBERS = 100_000
 
 #: names of nodes, streams, elements, dimensions, routes, outputs, levers: a letter or '_' first,
 #: then letters, digits, '_' and '-'
