@@ -112,13 +112,14 @@ def apply_scenario(doc: dict, scen: dict, where: str) -> dict:
             for dotted, new in (val or {}).items():
                 parts = str(dotted).split(".")
                 tgt = doc
-                for p in parts[:-1]:
+                for i, p in enumerate(parts):
+                    if isinstance(tgt, dict) and p not in tgt:
+                        p = canonical_key(p)  # 'nodes.eol.baseline.reuse.1' reaches the key 1
                     if not isinstance(tgt, dict) or p not in tgt:
-                        raise InstanceError(where, f"scenario replaces '{dotted}', which does not exist")
+                        raise InstanceError(where, f"scenario replaces {excerpt(dotted)}, which does not exist")
+                    if i == len(parts) - 1:
+                        tgt[p] = copy.deepcopy(new)
                     tgt = tgt[p]
-                if not isinstance(tgt, dict) or parts[-1] not in tgt:
-                    raise InstanceError(where, f"scenario replaces '{dotted}', which does not exist")
-                tgt[parts[-1]] = copy.deepcopy(new)
         else:
             _deep_merge_checked(doc, {key: val}, "", where, must_exist=True)
     return doc

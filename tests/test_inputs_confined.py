@@ -494,3 +494,10 @@ def test_family_expansion_too_large(toy_copy, tmp_path):
         d["nodes"]["landfill"]["over"] = [f"d{i}" for i in range(6)]
     _edit(toy_copy, fn)
     _fails(toy_copy, "nodes.landfill.over", "expands into 1,000,000 members", tmp_path=tmp_path)
+
+
+def test_scenario_replace_reaches_a_number_key(toy_copy):
+    _scenario(toy_copy, "rep", "replace:\n  nodes.eol.baseline.reuse.1: 0.4\n")
+    s = circopt.load(toy_copy, "rep")
+    e = next(e for e in s.edges if e.label == "reuse" and s.nodes[e.source].name == "eol[1]")
+    assert e.coef[0] == 0.4
