@@ -27,9 +27,9 @@ from .files import canonical_key
 #: the largest magnitude of any number in an instance (masses in the instance's unit, costs,
 #: factors); far above any real quantity, far below where sums and products overflow a double
 MAX_MAGNITUDE = 1e15
-#: largest/smallest nonzero mass entering the LP beyond which a note warns: with HiGHS's
-#: tolerances (1e-9 relative after scaling) a value this much smaller than the largest may
-#: come out as zero
+#: largest/smallest nonzero mass entering the LP beyond which a note warns: against HiGHS's
+#: feasibility tolerance (1e-9 on the scaled model, circopt's setting) a value this much smaller
+#: than the largest keeps fewer than three significant digits (at 1e9 it is lost entirely)
 MAX_RANGE = 1e6
 FILL_MODES = ("hold", "zero", "interpolate")
 #: the longest time axis accepted: model years, and history / initial-stock ages before them
@@ -193,7 +193,8 @@ def magnitude_note(system) -> str | None:
         return None
     return (f"the masses entering the optimiser span a ratio of {ratio:.3g} (largest {v.max():.6g}, smallest "
             f"nonzero {v.min():.6g} {system.unit}), more than {MAX_RANGE:g}: with the solver's tolerances "
-            "(1e-9 after scaling) the smallest may be lost; check the units or drop negligible values")
+            "(feasibility 1e-9 on the scaled model) the smallest keep fewer than three significant digits and may "
+            "come out as 0; check the units or drop negligible values")
 
 
 # ---------------------------------------------------------------------------------------
