@@ -505,3 +505,9 @@ def test_scenario_replace_reaches_a_number_key(toy_copy):
     s = circopt.load(toy_copy, "rep")
     e = next(e for e in s.edges if e.label == "reuse" and s.nodes[e.source].name == "eol[1]")
     assert e.coef[0] == 0.4
+
+
+def test_indicator_name_formula(toy_copy, tmp_path):
+    _edit(toy_copy, lambda d: d.update(indicators=[{"name": "@landfilled", "kind": "loss", "node": "landfill",
+                                                    "unit": "kt"}]))
+    _fails(toy_copy, "indicators[0].name", "an indicator name", tmp_path=tmp_path)

@@ -231,6 +231,10 @@ def study_settings(system, yml: str) -> list[InstanceError]:
     for name, spec in (system.raw.get("ranges") or {}).items():
         if isinstance(spec, dict) and bad_name(name):
             errors.append(name_error(f"{yml}: ranges.{name}", "a named range", name))
+    indicators = system.raw.get("indicators")
+    for k, doc in enumerate(indicators if isinstance(indicators, list) else []):
+        if isinstance(doc, dict) and isinstance(doc.get("name"), str) and bad_name(doc["name"]):
+            errors.append(name_error(f"{yml}: indicators[{k}].name", "an indicator name", doc["name"]))
     errors.extend(_trace_settings(system, yml))
     return errors
 
