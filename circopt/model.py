@@ -106,6 +106,7 @@ import scipy.sparse as sp
 from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .stocks import stock_plan
+from .definition.checks import MAX_MAGNITUDE
 from .system import TOTAL, System
 from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
 
@@ -2198,6 +2199,9 @@ def _validate_constraints(system: System, extra: list[dict] | None, where: str |
                 return None
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 err(key, "expected a number", v)
+                return None
+            if abs(v) > MAX_MAGNITUDE:  # the instance's own bound on any number (docs/instance-format.md)
+                err(key, f"larger than {MAX_MAGNITUDE:g} in magnitude", v)
                 return None
             if v < lo or (hi is not None and v > hi):
                 err(key, "out of range", v, expected=f"a value in [{lo}, {hi if hi is not None else 'inf'}]")

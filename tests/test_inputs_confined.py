@@ -511,3 +511,11 @@ def test_indicator_name_formula(toy_copy, tmp_path):
     _edit(toy_copy, lambda d: d.update(indicators=[{"name": "@landfilled", "kind": "loss", "node": "landfill",
                                                     "unit": "kt"}]))
     _fails(toy_copy, "indicators[0].name", "an indicator name", tmp_path=tmp_path)
+
+
+def test_constraint_argument_too_large():
+    from circopt.model import optimise
+
+    with pytest.raises(InstanceError, match=r"max: larger than 1e\+15 in magnitude \(got 1e\+300\)"):
+        optimise(circopt.load("instances/toy"), constraints=[{"type": "flow", "source": "eol", "target": "landfill",
+                                                              "max": 1e300}])
