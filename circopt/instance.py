@@ -435,7 +435,7 @@ class _Builder:
         except InstanceError as e:
             self.errors.append(e)
         if not self.errors:  # settings are read against a valid network
-            self.errors.extend(checks.study_settings(system, self.yml))
+            self.errors.extend(checks.study_settings(system, self.yml, self.folder, self.scenario))
         if not self.errors and "indicators" in d:
             from .indicators import validate
 

@@ -200,13 +200,19 @@ def magnitude_note(system) -> str | None:
 # ---------------------------------------------------------------------------------------
 # study settings
 # ---------------------------------------------------------------------------------------
-def study_settings(system, yml: str) -> list[InstanceError]:
+def study_settings(system, yml: str, folder=None, scenario: str | None = None) -> list[InstanceError]:
     """Problems in the settings that later steps read: user constraints, levers (and the
-    constraints of their settings), the trace pulse, names of levers and ranges."""
+    constraints of their settings), the trace pulse, names of levers, ranges and indicators.
+    ``folder`` and ``scenario`` name the files in messages as the optimiser will."""
+    import copy
+
     from ..model import _validate_constraints
     from ..studies import levers
 
     errors: list[InstanceError] = []
+    if folder is not None:
+        system = copy.copy(system)
+        system.path, system.scenario = str(folder), scenario
 
     def collect(fn, *args, **kw):
         try:
