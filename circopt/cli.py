@@ -227,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(args, load, scenario_names) -> int:
     """``circopt check``: load the base and every scenario (or the one named) with every check a
-    later step would make (constraints, levers, trace settings); list every problem and note."""
+    later step would make (constraints, levers, trace settings) and run the simulation; list every
+    problem and note."""
     import warnings
 
     from .errors import CircoptWarning
@@ -240,9 +241,10 @@ def _check(args, load, scenario_names) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CircoptWarning)  # listed below as notes
                 sysm = load(args.instance, name)
+                notes = [*sysm.notes, *_notes(sysm), *_simulation_notes(sysm)]
             print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
                   f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
-            for note in [*sysm.notes, *_notes(sysm)]:
+            for note in notes:
                 print(f"    note: {note}")
         except InstanceErrors as e:
             problems += len(e.errors)
@@ -282,6 +284,24 @@ def _explain(outdir, top: int = 10) -> int:
         if rep:
             print(format_report(rep))
     return 0
+
+
+def _simulation_notes(system) -> list[str]:
+    """Run the simulation, as ``simulate`` would: its refusals (a stock-driven stock that would need
+    a negative inflow, a blend that cannot meet a demand, ...) are problems of the instance and
+    raise; an instance without baseline shares is for optimisation only, which a note says."""
+    from .simulate import simulate
+
+    bare = sorted({system.nodes[e.source].family for e in system.edges if e.rule == "route" and e.coef is None})
+    if bare:
+        return [f"not simulated: split(s) {', '.join(bare[:3])} have no 'baseline' shares (optimisation only)"]
+    from .errors import SimulationError
+
+    try:
+        simulate(system)
+    except SimulationError as e:
+        raise SimulationError(f"simulate refuses: {e}") from None
+    return []
 
 
 def _notes(system) -> list[str]:

@@ -519,3 +519,21 @@ def test_constraint_argument_too_large():
     with pytest.raises(InstanceError, match=r"max: larger than 1e\+15 in magnitude \(got 1e\+300\)"):
         optimise(circopt.load("instances/toy"), constraints=[{"type": "flow", "source": "eol", "target": "landfill",
                                                               "max": 1e300}])
+
+
+def test_check_runs_the_simulation(tmp_path, capsys):
+    # a stock-driven stock falling faster than its cohorts leave: loading is fine, simulate refuses
+    import yaml
+
+    folder = write_sources(tmp_path / "inst")
+    doc = _stock_driven_doc({}, {2020: 10.0, 2021: 2.0, "fill": "hold"})
+    (folder / "instance.yaml").write_text(yaml.safe_dump(doc))
+    assert main(["check", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "ERR base instance: simulate refuses: stock-driven stock use falls faster than its cohorts leave" in out
+
+
+def test_check_notes_an_instance_for_optimisation_only(toy_copy, capsys):
+    _edit(toy_copy, lambda d: d["nodes"]["eol"].pop("baseline"))
+    assert main(["check", str(toy_copy), "--scenario", "infeasible"]) == 0
+    assert "note: not simulated: split(s) eol have no 'baseline' shares (optimisation only)" in capsys.readouterr().out
