@@ -248,7 +248,7 @@ class _Ctx:
                                         fraction=fraction, years=years, allow_missing_years=allow_missing_years)
             if not value:
                 raise InstanceError(self.where(key), "empty mapping", value, expected="a number or {year: value, ...}")
-            if not all(k == "fill" or isinstance(canonical_key(k), int) for k in value):
+            if not all(k == "fill" or isinstance(canonical_key(k), (int, float)) for k in value):
                 raise InstanceError(self.where(key), "mapping keys are neither values of the node's dimensions "
                                     "nor years", list(value), expected=f"keys from {index or 'no dimensions'} "
                                     "or years (with 'fill: hold | zero | interpolate' if some are left out)")

@@ -254,10 +254,12 @@ def test_years_not_whole_numbers(toy_copy, tmp_path, years):
     _fails(toy_copy, "years", "whole numbers", tmp_path=tmp_path)
 
 
-@pytest.mark.parametrize("key", [2025.7, True, "2025.7"])
-def test_year_key_not_whole(toy_copy, tmp_path, key):
+@pytest.mark.parametrize("key, fragment", [(2025.7, "a year must be a whole number (got 2025.7)"),
+                                           (True, "a year must be a whole number (got True)"),
+                                           ("2025.7", "neither values of the node's dimensions nor years")])
+def test_year_key_not_whole(toy_copy, tmp_path, key, fragment):
     _edit(toy_copy, lambda d: d["nodes"]["production"].update(series={2020: 100, key: 50, "fill": "hold"}))
-    _fails(toy_copy, "nodes.production.series", tmp_path=tmp_path)
+    _fails(toy_copy, "nodes.production.series", fragment, tmp_path=tmp_path)
 
 
 def test_year_column_with_fraction(toy_copy, tmp_path):
