@@ -607,7 +607,9 @@ class _Builder:
                             stack.append(s.edges[e].target)
             # a source following a node whose input a decision changes follows the decision too
             for e in follows:
-                if not var_edge[e.id] and var_node[s.nodes[e.source].meta["follows"]]:
+                f = s.nodes[e.source].meta["follows"]
+                if not var_edge[e.id] and (var_node[f] or (s.nodes[f].kind == "source"
+                                                             and any(var_edge[o] for o in s.out_edges(f)))):
                     var_edge[e.id] = True
                     stack.append(e.target)
             if not stack:
@@ -883,7 +885,7 @@ class _Builder:
             ins = s.in_edges(nd)
             if s.nodes[nd].kind == "source":  # amount = ratio x the followed node's input
                 nm = s.nodes[nd].meta
-                S = self._sel_total([s.in_edges(nm["follows"])], weights=np.asarray(nm["ratio"], float))
+                S = self._sel_total([s.followed_edges(nm["follows"])], weights=np.asarray(nm["ratio"], float))
                 M = S @ G - direct(self.tt, self.state_col[nd] + self.tt, 1.0, T)
                 st_rows_A.append(M)
                 st_lb.append(-(S @ g))
