@@ -1796,18 +1796,23 @@ def _highs_version(h) -> str:
 
 def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray) -> pd.DataFrame:
     """Route shares and flows, blend allocations, free-source amounts and capacities, with the
-    columns of the simulator's decision table (year, node, decision, kind, share, value, input)."""
+    columns of the simulator's decision table (year, node, decision, kind, share, value, input)
+    and the bounds in force, ``lower``/``upper``: on the ``share`` of a route (its split's bounds
+    tightened by user share and forbid constraints) or an allocation, on the ``value`` of a
+    free source's supply (its ``max``) or a capacity (capacity rows are in ``duals``)."""
     s = om.system
     tot = flows.sum(axis=2)  # (T, E)
     years = s.years.astype(int)
     parts = []
 
-    def part(node, decision, kind, t, value, inp):
+    def part(node, decision, kind, t, value, inp, lower=0.0, upper=np.inf):
         inp = np.asarray(inp, float)
         share = np.divide(value, inp, out=np.zeros(len(value)), where=inp > 0) if kind in ("route", "allocation") \
             else np.full(len(value), np.nan)
         parts.append(pd.DataFrame({"year": years[t], "node": node, "decision": decision, "kind": kind,
-                                   "share": share, "value": value, "input": inp}))
+                                   "share": share, "value": value, "input": inp,
+                                   "lower": np.broadcast_to(np.asarray(lower, float), len(value)),
+                                   "upper": np.broadcast_to(np.asarray(upper, float), len(value))}))
 
     # routes, as the simulator reports them: the edge's total flow and its split's input
     in_tot = {}
@@ -1821,7 +1826,7 @@ def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray) -> pd.DataFrame:
         node = np.repeat([s.nodes[e.source].name for e in routes], s.T)
         label = np.repeat([e.label for e in routes], s.T)
         inp = np.concatenate([in_tot[e.source] for e in routes])
-        part(node, label, "route", t, tot[t, eid], inp)
+        part(node, label, "route", t, tot[t, eid], inp, *_route_bounds(om, eid, t))
     cols = np.flatnonzero(om.col_kind == C_ALLOC)
     if len(cols):
         bi, i, j, t = om.col_a[cols], om.col_b[cols], om.col_c[cols], om.col_t[cols]
@@ -1836,13 +1841,15 @@ def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray) -> pd.DataFrame:
             ein.append(e_in)
         e_in = np.array(ein)[inv]
         part(np.array(bnames, dtype=object)[inv], np.array(dnames, dtype=object)[inv], "allocation", t, x[cols],
-             tot[t, e_in])
+             tot[t, e_in], 0.0, 1.0)
     free = [e for e in s.edges if e.rule == "source" and s.nodes[e.source].free]
     if free:
         eid = np.repeat([e.id for e in free], s.T)
         t = np.tile(np.arange(s.T), len(free))
+        upper = np.concatenate([s.nodes[e.source].max_series if s.nodes[e.source].max_series is not None
+                                else np.full(s.T, np.inf) for e in free])
         part(np.repeat([s.nodes[e.source].name for e in free], s.T), "amount", "supply", t, tot[t, eid],
-             np.full(len(t), np.nan))
+             np.full(len(t), np.nan), 0.0, upper)
     cols = np.flatnonzero(om.col_kind == C_CAP)
     if len(cols):
         e = om.col_a[cols]
@@ -1852,10 +1859,24 @@ def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray) -> pd.DataFrame:
              np.array([s.edges[k].label for k in e.tolist()], dtype=object), "capacity", om.col_t[cols], x[cols],
              np.full(len(cols), np.nan))
     if not parts:
-        return pd.DataFrame(columns=["year", "node", "decision", "kind", "share", "value", "input"])
+        return pd.DataFrame(columns=["year", "node", "decision", "kind", "share", "value", "input", "lower", "upper"])
     out = pd.concat(parts, ignore_index=True)
     # the simulator's order: by decision, then year
     return out
+
+
+def _route_bounds(om: OptModel, eid: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The share bounds in force on route ``eid`` in year index ``t`` (the split's own bounds
+    tightened by user share constraints and forbidden routes): what ``decisions`` reports as
+    ``lower``/``upper`` of a route's share."""
+    lo, hi = np.zeros(len(eid)), np.ones(len(eid))
+    if om.route_room is not None:
+        rc, _, lo_s, hi_s, _ = om.route_room
+        key = {(a, b): q for q, (a, b) in enumerate(zip(om.col_a[rc].tolist(), om.col_t[rc].tolist()))}
+        q = np.array([key.get((e, tt), -1) for e, tt in zip(eid.tolist(), t.tolist())], int)
+        ok = q >= 0
+        lo[ok], hi[ok] = lo_s[q[ok]], hi_s[q[ok]]
+    return lo, hi
 
 
 def _duals(om: OptModel, hl: _Handover, sol, x_all: np.ndarray) -> pd.DataFrame:
