@@ -109,10 +109,10 @@ from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .stocks import stock_plan
 from .system import TOTAL, System
+from .terms import DEFAULT_LOSS_TYPES  # noqa: F401 - a public name of this module
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
-DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
 
@@ -444,7 +444,8 @@ class OptModel:
 def optimise(system: System | str | Path, objective: Any = "losses", scenario: str | None = None,
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
-             time_limit: float | None = None, **objective_options: Any):
+             time_limit: float | None = None, then: list | None = None, slack: float = 1e-6,
+             **objective_options: Any):
     """Optimise a system; returns a :class:`~circopt.result.Result` (engine ``"optimise"``).
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
@@ -455,12 +456,20 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     second objective below a value. ``constraints``: user constraints added to the instance's
     (see :data:`CONSTRAINT_TYPES`). ``fix``: a simulation Result (or its decisions table)
     whose route flows, blend allocations and free-source amounts are imposed.
-    ``solver_options``: HiGHS options; ``time_limit`` in seconds.
+    ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
+    optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
+    :mod:`circopt.lexicographic`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
     """
     system = _as_system(system, scenario)
+    if then:
+        from .lexicographic import optimise_lexicographic
+
+        return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
+                                      solver_options=solver_options, fix=fix, weights=weights,
+                                      time_limit=time_limit, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
     return solve(om, solver_options=solver_options, time_limit=time_limit)
@@ -1190,59 +1199,28 @@ class _Builder:
 
     # -- objective terms --------------------------------------------------------------------------
     def _term(self, name: str, opts: dict) -> tuple[sp.csr_matrix, float]:
-        """A term as (1 x n row over columns, constant) in instance units."""
+        """A term as (1 x n row over columns, constant) in instance units: the weights on flows
+        of :func:`circopt.terms.flow_weights` through the flow map, + the cost of capacities."""
+        from .terms import flow_weights
+
         key = (name, _freeze(opts))
         cache = self.__dict__.setdefault("_term_cache", {})
         if key in cache:
             return cache[key]
-        s, T, E, C = self.s, self.T, self.E, self.C
-        mask = _years_mask(s, opts, name)
-        w = np.zeros((T, E, C))
+        w, const = flow_weights(self.s, name, opts)
         extra = np.zeros(self.n)
-        if name in ("losses", "surplus"):
-            types = (set(opts.get("loss_types") or DEFAULT_LOSS_TYPES) if name == "losses" else {"surplus"})
-            bad = types - set(_loss_types())
-            if bad:
-                raise InstanceError("objective option loss_types", "unknown loss type", sorted(bad),
-                                    expected=f"some of {list(_loss_types())}")
-            cw = _channel_weights(s, opts.get("elements") or {TOTAL: 1.0}, "objective option elements")
-            for i, nd in enumerate(s.nodes):
-                if nd.kind == "sink" and nd.loss in types:
-                    for e in s.in_edges(i):
-                        w[:, e, :] = cw[None, :]
-        elif name == "primary":
-            for e in s.edges:
-                if e.rule == "source" and s.nodes[e.source].free:
-                    w[:, e.id, :] = 1.0
-        elif name in ("energy", "co2", "cost"):
-            for i, nd in enumerate(s.nodes):
-                val = getattr(nd, name, None)
-                if val is None:
-                    continue
-                if nd.kind == "process":
-                    for e in s.in_edges(i):
-                        w[:, e, :] += val[:, None]
-                elif nd.kind == "source" and (name != "cost" or nd.free):
-                    for e in s.out_edges(i):
-                        w[:, e, :] += val[:, None]
-            for e in s.edges:
-                val = getattr(e, name, None)
-                if e.rule == "route" and val is not None:
-                    w[:, e.id, :] += val[:, None]
-            if name == "cost":
-                for k, con in enumerate(self.cons):
-                    if con["type"] == "capacity" and con.get("cost") is not None:
-                        keys = ["shared"] if con.get("shared") else con["edges"]
-                        for e in keys:
-                            extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
-        else:  # pragma: no cover - validated before
-            raise AssertionError(name)
-        w[~mask] = 0.0
+        if name == "cost":
+            mask = _years_mask(self.s, opts, name)
+            for k, con in enumerate(self.cons):
+                if con["type"] == "capacity" and con.get("cost") is not None:
+                    keys = ["shared"] if con.get("shared") else con["edges"]
+                    for e in keys:
+                        extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
         wf = w.ravel()
         nz = np.flatnonzero(wf)
         W = sp.csr_matrix((wf[nz], (np.zeros(len(nz), int), nz)), shape=(1, self.F))
         row = (W @ self.G).tocsr() + sp.csr_matrix(extra[None, :])
-        off = float(wf[nz] @ self.g[nz])
+        off = float(wf[nz] @ self.g[nz]) + const
         cache[key] = (row.tocsr(), off)
         return cache[key]
 
@@ -1611,8 +1589,19 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.duals = _duals(om, hl, sol, x_all)
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
+                       "capacity_cost": _capacity_cost(om, x),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
     return res
+
+
+def _capacity_cost(om: OptModel, x: np.ndarray) -> list[float]:
+    """Per model year: the cost of the capacities capacity constraints introduce (cost x K[t])."""
+    cap = np.zeros(om.system.T)
+    for j in np.flatnonzero(om.col_kind == C_CAP).tolist():
+        cost = om.constraints[int(om.col_b[j])].get("cost")
+        if cost is not None:
+            cap[om.col_t[j]] += float(cost) * x[j]
+    return cap.tolist()
 
 
 def _violations(om: OptModel, x: np.ndarray) -> list[str]:
@@ -2099,12 +2088,6 @@ def _as_system(system, scenario) -> System:
             return load(system.path, scenario)
         return system
     return load(system, scenario)
-
-
-def _loss_types():
-    from .system import LOSS_TYPES
-
-    return LOSS_TYPES
 
 
 def _check_options(opts: dict, where: str) -> None:

@@ -269,6 +269,10 @@ class Result:
             "cumulative_losses": losses,
             "notes": list(self.notes),
         }
+        from .terms import free_supply, values
+
+        out["terms"] = values(self)
+        out["free_sources"] = free_supply(self)
         if self.objective is not None:
             out["objective"] = self.objective
             out["objective_terms"] = dict(self.objective_terms)
@@ -320,7 +324,12 @@ class Result:
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:
+            from .bounds import binding, binding_levers
+
             t["duals"] = self.duals
+            t["binding"] = binding(self)
+            if self.system.levers:
+                t["binding_levers"] = binding_levers(self, t["binding"])
         return t
 
     def to_dir(self, out: str | Path, formats: tuple[str, ...] = ("csv",), extra: dict | None = None) -> Path:
