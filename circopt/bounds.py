@@ -162,6 +162,7 @@ def _family(name: str) -> str:
 
 
 def _subject(family: str) -> str:
+    family = re.sub(r"^constraints\[\d+\]\.", "", family)
     i = family.find("[")
     return family[i + 1:-1] if i >= 0 and family.endswith("]") else ""
 
@@ -180,7 +181,7 @@ def _per(kind: str, step: float, unit: str) -> str:
 
 
 def _alloc_step(origin: str) -> float:
-    return 0.01 if "share" in str(origin) else 1.0
+    return 0.01 if "share: True" in str(origin) else 1.0
 
 
 def _scales(result, d: pd.DataFrame) -> np.ndarray:
@@ -196,7 +197,7 @@ def _scales(result, d: pd.DataFrame) -> np.ndarray:
     kinds = d.kind.to_numpy()
     for q, (kind, fam, node, year, origin) in enumerate(zip(kinds, d.family, d.node, d.year, d.origin)):
         sc = KINDS.get(kind, ("", 1.0, None))[2]
-        if kind in ("allocation_min", "allocation_max") and "share" in str(origin):
+        if kind in ("allocation_min", "allocation_max") and "share: True" in str(origin):
             sc = "output"
         if sc is None or pd.isna(year):
             continue

@@ -37,13 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
     o.add_argument("--objective", default="losses",
-                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
+                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} or indicator:NAME "
+                   "(an instance's indicator; default losses)")
     o.add_argument("--then", action="append", default=[], metavar="OBJECTIVE",
                    help="then optimise this objective with the earlier optima held (lexicographic; repeatable)")
     o.add_argument("--slack", type=float, default=1e-6,
                    help="how far a held optimum may move: value + slack x max(|value|, 1) (default 1e-6)")
     o.add_argument("--epsilon", action="append", default=[], metavar="TERM=VALUE",
                    help="hold a term at or below a value (repeatable), e.g. --epsilon surplus=400")
+    o.add_argument("--uniqueness", action="store_true",
+                   help="also report whether the optimum is unique: each lever's range over all optima "
+                   "(2 re-solves per lever)")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
@@ -114,14 +118,14 @@ def parse_objective(text: str):
     """'losses' -> 'losses'; 'surplus=1,primary=0.01' -> {'surplus': 1.0, 'primary': 0.01}."""
     if "=" not in text and "," not in text:
         name = text.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         return name
     out = {}
     for part in text.split(","):
         name, _, w = part.partition("=")
         name = name.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         try:
             out[name] = float(w) if w else 1.0
@@ -195,10 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             objective = parse_objective(args.objective)
             res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit,
                            then=[parse_objective(o) for o in args.then], slack=args.slack,
-                           epsilon=parse_epsilon(args.epsilon))
+                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
+            if "uniqueness" in res.extra:
+                from .uniqueness import format_report
+
+                print(format_report(res.extra["uniqueness"]))
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)

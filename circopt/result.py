@@ -271,7 +271,9 @@ class Result:
         }
         from .terms import free_supply, values
 
-        out["terms"] = values(self)
+        terms = values(self)
+        out["terms"] = {k: v for k, v in terms.items() if not k.startswith("indicator:")}
+        out["indicators"] = {k.split(":", 1)[1]: v for k, v in terms.items() if k.startswith("indicator:")}
         out["free_sources"] = free_supply(self)
         if self.objective is not None:
             out["objective"] = self.objective

@@ -25,7 +25,8 @@ import numpy as np
 from .errors import InstanceError
 from .system import TOTAL, System
 
-__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "value", "values"]
+__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "value",
+           "values"]
 
 TERMS = ("losses", "surplus", "primary", "energy", "co2", "cost")
 DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
@@ -43,6 +44,10 @@ def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[n
     opts = dict(opts or {})
     s = system
     T, E, C = s.T, len(s.edges), s.C
+    if name.startswith(INDICATOR):
+        from .indicators import indicator_weights
+
+        return indicator_weights(s, name[len(INDICATOR):], opts)
     mask = _years_mask(s, opts, name)
     w = np.zeros((T, E, C))
     if name in ("losses", "surplus"):
@@ -106,9 +111,28 @@ def value(result, name: str, opts: dict | None = None) -> float:
     return v
 
 
+def series(result, name: str, opts: dict | None = None) -> np.ndarray:
+    """The term per model year (T,) from a Result's flows (a stock indicator: per year of its
+    flows' contribution, so only the sum is meaningful for stocks; the constant is not spread)."""
+    w, _ = flow_weights(result.system, name, opts)
+    out = np.einsum("tec,tec->t", w, result.flows_array)
+    if name == "cost":
+        from .model import _years_mask
+
+        cap = (result.extra.get("lp") or {}).get("capacity_cost")
+        if cap is not None:
+            out = out + np.where(_years_mask(result.system, dict(opts or {}), name), np.asarray(cap, float), 0.0)
+    return out
+
+
 def values(result) -> dict[str, float]:
-    """Every term (default options) of a Result."""
-    return {name: value(result, name) for name in TERMS}
+    """Every term (default options) and every declared indicator (``indicator:NAME``) of a Result."""
+    from .indicators import declared
+
+    out = {name: value(result, name) for name in TERMS}
+    for name in declared(result.system):
+        out[f"{INDICATOR}{name}"] = value(result, f"{INDICATOR}{name}")
+    return out
 
 
 def objective_value(result, objective: dict[str, tuple[float, dict]]) -> float:

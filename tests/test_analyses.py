@@ -149,6 +149,20 @@ def test_terms_by_hand_fork():
     assert summ["terms"]["losses"] == pytest.approx(210.0, rel=1e-12)
 
 
+def test_term_series_by_year_toy():
+    """Energy per year of the toy's simulation: remelting's 0.5 per kt of input plus the free
+    sources' 10 and 8 per kt supplied, each year, from the flow table; the series sums to the term."""
+    from circopt import terms
+
+    sim = circopt.simulate(circopt.load(TOY))
+    f = sim.flows[sim.flows.element == "total"]
+    by = lambda q: f.query(q).groupby("year").value.sum().reindex(sim.system.years, fill_value=0.0).to_numpy()
+    want = 0.5 * by("target == 'remelting'") + 10 * by("source == 'primary_alloy'") + 8 * by("source == 'primary_iron'")
+    got = terms.series(sim, "energy")
+    assert np.allclose(got, want, rtol=1e-12)
+    assert got.sum() == pytest.approx(terms.value(sim, "energy"), rel=1e-12)
+
+
 def test_capacity_cost_counted_from_the_result():
     """A capacity of route b costs 0.5 per t of capacity per year; minimising losses builds 50 t/yr
     (the share cap): cost = 3 x (2 x 50 + 0.5 x 50) = 375."""
@@ -201,10 +215,10 @@ def test_objective_equals_terms_from_flows_random():
                 nd.update(energy=0.5, co2=0.05)
         try:
             system = build_random(doc)
-        except (InstanceError, SimulationError):
+            res = optimise(system, objective)
+        except (InstanceError, SimulationError):  # (a random network the engines refuse)
             assume(False)
             return
-        res = optimise(system, objective)
         _check_terms(res, objective)
 
     check()
@@ -288,3 +302,226 @@ def test_cli_then_and_epsilon(tmp_path, capsys):
     assert summ["terms"]["energy"] <= e_opt + 10 + 1e-6
     assert summ["lp"]["epsilon"] == {"energy": pytest.approx(e_opt + 10)}
     assert main(["optimise", str(TOY), "--epsilon", "energy", "--out", str(out)]) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# user-declared indicators
+# ------------------------------------------------------------------------------------------
+def fork_with_indicators() -> dict:
+    doc = fork_doc()
+    doc["indicators"] = [
+        {"name": "kept", "kind": "flow", "source": "fork", "target": "keep", "unit": "t",
+         "description": "what route b keeps"},
+        {"name": "dumped_A", "kind": "loss", "node": "dump", "weights": {"A": 1.0}, "years": [2021, 2022]},
+    ]
+    return doc
+
+
+def test_indicators_by_hand():
+    """Losses optimum: b keeps 50 t/yr -> kept = 150 t over three years; the dump receives 50 t/yr
+    of which 20 % is A -> dumped_A over 2021-2022 = 2 x 10 = 20."""
+    res = optimise(build(fork_with_indicators()), "losses")
+    ind = res.summary()["indicators"]
+    assert ind["kept"] == pytest.approx(150.0, rel=1e-12)
+    assert ind["dumped_A"] == pytest.approx(20.0, rel=1e-12)
+
+
+def test_indicator_as_objective_and_constraint():
+    """Maximising 'kept' (weight -1) keeps 50 t/yr (the share cap): -150. Minimising losses with
+    kept <= 90 keeps 90 over three years: losses 300 - 90 = 210."""
+    s = build(fork_with_indicators())
+    res = optimise(s, {"indicator:kept": -1.0})
+    assert res.objective == pytest.approx(-150.0, rel=1e-9)
+    res = optimise(s, "losses", constraints=[{"type": "indicator", "indicator": "kept", "max": 90.0}])
+    assert res.objective == pytest.approx(210.0, rel=1e-9)
+    b = circopt.binding(res).set_index("family")
+    # one more t of 'kept' allowed is one t less lost
+    assert b.loc["constraints[0].indicator_max[kept]", "objective_change"] == pytest.approx(-1.0, rel=1e-9)
+
+
+def test_stock_indicator_matches_stock_table_toy():
+    """A stock indicator (Ni in the in-use stock at the end of 2025-2027, both lives) equals the
+    Result's stock table, for a simulation and an optimum (its LP weights are the same)."""
+    doc = dict(__import__("yaml").safe_load((TOY / "instance.yaml").read_text()))
+    doc["indicators"] = [{"name": "ni_in_use", "kind": "stock", "node": "in_use", "weights": {"Ni": 1.0},
+                          "years": [2025, 2027]}]
+    s = circopt.build(doc, TOY)
+    for res in (circopt.simulate(s), optimise(s, "losses")):
+        st = res.stocks
+        want = st[(st.element == "Ni") & st.year.between(2025, 2027)].value.sum()
+        assert res.summary()["indicators"]["ni_in_use"] == pytest.approx(want, rel=1e-9)
+    opt = optimise(s, {"indicator:ni_in_use": -1.0})
+    assert -opt.objective == pytest.approx(opt.summary()["indicators"]["ni_in_use"], rel=1e-9)
+
+
+@pytest.mark.parametrize("bad,words", [
+    ({"name": "x", "kind": "volume"}, "unknown indicator kind"),
+    ({"name": "x", "kind": "flow"}, "needs 'source'"),
+    ({"name": "x", "kind": "flow", "source": "nowhere"}, "unknown node"),
+    ({"name": "x", "kind": "stock", "node": "fork"}, "selects no stock"),
+    ({"name": "x", "kind": "loss", "node": "dump", "weights": {"Zn": 1}}, "weights"),
+    ({"name": "x", "kind": "flow", "source": "fork", "colour": "red"}, "unknown key"),
+])
+def test_indicator_errors_name_the_key(bad, words):
+    from circopt.errors import InstanceError, InstanceErrors
+
+    doc = fork_doc()
+    doc["indicators"] = [bad]
+    with pytest.raises((InstanceError, InstanceErrors)) as e:
+        build(doc)
+    assert words in str(e.value) and "indicators[0]" in str(e.value)
+
+
+def test_unknown_indicator_in_objective_and_constraint():
+    from circopt.errors import InstanceError
+
+    s = build(fork_with_indicators())
+    with pytest.raises(InstanceError, match="unknown indicator"):
+        optimise(s, "indicator:nope")
+    with pytest.raises(InstanceError, match="unknown indicator"):
+        optimise(s, "losses", constraints=[{"type": "indicator", "indicator": "nope", "max": 1}])
+
+
+# ------------------------------------------------------------------------------------------
+# constraints on a blend's allocations
+# ------------------------------------------------------------------------------------------
+def blend_doc() -> dict:
+    """Two scraps (30 t each, 4 % and 1 % Cu) and pure primary metal (free) make 100 t of an alloy
+    with at most 1 % Cu; unused scrap is surplus."""
+    return {
+        "name": "mix", "unit": "t", "years": [2020, 2020], "elements": ["Cu"],
+        "streams": {"hi": {"composition": {"Cu": 0.04}, "source": "estimate"},
+                    "lo": {"composition": {"Cu": 0.01}, "source": "estimate"},
+                    "pure": {"composition": {"Cu": 0.0}, "source": "estimate"}},
+        "nodes": {
+            "s1": {"kind": "source", "stream": "hi", "series": 30.0, "to": "mix", "source": "estimate"},
+            "s2": {"kind": "source", "stream": "lo", "series": 30.0, "to": "mix", "source": "estimate"},
+            "prim": {"kind": "source", "free": True, "stream": "pure", "to": "mix", "source": "estimate"},
+            "mix": {"kind": "blend", "outputs": {"alloy": {"to": "market", "demand": 100.0,
+                                                           "window": {"Cu": [0.0, 0.01]}}},
+                    "surplus": "excess", "source": "estimate"},
+            "market": {"kind": "sink", "loss": "export"},
+            "excess": {"kind": "sink", "loss": "surplus"},
+        },
+    }
+
+
+@pytest.mark.parametrize("con,primary", [
+    # no constraint: 30 t of 1 % scrap (0.3 t Cu), then 0.7 / 0.04 = 17.5 t of 4 % scrap: primary 52.5
+    (None, 52.5),
+    # at most 10 t of the 1 % scrap: 0.1 t Cu, then 0.9 / 0.04 = 22.5 t of 4 % scrap: primary 67.5
+    ({"type": "allocation", "node": "mix", "input": "s2", "output": "alloy", "max": 10.0}, 67.5),
+    # the 1 % scrap forbidden: 1 / 0.04 = 25 t of 4 % scrap: primary 75
+    ({"type": "allocation", "node": "mix", "input": "s2", "output": "alloy", "max": 0.0}, 75.0),
+    # primary at least 60 % of the alloy: 60 t (40 t of scrap fit: 0.3 + 10 x 0.04 = 0.7 t Cu <= 1)
+    ({"type": "allocation", "node": "mix", "input": "prim", "output": "alloy", "min": 0.6, "share": True}, 60.0),
+    # the 4 % scrap at most 10 % of the alloy: 10 t (0.4 t Cu) + 30 t of 1 % (0.3 t): primary 60
+    ({"type": "allocation", "node": "mix", "input": "s1", "output": "alloy", "max": 0.1, "share": True}, 60.0),
+])
+def test_allocation_constraint_by_hand(con, primary):
+    res = optimise(build(blend_doc()), "primary", constraints=[con] if con else None)
+    assert res.objective == pytest.approx(primary, rel=1e-9)
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_allocation_constraint_worth_by_hand():
+    """With at most 10 t of the 1 % scrap, one more t of it brings 0.01 t Cu, so the 4 % scrap
+    shrinks by 0.01 / 0.04 = 0.25 t and primary by 1 - 0.25 = 0.75 t: the bound is worth -0.75 per t."""
+    con = {"type": "allocation", "node": "mix", "input": "s2", "output": "alloy", "max": 10.0}
+    res = optimise(build(blend_doc()), "primary", constraints=[con])
+    b = circopt.binding(res).set_index("family")
+    fam = "constraints[0].allocation_max[mix.s2->alloy]"
+    assert b.loc[fam, "binding_rows"] == 1
+    assert b.loc[fam, "objective_change"] == pytest.approx(-0.75, rel=1e-9)
+
+
+@pytest.mark.parametrize("con,words", [
+    ({"type": "allocation", "node": "mix", "input": "s9", "output": "alloy", "max": 0}, "no input"),
+    ({"type": "allocation", "node": "mix", "input": "s1", "output": "bar", "max": 0}, "unknown output"),
+    ({"type": "allocation", "node": "mix", "input": "s1", "output": "alloy"}, "needs 'min' or 'max'"),
+    ({"type": "allocation", "node": "mix", "input": "s1", "output": "alloy", "max": 2, "share": True}, "out of range"),
+    ({"type": "allocation", "node": "market", "input": "s1", "output": "alloy", "max": 0}, "blend"),
+])
+def test_allocation_constraint_errors(con, words):
+    from circopt.errors import InstanceError
+
+    with pytest.raises(InstanceError) as e:
+        optimise(build(blend_doc()), "primary", constraints=[con])
+    assert words in str(e.value)
+
+
+def test_indicator_keys_documented():
+    import re
+
+    from circopt.indicators import INDICATOR_KEYS
+
+    text = (ROOT / "docs" / "instance-format.md").read_text().split("## Indicators", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `([a-z_]+)` \|", text, flags=re.M)) == INDICATOR_KEYS
+
+
+# ------------------------------------------------------------------------------------------
+# uniqueness report
+# ------------------------------------------------------------------------------------------
+def test_uniqueness_tie_by_hand():
+    """Minimising losses on the three-route fork: any split of 100 t/yr between b and c is
+    optimal, so route b (the lever) ranges over 0 .. 200 t (two years); cost as the second stage
+    picks c (cheaper) and b is then pinned at 0."""
+    res = optimise(build(tie_doc()), "losses", uniqueness=True)
+    rep = res.extra["uniqueness"]
+    assert rep["unique"] is False
+    (lv,) = rep["levers"]
+    assert lv["lever"] == "keep_b" and lv["min"] == pytest.approx(0.0, abs=1e-9)
+    assert lv["max"] == pytest.approx(200.0, rel=1e-9)
+    res = optimise(build(tie_doc()), "losses", then=["cost"], uniqueness=True)
+    rep = res.extra["uniqueness"]
+    assert rep["unique"] is True
+    assert rep["levers"][0]["max"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_uniqueness_unique_by_hand():
+    """The two-route fork minimising losses: b at its cap (50 t/yr) is the only optimum."""
+    res = optimise(build(fork_doc()), "losses", uniqueness=True)
+    rep = res.extra["uniqueness"]
+    assert rep["unique"] is True
+    assert rep["levers"][0]["at_optimum"] == pytest.approx(150.0, rel=1e-9)
+    assert rep["levers"][0]["range"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_uniqueness_without_levers_uses_route_families(tmp_path, capsys):
+    """The toy declares no levers: one line per split route family, in summary.json and printed."""
+    import json
+
+    from circopt.cli import main
+
+    out = tmp_path / "o"
+    assert main(["optimise", str(TOY), "--uniqueness", "--out", str(out)]) == 0
+    rep = json.loads((out / "summary.json").read_text())["uniqueness"]
+    assert {r["lever"] for r in rep["levers"]} == {"eol.reuse", "eol.recycle", "eol.landfill"}
+    assert "uniqueness:" in capsys.readouterr().out
+
+
+def test_binding_user_rows_scaled_and_owned():
+    """A user share bound (row constraints[0].share_max[fork.b]) at 0.4 under the instance's 0.5:
+    b keeps 40 t/yr; 0.01 more keeps 1 t/yr more: -3 over three years; the lever naming the same
+    route owns the row."""
+    doc = fork_doc()
+    doc["constraints"] = [{"type": "share", "node": "fork", "route": "b", "max": 0.4}]
+    res = optimise(build(doc), "losses")
+    b = circopt.binding(res).set_index("family")
+    row = b.loc["constraints[0].share_max[fork.b]"]
+    # 0.01 more of the share keeps 1 t/yr more: -3 over three years
+    assert row.objective_change == pytest.approx(-3.0, rel=1e-9)
+    assert row.lever == "keeping"
+
+
+def test_binding_recycled_content_scaled_by_output():
+    """blend_doc maximising primary (weight -1) with recycled content at least 30 % of the 100 t
+    alloy: primary 70 at the floor. One more 0.01 of the floor is 1 t more scrap (0.01 x 100 t of
+    output) and 1 t less primary: the objective (-primary) rises by 1."""
+    con = [{"type": "recycled_content", "node": "mix", "output": "alloy", "min": 0.3}]
+    res = optimise(build(blend_doc()), {"primary": -1.0}, constraints=con)
+    assert -res.objective == pytest.approx(70.0, rel=1e-9)
+    b = circopt.binding(res).set_index("family")
+    row = b.loc["constraints[0].recycled_content[mix.alloy]"]
+    assert row.binding_rows == 1
+    assert row.objective_change == pytest.approx(1.0, rel=1e-9)
