@@ -115,12 +115,15 @@ def base(system):
     return circopt.optimise(system, "losses")
 
 
-def test_demand_is_the_failure_flow(system):
-    """The market's demand (data/replacement_demand.csv) equals the engines that fail in the parc."""
-    sim = simulate(system)
+@pytest.mark.parametrize("scenario,table", [(None, "replacement_demand.csv"),
+                                            ("fast_bev", "replacement_demand_fast_bev.csv")])
+def test_demand_is_the_failure_flow(scenario, table):
+    """The market's demand (data/replacement_demand*.csv) equals the engines that fail in the parc
+    (run prepare_data.py again after changing the failure share)."""
+    sim = simulate(circopt.load(INST, scenario))
     f = sim.flows
     failed = f[(f["source"] == "engine_exit[1]") & (f["target"] == "failed_engines") & (f["element"] == "total")]
-    demand = pd.read_csv(INST / "data" / "replacement_demand.csv", comment="#")
+    demand = pd.read_csv(INST / "data" / table, comment="#")
     np.testing.assert_allclose(failed["value"].values, demand["value"].values, rtol=0, atol=1e-5)
     served = f[(f["source"] == "market") & (f["target"] == "engines[2]") & (f["element"] == "total")]
     np.testing.assert_allclose(served["value"].values, demand["value"].values, rtol=0, atol=1e-5)
