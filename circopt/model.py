@@ -658,8 +658,10 @@ class _Builder:
             ins, outs = s.in_edges(n), s.out_edges(n)
             known = all(s.comp_known[e] for e in ins) and all(s.comp_known[e] for e in outs) and len(ins) > 0
             self.total_mode[n] = known
-            if known:
-                self.node_comp[n] = s.edge_comp[ins[0]]
+            if known:  # the composition of an input that carries something (an all-zero edge has none)
+                live = [e for e in ins if not (s.edges[e].rule in ("tc", "source") and s.edges[e].coef is not None
+                                               and not np.any(s.edges[e].coef))]
+                self.node_comp[n] = s.edge_comp[(live or ins)[0]]
 
     # -- constants by the simulator itself --------------------------------------------------------
     def _constants(self):

@@ -181,3 +181,33 @@ def test_budget_frontier_rations_sorting(system):
     assert sort[0] < sort[1] < sort[2]
     # a straight frontier: every bn JPY buys the same loss reduction (the same lever in every year)
     assert worth[0] == pytest.approx(worth[1], rel=1e-6) and worth[0] != 0
+
+def test_market_of_identical_products_feeds_a_split(tmp_path):
+    """A blend whose inputs all carry one composition has that composition: a split may follow it
+    (the linearity rule holds), and a state node with an all-zero input edge keeps its composition."""
+    doc = TINY.replace("outputs: {replacement: {to: in_use, demand: 5.0, filler: new_engines}}",
+                       "outputs: {replacement: {to: installed, demand: 5.0, filler: new_engines}}")
+    # an all-zero edge into 'installed', declared first (so it is the node's first input)
+    doc = doc.replace("  old_engines:", "  aux: {kind: process, to: {installed: 0.0, scrap: rest}, source: estimate}\n"
+                      "  aux_in: {kind: source, stream: engine, series: 1.0, to: aux, source: estimate}\n  old_engines:")
+    doc = doc.replace("  in_use: {kind: sink, loss: other}\n", """  in_use: {kind: sink, loss: other}
+  installed: {kind: process, to: later, source: estimate}
+  later:
+    kind: split
+    routes: {keep: in_use, scrap: scrap}
+    baseline: {keep: 0.5, scrap: rest}
+    shares: {keep: [0.0, 0.6]}
+    cost: {keep: 0.1}
+    source: estimate
+""")
+    (tmp_path / "instance.yaml").write_text(doc)
+    (tmp_path / "sources.csv").write_text("source_id,citation\n")
+    system = circopt.load(tmp_path)
+    assert system.comp_known[[e.id for e in system.edges if e.rule == "blend_out"]].all()
+    res = circopt.optimise(system, "losses")
+    assert res.max_relative_imbalance <= 1e-9
+    # by hand: 5 kt installed, the split keeps at most 0.6 x 5 = 3 kt; Ni follows the engines (1 %)
+    assert _flow(res, "later", "in_use") == pytest.approx(3.0, rel=1e-9)
+    assert _flow(res, "later", "in_use", "Ni") == pytest.approx(0.03, rel=1e-9)
+    again = simulate(system, shares=shares_from_decisions(system, res.decisions))
+    np.testing.assert_allclose(again.flows_array, res.flows_array, rtol=0, atol=1e-9)
