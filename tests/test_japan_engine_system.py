@@ -211,3 +211,21 @@ def test_market_of_identical_products_feeds_a_split(tmp_path):
     assert _flow(res, "later", "in_use", "Ni") == pytest.approx(0.03, rel=1e-9)
     again = simulate(system, shares=shares_from_decisions(system, res.decisions))
     np.testing.assert_allclose(again.flows_array, res.flows_array, rtol=0, atol=1e-9)
+
+
+def test_budget_stops_sorting_at_todays_reuse_and_rebuild(system):
+    """With reuse, rebuilding and ELV cores held at today's shares, the 3,300 bn JPY budget is spent
+    and part sorting sits strictly inside its bounds, stopped by the budget row."""
+    from circopt import studies
+
+    cons = studies.lever_constraints(studies.levers(system), ["part_sorting"])
+    res = circopt.optimise(system, {"losses": 1.0, "cost": 1e-6}, constraints=cons)
+    budget = res.duals.query("kind == 'budget'").iloc[0]
+    assert budget["binding"] and budget["dual"] < 0
+    sort = res.decisions.query("node == 'alloy_sorting' and decision == 'dismantle'")
+    mean = sort["value"].sum() / sort["input"].sum()
+    assert 0.01 < mean < 0.49
+    # the budget's worth equals part sorting's loss reduction per bn JPY (the only lever it buys)
+    free = circopt.optimise(system, "losses", epsilon={"cost": 2200.0})
+    # (the 1e-6 cost weight of this run shifts it by 1e-6)
+    assert budget["dual"] == pytest.approx(free.duals.set_index("constraint").loc["epsilon[cost]", "dual"], abs=2e-6)
