@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     s.add_argument("--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+    s.add_argument("--decisions", help="impose these decisions exactly (a decisions.csv or an output folder of "
+                   "'optimise'): reproduces that run's flows")
 
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
@@ -188,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.verb == "simulate":
             t0 = time.perf_counter()
-            res = simulate(load(args.instance, args.scenario))
+            res = simulate(load(args.instance, args.scenario), decisions=args.decisions)
             res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
@@ -203,10 +205,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
-            if "uniqueness" in res.extra:
-                from .uniqueness import format_report
-
-                print(format_report(res.extra["uniqueness"]))
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)
@@ -262,6 +260,15 @@ def _explain(outdir, top: int = 10) -> int:
         for r in pd.read_csv(lev).itertuples():
             print(f"  lever {r.lever}: {r.status} ({r.binding_rows}/{r.rows} rows bind, objective change "
                   f"{r.objective_change:+.6g} per step)")
+    summ = Path(outdir) / "summary.json"
+    if top and summ.exists():
+        import json
+
+        from .uniqueness import format_report
+
+        rep = json.loads(summ.read_text()).get("uniqueness")
+        if rep:
+            print(format_report(rep))
     return 0
 
 

@@ -25,8 +25,8 @@ import numpy as np
 from .errors import InstanceError
 from .system import TOTAL, System
 
-__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "value",
-           "values"]
+__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "table",
+           "value", "values"]
 
 TERMS = ("losses", "surplus", "primary", "energy", "co2", "cost")
 DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
@@ -125,6 +125,17 @@ def series(result, name: str, opts: dict | None = None) -> np.ndarray:
     return out
 
 
+def table(result) -> "pd.DataFrame":
+    """Every term per model year (default options): columns year, losses, surplus, primary,
+    energy, co2, cost (``terms.csv``)."""
+    import pandas as pd
+
+    out = pd.DataFrame({"year": result.system.years.astype(int)})
+    for name in TERMS:
+        out[name] = series(result, name)
+    return out
+
+
 def values(result) -> dict[str, float]:
     """Every term (default options) and every declared indicator (``indicator:NAME``) of a Result."""
     from .indicators import declared
@@ -141,13 +152,14 @@ def objective_value(result, objective: dict[str, tuple[float, dict]]) -> float:
 
 
 def free_supply(result) -> dict:
-    """Per decision-driven source (free or balancing): whether it is priced (energy, CO2, cost
-    declared) and what it supplied, per element (+ total) and model year."""
+    """Per decision-driven (free) source: which of energy, CO2 and cost it declares (``priced``; the
+    loader requires all three, 0 only explicitly), their values per unit (first year) and what it
+    supplied, per element (+ total) and model year."""
     s = result.system
     F = result.flows_array
     out = {}
     for i, nd in enumerate(s.nodes):
-        if nd.kind != "source" or not (nd.free or "balancing" in nd.meta):
+        if nd.kind != "source" or not nd.free:
             continue
         outs = s.out_edges(i)
         arr = F[:, outs, :].sum(axis=1) if outs else np.zeros((s.T, s.C))  # (T, C)
@@ -155,6 +167,7 @@ def free_supply(result) -> dict:
         supplied[TOTAL] = arr.sum(axis=1).tolist()
         priced = {k: getattr(nd, k, None) is not None
                   for k in ("energy", "co2", "cost")}
-        out[nd.name] = {"kind": "balancing" if "balancing" in nd.meta else "free", "priced": priced,
-                        "unpriced": not any(priced.values()), "supplied": supplied}
+        per_unit = {k: float(np.asarray(getattr(nd, k))[0]) for k in priced if priced[k]}
+        out[nd.name] = {"priced": priced, "unpriced": not all(priced.values()), "per_unit": per_unit,
+                        "supplied": supplied}
     return out

@@ -35,13 +35,14 @@ nodes:
     cost: {reuse: 1.0}
     source: estimate
   inspection: {kind: process, to: {market: 0.8, scrap: rest}, source: estimate}
-  new_engines: {kind: source, free: true, stream: engine, cost: 10.0, to: market, source: estimate}
+  new_engines: {kind: source, free: true, stream: engine, cost: 10.0, energy: 0, co2: 0, to: market,
+                source: estimate}
   fab_scrap_in: {kind: source, follows: new_engines, ratio: 0.5, stream: engine, to: fab, source: estimate}
   fab: {kind: process, to: {scrap: 0.5, fab_loss: rest}, source: estimate}
   market:
     kind: blend
-    outputs: {replacement: {to: in_use, demand: 5.0, filler: new_engines}}
-    allocation: {inspection: {replacement: 1.0}}
+    outputs: {replacement: {to: in_use, demand: 5.0}}
+    allocation: {inspection: {replacement: 1.0}, new_engines: {replacement: 1.0}}
     surplus: unsold
     source: estimate
   in_use: {kind: sink, loss: other}
@@ -97,7 +98,7 @@ def test_market_round_trip_and_surplus(tiny):
     # the round trip: simulating the optimum's decisions (a source that follows a free source too)
     again = simulate(tiny, shares=shares_from_decisions(tiny, res.decisions))
     np.testing.assert_allclose(again.flows_array, res.flows_array, rtol=0, atol=1e-9)
-    # baseline simulation: reuse 0.25 x 4 = 1 kt, 0.8 kt reused, the filler supplies 4.2 kt
+    # baseline simulation: reuse 0.25 x 4 = 1 kt, 0.8 kt reused, new engines make up the 4.2 kt shortfall
     sim = simulate(tiny)
     assert _flow(sim, "new_engines", "market") == pytest.approx(4.2, rel=1e-12)
     assert _flow(sim, "fab_scrap_in", "fab") == pytest.approx(2.1, rel=1e-12)
@@ -185,8 +186,8 @@ def test_budget_frontier_rations_sorting(system):
 def test_market_of_identical_products_feeds_a_split(tmp_path):
     """A blend whose inputs all carry one composition has that composition: a split may follow it
     (the linearity rule holds), and a state node with an all-zero input edge keeps its composition."""
-    doc = TINY.replace("outputs: {replacement: {to: in_use, demand: 5.0, filler: new_engines}}",
-                       "outputs: {replacement: {to: installed, demand: 5.0, filler: new_engines}}")
+    doc = TINY.replace("outputs: {replacement: {to: in_use, demand: 5.0}}",
+                       "outputs: {replacement: {to: installed, demand: 5.0}}")
     # an all-zero edge into 'installed', declared first (so it is the node's first input)
     doc = doc.replace("  old_engines:", "  aux: {kind: process, to: {installed: 0.0, scrap: rest}, source: estimate}\n"
                       "  aux_in: {kind: source, stream: engine, series: 1.0, to: aux, source: estimate}\n  old_engines:")
