@@ -51,7 +51,7 @@ Row families (each row has a readable name in the instance's words)
 
 Objectives (``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1, "primary": 0.01}``)
     ``losses``: flows into sinks whose loss type is in ``loss_types`` (default dissipation,
-    process, dilution), weighted per element by ``elements`` (default ``{"total": 1}``), summed
+    process, dilution and exported material), weighted per element by ``elements`` (default ``{"total": 1}``), summed
     over the years up to ``horizon`` (or within ``years``); ``surplus``: flows into sinks of
     loss type ``surplus``; ``primary``: what free sources supply; ``energy`` / ``co2``: a
     process's ``energy`` per unit of its input, a source's per unit of its amount, a route's per
@@ -112,7 +112,10 @@ from .system import TOTAL, System
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
-DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
+#: exported material (``export`` nodes) counts by default: under the domestic boundary view it is
+#: lost to the region, and an objective that ignored it would gain by pushing material abroad
+#: (under the global view an export node with a declared fate abroad is not a sink at all)
+DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution", "exported")
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
 
@@ -449,7 +452,7 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
     (a weight may be ``{"weight": w, **options}``); ``weights`` overrides the weights.
-    ``objective_options``: ``loss_types`` (default dissipation, process, dilution),
+    ``objective_options``: ``loss_types`` (default dissipation, process, dilution, exported),
     ``elements`` (``{element|"total": weight}``, default total mass), ``horizon`` (last year
     counted), ``years`` (``[first, last]`` or one year). ``epsilon``: ``{term: max}`` holds a
     second objective below a value. ``constraints``: user constraints added to the instance's
@@ -577,6 +580,7 @@ class _Builder:
             mass_scale=self._mass_scale(), polish_rows=self.polish_rows, polish_cand=self.polish_cand,
             A_polish=self.A_polish, route_room=getattr(self, "route_room", None), fixed=fixed, notes=list(self.notes), relaxed=relaxed,
             nominal=(self.nom_rows, self.nom_e, self.nom_d, self.A_nominal))
+        om.boundary = _boundary_note(self.obj, s)
         t = time.perf_counter()
         _pyomo_model(om)
         om.timings["pyomo_build"] = time.perf_counter() - t
@@ -1610,7 +1614,16 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
+    if getattr(om, "boundary", None):
+        res.extra["boundary"] = om.boundary
     return res
+
+
+def _boundary_note(obj: dict, system: System) -> dict:
+    """The boundary view and whether the objective's losses term counts exported material."""
+    opts = (obj.get("losses") or (None, {}))[1]
+    counted = "losses" in obj and "exported" in set(opts.get("loss_types") or DEFAULT_LOSS_TYPES)
+    return {"view": system.boundary, "objective_counts_exported": bool(counted)}
 
 
 def _violations(om: OptModel, x: np.ndarray) -> list[str]:
@@ -2079,9 +2092,9 @@ def _as_system(system, scenario) -> System:
 
 
 def _loss_types():
-    from .system import LOSS_TYPES
+    from .system import EXPORTED, LOSS_TYPES
 
-    return LOSS_TYPES
+    return (*LOSS_TYPES, EXPORTED)
 
 
 def _check_options(opts: dict, where: str) -> None:

@@ -34,7 +34,8 @@ def check_structure(system: System) -> None:
                 system.nodes[srcs[0].source].meta["driven_by"] = n_id
     for n_id, node in enumerate(system.nodes):
         ins, outs = system.in_edges(n_id), system.out_edges(n_id)
-        if node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None:
+        if (node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None
+                and "fate_abroad_of" not in node.meta):
             errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
                                         expected="at least one node sending to it (or remove it)"))
         if node.kind == "source" and node.free:

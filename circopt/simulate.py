@@ -101,7 +101,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     elif scenario is not None and scenario != system.scenario:
         if system.path is None:
             raise ValueError("a scenario can only be applied to a System loaded from a folder")
-        system = load(system.path, scenario)
+        system = load(system.path, scenario, boundary=system.boundary)
     sh = shares or baseline_shares(system)
     flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
     res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)

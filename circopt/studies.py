@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from ._highs import new_highs
 from .errors import CircoptError, InstanceError, SolverError
-from .system import TOTAL, System
+from .system import EXPORTED, TOTAL, System
 
 LOSS_TYPES = ("dissipation", "process", "dilution")
 LEVER_KEYS = {"description", "cost", "baseline", "ambitious", "source"}
@@ -96,13 +96,17 @@ def lever_constraints(lv: dict[str, Lever], adopted: Iterable[str]) -> list[dict
 # ---------------------------------------------------------------------------------------
 def indicators(res) -> dict[str, float]:
     """Headline numbers of a Result: losses (the three loss types) per element and in total,
-    each loss type, surplus, primary supply, objective."""
+    exported (export nodes) and lost to the region (losses + exported: the domestic boundary
+    view) per element, each loss type, surplus, primary supply, objective."""
     s = res.system
     cum = res.cumulative_losses()
     out: dict[str, float] = {}
     for el in [*s.elements, TOTAL]:
         sel = cum[(cum.element == el) & cum.loss_type.isin(LOSS_TYPES)]
         out[f"losses/{el}"] = float(sel.value.sum())
+        exp = float(cum[(cum.element == el) & (cum.loss_type == EXPORTED)].value.sum())
+        out[f"exported/{el}"] = exp
+        out[f"lost_to_region/{el}"] = out[f"losses/{el}"] + exp
     for r in cum[cum.element == TOTAL].itertuples():
         out[f"{r.loss_type}/total"] = float(r.value)
     F = res.flows_array
