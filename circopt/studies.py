@@ -465,15 +465,17 @@ def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
 # ---------------------------------------------------------------------------------------
 # what-if comparison
 # ---------------------------------------------------------------------------------------
-def compare(path: str | Path, scenarios: list[str | None], objective: Any = None, **opt) -> Study:
+def compare(path: str | Path, scenarios: list[str | None], objective: Any = None, boundary: str | None = None,
+            **opt) -> Study:
     """Scenarios side by side (simulated, or optimised when ``objective`` is given), with the
-    difference of each from the first."""
+    difference of each from the first (``diff_``) and relative to it (``rel_``: difference /
+    first, NaN where the first is 0)."""
     from .instance import load
     from .simulate import simulate
 
     cols, runs = {}, {}
     for name in scenarios:
-        system = load(path, name or None)
+        system = load(path, name or None, boundary=boundary)
         if objective is None:
             res = simulate(system)
         else:
@@ -486,8 +488,11 @@ def compare(path: str | Path, scenarios: list[str | None], objective: Any = None
     table = pd.DataFrame(cols)
     table.index.name = "indicator"
     first = table.columns[0]
-    for c in table.columns[1:]:
+    labels = list(table.columns[1:])
+    for c in labels:
         table[f"diff_{c}"] = table[c] - table[first]
+    for c in labels:
+        table[f"rel_{c}"] = (table[c] - table[first]) / table[first].where(table[first] != 0)
     return Study("compare", table.reset_index(), runs=runs, meta={"scenarios": [s or "base" for s in scenarios],
                                                                    "objective": str(objective)})
 
