@@ -1,6 +1,6 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
-Verbs: ``check``, ``simulate``, ``optimise``, ``trace``, ``report``, and the studies
+Verbs: ``check``, ``simulate``, ``optimise``, ``explain``, ``trace``, ``report``, and the studies
 ``prioritise``, ``combine``, ``compare``, ``pareto``, ``sweep``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
@@ -43,10 +43,21 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     o.add_argument("--objective", default="losses",
                    help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
+    o.add_argument("--then", action="append", default=[], metavar="OBJECTIVE",
+                   help="then optimise this objective with the earlier optima held (lexicographic; repeatable)")
+    o.add_argument("--slack", type=float, default=1e-6,
+                   help="how far a held optimum may move: value + slack x max(|value|, 1) (default 1e-6)")
+    o.add_argument("--epsilon", action="append", default=[], metavar="TERM=VALUE",
+                   help="hold a term at or below a value (repeatable), e.g. --epsilon surplus=400")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+
+    ex = sub.add_parser("explain", help="the binding bounds of an optimum and what each is worth (reads binding.csv "
+                        "of an 'optimise --out' folder)")
+    ex.add_argument("outdir", help="output folder of 'circopt optimise'")
+    ex.add_argument("--top", type=int, default=10, help="how many binding bound families to show (default 10)")
 
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
     t.add_argument("instance", help="instance folder")
@@ -136,6 +147,22 @@ def parse_objective(text: str):
     return out
 
 
+def parse_epsilon(items: Sequence[str]) -> dict[str, float] | None:
+    """['surplus=400', 'energy=1e4'] -> {'surplus': 400.0, 'energy': 10000.0}."""
+    out = {}
+    for text in items:
+        name, sep, val = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise CircoptError(f"--epsilon: expected TERM=VALUE, got {text!r}")
+        parse_objective(name)  # a known term
+        try:
+            out[name] = float(val)
+        except ValueError:
+            raise CircoptError(f"--epsilon: value of '{name}' is not a number ({val!r})") from None
+    return out or None
+
+
 def _formats(args) -> tuple[str, ...]:
     return ("csv", "parquet") if getattr(args, "parquet", False) else ("csv",)
 
@@ -183,10 +210,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit)
+            res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
+                           then=[parse_objective(o) for o in args.then], slack=args.slack,
+                           epsilon=parse_epsilon(args.epsilon))
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
+            _explain(args.out)
             return 0
+        if args.verb == "explain":
+            return _explain(args.outdir, top=args.top)
         if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
             return _study(args)
         if args.verb == "report":
@@ -220,6 +252,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _explain(outdir, top: int = 10) -> int:
+    """Print the binding bounds of an optimisation's output folder (its binding.csv)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .bounds import format_binding
+
+    path = Path(outdir) / "binding.csv"
+    if not path.exists():
+        raise CircoptError(f"{path}: no such file (explain reads the output folder of 'circopt optimise')")
+    print(format_binding(pd.read_csv(path), top=top))
+    lev = Path(outdir) / "binding_levers.csv"
+    if lev.exists():
+        for r in pd.read_csv(lev).itertuples():
+            print(f"  lever {r.lever}: {r.status} ({r.binding_rows}/{r.rows} rows bind, objective change "
+                  f"{r.objective_change:+.6g} per step)")
+    return 0
 
 
 def _notes(system) -> list[str]:
@@ -285,6 +337,9 @@ def _report(res, out) -> None:
     if "objective" in s:
         line += f", objective {s['objective']:.6g}"
     print(line)
+    for st in (s.get("lexicographic") or {}).get("stages", []):
+        held = f", then held at {st['held_at']:.9g}" if "held_at" in st else ""
+        print(f"  stage {st['stage']}: {st['objective']} = {st['value']:.9g}{held}")
     for note in s.get("notes", []):
         print(f"  note: {note}")
     print(f"written to {out}")

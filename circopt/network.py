@@ -1,6 +1,6 @@
 """Structural facts about a System that both engines need, computed once.
 
-* blend inputs, baseline allocations and fillers are resolved;
+* blend inputs and baseline allocations are resolved;
 * the **linearity rule** is enforced: every stream a decision acts on (a split's input, a
   blend's inputs) must have a composition that no decision can change, known when the
   model is built (:func:`propagate_compositions`);
@@ -42,7 +42,7 @@ def check_structure(system: System) -> None:
             if len(outs) != 1:
                 errors.append(InstanceError(node.where, f"free source {node.name} must have exactly one target"))
         if (node.kind == "source" and not node.free and node.series is None
-                and not {"driven_by", "follows", "balancing"} & set(node.meta)):
+                and not {"driven_by", "follows"} & set(node.meta)):
             errors.append(InstanceError(node.where, f"source {node.name} has neither 'series' nor 'free: true'"))
     _closed_loops(system, errors)
     if errors:
@@ -51,7 +51,7 @@ def check_structure(system: System) -> None:
     for n_id, node in enumerate(system.nodes):
         if node.kind in ("split", "blend"):
             for e in system.in_edges(n_id):
-                if not system.comp_known[e] and system.edges[e].rule != "deficit":
+                if not system.comp_known[e]:
                     src = system.nodes[system.edges[e].source]
                     errors.append(InstanceError(
                         node.where,
@@ -67,22 +67,7 @@ def check_structure(system: System) -> None:
 def _resolve_blends(system: System, errors: list) -> None:
     for b in system.blends:
         node = system.nodes[b.node]
-        b.inputs = [e for e in system.in_edges(b.node) if system.edges[e].rule != "deficit"]
-        deficits = [e for e in system.in_edges(b.node) if system.edges[e].rule == "deficit"]
-        dref, dkey = getattr(b, "_deficit_ref", (None, ""))
-        has_nominal = any(o.nominal is not None for o in b.outputs)
-        if dref is not None or deficits:
-            names = [system.nodes[system.edges[e].source] for e in deficits]
-            if len(deficits) != 1 or (dref is not None and names[0].family != dref and names[0].name != dref):
-                errors.append(InstanceError(f"{node.where}.deficit", f"blend {node.name} needs exactly one balancing "
-                                            "source sending to it, named by 'deficit'", dref,
-                                            expected=f"a source with 'balancing: true' and 'to: {node.family}'"))
-            else:
-                b.deficit_edge = deficits[0]
-        if has_nominal and (b.deficit_edge is None or b.excess_edge is None):
-            errors.append(InstanceError(node.where, f"blend {node.name} has nominal outputs but no excess sink "
-                                        "or no balancing source"))
-
+        b.inputs = list(system.in_edges(b.node))
         spec = getattr(b, "_alloc_spec", {})
         alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
         names = [o.name for o in b.outputs]
@@ -99,37 +84,31 @@ def _resolve_blends(system: System, errors: list) -> None:
             if k not in used:
                 errors.append(InstanceError(f"{node.where}.allocation.{k}", f"{k} does not send to blend {node.name}",
                                             expected=f"one of {[system.nodes[system.edges[e].source].name for e in b.inputs]}"))
+        free = np.array([system.nodes[system.edges[e].source].free for e in b.inputs], bool)
         s = alloc.sum(axis=1)
-        if np.any(s > 1 + 1e-9):
-            ii, t = np.unravel_index(int(np.argmax(s)), s.shape)
+        if np.any(s[~free] > 1 + 1e-9):
+            ii, t = np.unravel_index(int(np.argmax(np.where(free[:, None], 0.0, s))), s.shape)
             errors.append(InstanceError(f"{node.where}.allocation", f"allocation shares of input "
                                         f"{system.nodes[system.edges[b.inputs[ii]].source].name} sum above 1 in "
                                         f"{int(system.years[t])}", f"{s[ii, t]:.12g}"))
-        if b.surplus_edge is None and np.any(np.abs(s - 1) > 1e-9):
-            for ii, e in enumerate(b.inputs):
-                if not system.nodes[system.edges[e].source].free and np.any(np.abs(s[ii] - 1) > 1e-9):
-                    errors.append(InstanceError(f"{node.where}.allocation", f"blend {node.name} has no surplus outlet, "
-                                                "so every non-free input must be fully allocated",
-                                                system.nodes[system.edges[e].source].name))
-                    break
+        if b.surplus_edge is None and np.any(np.abs(s[~free] - 1) > 1e-9):
+            ii = int(np.flatnonzero(~free)[np.argmax(np.abs(s[~free] - 1).max(axis=1))])
+            errors.append(InstanceError(f"{node.where}.allocation", f"blend {node.name} has no surplus outlet, "
+                                        "so every non-free input must be fully allocated",
+                                        system.nodes[system.edges[b.inputs[ii]].source].name))
+        # free inputs: the share of each output's shortfall to its demand they make up (simulation)
+        made_up = alloc[free].sum(axis=0)  # (n_out, T)
+        for j, o in enumerate(b.outputs):
+            names = [system.nodes[system.edges[e].source].name for e, f in zip(b.inputs, free) if f]
+            if np.any(made_up[j] > 1 + 1e-9):
+                errors.append(InstanceError(f"{node.where}.allocation", f"free inputs {names} make up more than "
+                                            f"the whole shortfall of output {o.name}", f"{made_up[j].max():.12g}",
+                                            expected="shares of the shortfall summing to at most 1"))
+            elif o.demand is None and np.any(made_up[j] > 0):
+                errors.append(InstanceError(f"{node.where}.allocation", f"free inputs {names} make up output "
+                                            f"{o.name}'s shortfall, but it has no demand",
+                                            expected=f"a 'demand' for {o.name}, or no allocation of free inputs to it"))
         b.allocation = alloc
-        for o in b.outputs:
-            f = o.filler
-            if f is None:
-                frees = [e for e in b.inputs if system.nodes[system.edges[e].source].free]
-                o.filler = frees[0] if (len(frees) == 1 and o.demand is not None) else None
-                continue
-            cands = [e for e in b.inputs if system.nodes[system.edges[e].source].family == f
-                     or system.nodes[system.edges[e].source].name == f]
-            if len(cands) != 1 or not system.nodes[system.edges[cands[0]].source].free:
-                errors.append(InstanceError(f"{node.where}.outputs.{o.name}.filler",
-                                            "the filler must be a free source sending to this blend", f))
-                o.filler = None
-            elif o.demand is None:
-                errors.append(InstanceError(f"{node.where}.outputs.{o.name}.filler", "a filler needs a demand"))
-                o.filler = None
-            else:
-                o.filler = cands[0]
 
 
 def propagate_compositions(system: System) -> None:
@@ -150,15 +129,7 @@ def propagate_compositions(system: System) -> None:
         if e.rule == "source":
             state[e.id] = 1
             comp[e.id] = system.nodes[e.source].composition
-        elif e.rule == "blend_out":
-            b = next(bl for bl in system.blends if bl.node == e.source)
-            o = next(o for o in b.outputs if o.edge == e.id)
-            if o.nominal is not None:
-                state[e.id] = 1
-                comp[e.id] = o.nominal
-            else:
-                state[e.id] = -1
-        elif e.rule in ("surplus", "excess", "deficit"):
+        elif e.rule in ("blend_out", "surplus"):
             state[e.id] = -1
     changed = True
     while changed:
@@ -171,7 +142,10 @@ def propagate_compositions(system: System) -> None:
             ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]
             if any(state[e] == 0 for e in ins):
                 continue
-            c_in = _common(comp, state, ins, node)
+            picks = _pickups(system, n_id, ins)
+            c_in = _common(comp, state, [e for e in ins if e not in picks], node)
+            if c_in is not None and picks:
+                c_in = _with_pickups(system, comp, c_in, picks)
             if c_in is None:
                 for e in outs:
                     state[e] = -1
@@ -228,6 +202,37 @@ def _closed_loops(system: System, errors: list) -> None:
                                     "that leaves one of its nodes returns to it within the year, so its mass can "
                                     "only grow (the network has no solution)",
                                     expected="a stream out of the loop (a loss, a route elsewhere) or a stock in it"))
+
+
+def _pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
+    """Input edges of node ``n_id`` from sources that follow ``n_id``'s own total input (pick-up:
+    amount = coef x ratio x total input), whose streams have a fixed composition."""
+    out = []
+    for e in ins:
+        ed = system.edges[e]
+        src = system.nodes[ed.source]
+        if ed.rule == "source" and src.meta.get("follows") == n_id:
+            out.append(e)
+    return out
+
+
+def _with_pickups(system: System, comp, c_rest, picks):
+    """Composition of a node's total input when pick-up sources following that total add
+    fixed fractions r_k (= edge coefficient x ratio) of it: (1 - sum r) c_rest + sum r_k c_k.
+    Linear in the decisions however the rest of the input is made (the linearity rule)."""
+    r = np.stack([system.edges[e].coef * system.nodes[system.edges[e].source].meta["ratio"] for e in picks])
+    total = r.sum(axis=0)  # (T,)
+    if np.any(total >= 1.0):
+        t = int(np.argmax(total))
+        raise InstanceErrors([InstanceError(
+            system.nodes[system.edges[picks[0]].target].where,
+            f"sources following node {system.nodes[system.edges[picks[0]].target].name}'s own input add "
+            f"{total[t]:.6g} of it in {int(system.years[t])}: at 1 or more its input has no solution",
+            expected="ratios summing below 1")])
+    out = (1.0 - total)[:, None] * c_rest
+    for k, e in enumerate(picks):
+        out = out + r[k][:, None] * comp[e]
+    return out
 
 
 def _empty(edge) -> bool:

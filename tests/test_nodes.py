@@ -1,4 +1,4 @@
-"""Hand-worked numbers for node features beyond the toy: nominal blend outputs, sources
+"""Hand-worked numbers for node features beyond the toy: free inputs making up demands, sources
 that follow a node's input, history and initial stocks, stock-driven stocks."""
 
 from __future__ import annotations
@@ -22,46 +22,34 @@ def _flow(res, a, b, year, el="total"):
     return float(f[(f.source == a) & (f.target == b) & (f.year == year) & (f.element == el)].value.iloc[0])
 
 
-def test_nominal_output_books_excess_and_deficit(tmp_path):
-    nodes = {
-        "scrap": {"kind": "source", "composition": {"A": 0.5, "B": 0.2}, "series": 10, "to": "mix", "source": "estimate"},
-        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
-        "mix": {"kind": "blend", "source": "estimate", "excess": "dil",
-                "outputs": {"p": {"to": "market", "nominal": {"A": 0.4, "B": 0.3}}},
-                "allocation": {"scrap": {"p": 1.0}}, "deficit": "bal"},
-        "market": {"kind": "sink", "loss": "export"},
-        "dil": {"kind": "sink", "loss": "dilution"},
-    }
-    res = circopt.simulate(circopt.build(_doc(nodes), write_sources(tmp_path)))
-    # actual A 5, B 2, rest 3; nominal on 10 t: A 4, B 3, rest 3
-    assert _flow(res, "mix", "market", 2020, "A") == pytest.approx(4)
-    assert _flow(res, "mix", "market", 2020, "B") == pytest.approx(3)
-    assert _flow(res, "mix", "market", 2020) == pytest.approx(10)
-    assert _flow(res, "mix", "dil", 2020, "A") == pytest.approx(1)
-    assert _flow(res, "mix", "dil", 2020, "B") == pytest.approx(0)
-    assert _flow(res, "bal", "mix", 2020, "B") == pytest.approx(1)
-    assert _flow(res, "bal", "mix", 2020) == pytest.approx(1)
-    assert res.max_relative_imbalance <= 1e-9
-
-
-def test_nominal_outputs_make_downstream_composition_known(tmp_path):
-    # a split downstream of a nominal output is allowed (its composition is the nominal one)
+def test_free_inputs_make_up_their_shares_of_a_shortfall(tmp_path):
+    # 10 t of scrap (A 0.5) offers 60 % to p (demand 20): 6 t taken, 4 t surplus; the 14 t
+    # shortfall is made up 25 % by f1 (pure A, 3.5 t) and 75 % by f2 (pure B, 10.5 t)
+    priced = {"energy": 1.0, "co2": 1.0, "cost": 1.0, "source": "estimate", "free": True, "to": "mix"}
     nodes = {
         "scrap": {"kind": "source", "composition": {"A": 0.5}, "series": 10, "to": "mix", "source": "estimate"},
-        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
-        "mix": {"kind": "blend", "source": "estimate", "excess": "dil", "deficit": "bal",
-                "outputs": {"p": {"to": "route", "nominal": {"A": 0.4}}}, "allocation": {"scrap": {"p": 1.0}}},
-        "route": {"kind": "split", "routes": {"x": "market", "y": "dil"}, "baseline": {"x": 0.25, "y": "rest"},
-                  "source": "estimate"},
+        "f1": {"kind": "source", "composition": {"A": 1.0}, **priced},
+        "f2": {"kind": "source", "composition": {"B": 1.0}, **priced},
+        "mix": {"kind": "blend", "source": "estimate", "surplus": "spare",
+                "outputs": {"p": {"to": "market", "demand": 20}},
+                "allocation": {"scrap": {"p": 0.6}, "f1": {"p": 0.25}, "f2": {"p": 0.75}}},
         "market": {"kind": "sink", "loss": "export"},
-        "dil": {"kind": "sink", "loss": "dilution"},
+        "spare": {"kind": "sink", "loss": "surplus"},
     }
-    system = circopt.build(_doc(nodes), write_sources(tmp_path))
-    e = next(e for e in system.edges if system.nodes[e.target].name == "route")
-    assert system.comp_known[e.id]
-    np.testing.assert_allclose(system.edge_comp[e.id][0], [0.4, 0.0, 0.6])
-    res = circopt.simulate(system)
-    assert _flow(res, "route", "market", 2021, "A") == pytest.approx(0.25 * 4)
+    res = circopt.simulate(circopt.build(_doc(nodes), write_sources(tmp_path)))
+    assert _flow(res, "f1", "mix", 2020) == pytest.approx(3.5)
+    assert _flow(res, "f2", "mix", 2021) == pytest.approx(10.5)
+    assert _flow(res, "mix", "market", 2020) == pytest.approx(20)
+    assert _flow(res, "mix", "market", 2020, "A") == pytest.approx(3 + 3.5)
+    assert _flow(res, "mix", "market", 2020, "B") == pytest.approx(10.5)
+    assert _flow(res, "mix", "spare", 2020) == pytest.approx(4)
+    assert res.max_relative_imbalance <= 1e-9
+    d = res.decisions
+    assert d[(d.decision == "f2 -> p") & (d.year == 2020)].value.iloc[0] == pytest.approx(10.5)
+    # make-up shares of one output above 1 are refused
+    nodes["mix"]["allocation"]["f1"] = {"p": 0.5}
+    with pytest.raises(InstanceError, match="more than the whole shortfall"):
+        circopt.build(_doc(nodes), write_sources(tmp_path))
 
 
 def test_following_source_closes_its_own_loop(tmp_path):
@@ -78,6 +66,84 @@ def test_following_source_closes_its_own_loop(tmp_path):
     assert _flow(res, "fab", "market", 2020, "B") == pytest.approx(2.5)
     assert _flow(res, "fab", "market", 2020) == pytest.approx(12.5)
     assert res.max_relative_imbalance <= 1e-9
+
+
+def _pickup_blend_nodes():
+    # 10 t of scrap (A 10 %) is shredded; Fe-like pick-up B = 2 % of the shredder's total input
+    # enters the shredder; a blend makes 20 t of alloy with A in [7, 8] % and B <= 0.5 % from the
+    # shredded scrap, priced primary (energy 15/t) and a priced pure-A addition (energy 5/t)
+    return {
+        "scrap": {"kind": "source", "composition": {"A": 0.1}, "series": 10, "to": "shred", "source": "estimate"},
+        "pickup": {"kind": "source", "composition": {"B": 1.0}, "follows": "shred", "ratio": 0.02, "to": "shred",
+                   "source": "estimate"},
+        "shred": {"kind": "process", "to": "melt", "source": "estimate"},
+        "primary": {"kind": "source", "composition": {}, "free": True, "to": "melt", "energy": 15.0,
+                    "source": "estimate"},
+        "add_a": {"kind": "source", "composition": {"A": 1.0}, "free": True, "to": "melt", "energy": 5.0,
+                  "source": "estimate"},
+        "melt": {"kind": "blend", "source": "estimate", "surplus": "surplus",
+                 "outputs": {"alloy": {"to": "market", "demand": 20.0, "window": {"A": [0.07, 0.08], "B": [0, 0.005]}}},
+                 "allocation": {"shred": {"alloy": 1.0}}},
+        "market": {"kind": "sink", "loss": "export"},
+        "surplus": {"kind": "sink", "loss": "surplus"},
+    }
+
+
+def test_pickup_following_its_node_keeps_the_composition_known(tmp_path):
+    # pick-up f = 0.02 (10 + f) -> f = 0.2 / 0.98; the shredded stream (10.204 t) is 2 % B and
+    # 1 / 10.204 A, known at load although two streams of different composition mix
+    system = circopt.build(_doc(_pickup_blend_nodes()), write_sources(tmp_path))
+    e = next(e for e in system.edges if system.nodes[e.source].name == "shred")
+    assert system.comp_known[e.id]
+    np.testing.assert_allclose(system.edge_comp[e.id][0], [0.98 * 0.1, 0.02, 0.98 * 0.9], rtol=1e-12)
+
+
+def test_blend_with_pickup_and_priced_addition(tmp_path):
+    # B <= 0.5 % of 20 t = 0.1 t of B -> at most 0.1 / 0.02 = 5 t of shredded scrap (A 0.49 t);
+    # A is cheaper as addition (5) than primary (15) per t, so A sits at its 8 % top: 1.6 - 0.49 = 1.11 t
+    # added; primary 20 - 5 - 1.11 = 13.89 t; surplus 10.2041 - 5 = 5.2041 t; energy 15 x 13.89 + 5 x 1.11
+    system = circopt.build(_doc(_pickup_blend_nodes()), write_sources(tmp_path))
+    res = circopt.optimise(system, "energy")
+    f = 0.2 / 0.98
+    assert _flow(res, "pickup", "shred", 2020) == pytest.approx(f, rel=1e-9)
+    assert _flow(res, "shred", "melt", 2020) == pytest.approx(10 + f, rel=1e-9)
+    assert _flow(res, "melt", "surplus", 2020) == pytest.approx(10 + f - 5.0, rel=1e-7)
+    assert _flow(res, "add_a", "melt", 2020) == pytest.approx(1.6 - 5.0 * 0.098, rel=1e-7)
+    assert _flow(res, "primary", "melt", 2020) == pytest.approx(20 - 5.0 - 1.11, rel=1e-7)
+    assert res.objective == pytest.approx(2 * (15 * 13.89 + 5 * 1.11), rel=1e-7)
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_pickup_following_a_decided_input_round_trips(tmp_path):
+    # the shredder's input mixes two scraps in decided proportions: its composition is unknown,
+    # but the pick-up (2 % of the total input) stays linear; simulating the optimum's decisions
+    # reproduces its flows
+    from circopt.simulate import shares_from_decisions
+    nodes = {
+        "s1": {"kind": "source", "composition": {"A": 0.1}, "series": 10, "to": "route", "source": "estimate"},
+        "s2": {"kind": "source", "composition": {"A": 0.3}, "series": 5, "to": "shred", "source": "estimate"},
+        "route": {"kind": "split", "routes": {"go": "shred", "no": "land"}, "baseline": {"go": 0.5, "no": "rest"},
+                  "shares": {"go": [0.0, 0.6]}, "source": "estimate"},
+        "pickup": {"kind": "source", "composition": {"B": 1.0}, "follows": "shred", "ratio": 0.02, "to": "shred",
+                   "source": "estimate"},
+        "shred": {"kind": "process", "to": "market", "source": "estimate"},
+        "market": {"kind": "sink", "loss": "export"},
+        "land": {"kind": "sink", "loss": "dissipation"},
+    }
+    system = circopt.build(_doc(nodes), write_sources(tmp_path))
+    res = circopt.optimise(system, "losses")
+    # 6 t of s1 go (share cap 0.6) + 5 t of s2 = 11 t; pick-up 0.02 x 11 / 0.98
+    assert _flow(res, "pickup", "shred", 2020) == pytest.approx(0.22 / 0.98, rel=1e-9)
+    sim = circopt.simulate(system, shares=shares_from_decisions(system, res.decisions))
+    m = res.flows.merge(sim.flows, on=["year", "source", "target", "element"])
+    np.testing.assert_allclose(m.value_x, m.value_y, rtol=1e-9, atol=1e-12)
+
+
+def test_pickup_ratios_at_one_are_refused(tmp_path):
+    nodes = _pickup_blend_nodes()
+    nodes["pickup"]["ratio"] = 1.0
+    with pytest.raises(circopt.errors.InstanceErrors, match="input has no solution"):
+        circopt.build(_doc(nodes), write_sources(tmp_path))
 
 
 def test_history_cohorts_leave_in_model_years(tmp_path):
@@ -150,10 +216,10 @@ def test_stock_driven_falling_stock_error_and_clip(tmp_path):
     assert any("clipped" in n for n in res.notes)
 
 
-def test_balancing_source_takes_no_stream(tmp_path):
+def test_balancing_source_is_refused(tmp_path):
     nodes = {"bal": {"kind": "source", "balancing": True, "stream": "x", "to": "s", "source": "estimate"},
              "s": {"kind": "sink"}}
-    with pytest.raises(InstanceError, match="balancing"):
+    with pytest.raises(InstanceError, match="balancing sources are gone"):
         circopt.build(_doc(nodes), write_sources(tmp_path))
 
 
