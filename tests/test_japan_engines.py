@@ -119,7 +119,7 @@ def test_cu_window_on_a_tiny_subnetwork():
            "nodes": {
                "scrap": {"kind": "source", "composition": {"Cu": 0.003}, "series": 150.0, "to": "market",
                          "source": "estimate"},
-               "pig_iron": {"kind": "source", "composition": {"Cu": 0.0}, "free": True, "cost": 1.0,
+               "pig_iron": {"kind": "source", "composition": {"Cu": 0.0}, "free": True, "cost": 1.0, "energy": 23.3, "co2": 2.2,
                             "to": "market", "source": "estimate"},
                "market": {"kind": "blend", "surplus": "scrap_export", "source": "estimate",
                           "outputs": {"sheet": {"to": "sheet_use", "demand": 100.0, "window": {"Cu": [0, 0.001]}},
