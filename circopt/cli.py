@@ -94,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("compare", help="scenarios side by side, with differences from the first")
     cp.add_argument("instance", help="instance folder")
     cp.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    cp.add_argument("--trace", action="store_true",
+                    help="compare the scenarios' fate traces (MaTrace view: fate_summary indicators) instead of runs")
     cp.add_argument("--scenarios", required=True, help="comma-separated scenario names ('base' for none)")
     cp.add_argument("--objective", help="optimise each scenario for this objective (default: simulate)")
     cp.add_argument("--out", required=True, help="output folder: compare.csv, compare.png")
@@ -302,7 +304,7 @@ def _study(args) -> int:
     elif args.verb == "compare":
         names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
         st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
-                             boundary=args.boundary)
+                             boundary=args.boundary, trace=args.trace)
     elif args.verb == "pareto":
         objs = [parse_objective(o) for o in args.objectives.split(",")]
         if len(objs) != 2:

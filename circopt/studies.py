@@ -154,9 +154,9 @@ class Study:
         elif self.kind == "combine":
             fig = plots.plot_pareto(self.table, "budget", "objective", title="Best objective against budget")
         elif self.kind == "compare":
-            t = self.table.set_index("indicator").drop(columns=[c for c in self.table.columns if c.startswith("diff")],
-                                                      errors="ignore")
-            t = t[t.index.str.startswith(("losses/", "surplus/", "primary/"))]
+            t = self.table.set_index("indicator").drop(
+                columns=[c for c in self.table.columns if c.startswith(("diff", "rel_"))], errors="ignore")
+            t = t[t.index.str.startswith(("losses/", "surplus/", "primary/", "lost_after_50y/", "exported_after_50y/"))]
             fig = _bars(t, "What-if comparison")
         else:  # sweep
             fig = _hist(self.table, self.meta.get("indicators", []))
@@ -466,16 +466,26 @@ def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
 # what-if comparison
 # ---------------------------------------------------------------------------------------
 def compare(path: str | Path, scenarios: list[str | None], objective: Any = None, boundary: str | None = None,
-            **opt) -> Study:
+            trace: bool = False, **opt) -> Study:
     """Scenarios side by side (simulated, or optimised when ``objective`` is given), with the
     difference of each from the first (``diff_``) and relative to it (``rel_``: difference /
-    first, NaN where the first is 0)."""
+    first, NaN where the first is 0). With ``trace``, the indicators are those of each
+    scenario's fate trace (``INDICATOR/ELEMENT`` from the fate summary; under the optimal
+    shares when ``objective`` is given)."""
     from .instance import load
     from .simulate import simulate
 
     cols, runs = {}, {}
     for name in scenarios:
         system = load(path, name or None, boundary=boundary)
+        if trace:
+            from .trace import trace as trace_pulse
+
+            fate = trace_pulse(system, objective=objective, **opt)
+            label = name or "base"
+            runs[label] = fate.result
+            cols[label] = {f"{r.indicator}/{r.element}": float(r.value) for r in fate.summary.itertuples()}
+            continue
         if objective is None:
             res = simulate(system)
         else:
