@@ -1141,8 +1141,10 @@ class _Builder:
         s_edge = None
         if surplus is not None:
             tgt = self._ref(surplus, nid, f"{key}.surplus")
-            if tgt is None or self.nodes[tgt].kind != "sink":
-                raise InstanceError(self.ctx.where(f"{key}.surplus"), "the surplus outlet must be a sink", surplus)
+            exported = tgt is not None and (self.doc.get("nodes") or {}).get(self.nodes[tgt].family, {}).get("kind") == "export"
+            if tgt is None or (self.nodes[tgt].kind != "sink" and not exported):
+                raise InstanceError(self.ctx.where(f"{key}.surplus"), "the surplus outlet must be a sink (or an "
+                                    "export node)", surplus)
             s_edge = self._edge(nid, tgt, "surplus", "surplus", f"{key}.surplus").id
         alloc = spec.get("allocation") or {}
         if not isinstance(alloc, dict):

@@ -626,7 +626,7 @@ class _Builder:
             known = all(s.comp_known[e] for e in ins) and all(s.comp_known[e] for e in outs) and len(ins) > 0
             self.total_mode[n] = known
             if known:
-                self.node_comp[n] = s.edge_comp[ins[0]]
+                self.node_comp[n] = _input_comp(s, n, ins)
 
     # -- constants by the simulator itself --------------------------------------------------------
     def _constants(self):
@@ -1517,6 +1517,17 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     if getattr(om, "boundary", None):
         res.extra["boundary"] = om.boundary
     return res
+
+
+def _input_comp(s: System, n: int, ins: list[int]) -> np.ndarray:
+    """Composition of a node's total input when it is known: its inputs' common composition, mixed
+    with the pick-up sources that follow the node's own input (not the first input edge's alone)."""
+    from .network import _pickups, _with_pickups
+
+    picks = _pickups(s, n, ins)
+    rest = [e for e in ins if e not in picks]
+    comp = s.edge_comp[rest[0] if rest else ins[0]]
+    return _with_pickups(s, s.edge_comp, comp, picks) if picks and rest else comp
 
 
 def _boundary_note(obj: dict, system: System) -> dict:

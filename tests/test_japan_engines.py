@@ -192,3 +192,16 @@ def test_cu_pickup_and_attached_cu_reach_carbon_steel():
     to_cu = f[("part_dismantling", "copper_recycling")]
     dis_cu = res.flows[(res.flows.target == "part_dismantling") & (res.flows.element == "Cu") & (res.flows.year == 2036)]
     assert to_cu == pytest.approx(dis_cu.value.sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("boundary", ["domestic", "global"])
+def test_optimised_audit_with_pickup_and_cu_market(boundary):
+    """The optimum closes its audit: the shredder's input mixes the engines (a decided route) and
+    the Cu pick-up that follows it (the LP must use the mixed composition, not the first input's)."""
+    best = circopt.optimise(circopt.load(INSTANCE, "circular", boundary=boundary), objective="losses")
+    assert best.max_relative_imbalance <= 1e-9
+    d = best.decisions
+    alloc = d[(d.node == "carbon_steel_market") & (d.year == 2040)].set_index("decision").share
+    # Cu decides the cascade: the Cu-rich shredded engine steel goes where Cu is tolerated most
+    assert alloc["engine_shred_melt -> construction"] == pytest.approx(1.0, abs=1e-6)
+    assert alloc[[k for k in alloc.index if k.startswith("engine_shred_melt -> motor_vehicles")]].sum() <= 1e-6
