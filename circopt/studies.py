@@ -502,7 +502,7 @@ def compare(path: str | Path, scenarios: list[str | None], objective: Any = None
     for c in labels:
         table[f"diff_{c}"] = table[c] - table[first]
     for c in labels:
-        table[f"rel_{c}"] = (table[c] - table[first]) / table[first].where(table[first] != 0)
+        table[f"rel_{c}"] = (table[c] - table[first]) / table[first].where(table[first].abs() > 1e-12)
     return Study("compare", table.reset_index(), runs=runs, meta={"scenarios": [s or "base" for s in scenarios],
                                                                    "objective": str(objective)})
 
