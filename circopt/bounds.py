@@ -19,7 +19,7 @@ allocation (absolute)
 
 (the row of a share bound reads ``route - share * input >= 0``; moving the share by d moves
 its right-hand side by ``d * input``, hence the scale). Mass balances (``balance``,
-``allocation``, ``nominal``) are structure, not bounds, and are left out.
+``allocation``) are structure, not bounds, and are left out.
 
 A row *binds* when its activity is at a finite bound within the tolerance of
 :func:`circopt.model` (``Result.duals.binding``). A lever (the instance's ``levers:``) owns the
@@ -60,16 +60,17 @@ KINDS: dict[str, tuple[str, float, str | None]] = {
     "epsilon": ("epsilon", 1.0, None),
     "user": ("user constraint", 1.0, None),
 }
-STRUCTURAL = ("balance", "allocation", "nominal")
+STRUCTURAL = ("balance", "allocation")
 _LEVER_IN_ORIGIN = re.compile(r"lever ([^\s(]+) \(")
-COLUMNS = ["family", "kind", "group", "node", "element", "lever", "rows", "binding_rows", "first_binding",
+COLUMNS = ["family", "kind", "group", "node", "element", "lever", "rows", "binding_rows", "priced_rows", "first_binding",
            "last_binding", "objective_change", "step", "per", "max_abs_dual", "origin"]
 
 
 def binding(result, tol: float = 1e-12) -> pd.DataFrame:
-    """One line per bound family of an optimum: how many of its rows bind and what moving its
-    bound by one step in every year changes the objective (``objective_change``), sorted by
-    the size of that change. ``lever`` names the instance's lever that owns the rows (if any).
+    """One line per bound family of an optimum: how many of its rows bind (``binding_rows``), how
+    many have a nonzero dual (``priced_rows``: moving the bound in those years changes the
+    objective) and what moving its bound by one step in every year changes the objective
+    (``objective_change``), sorted by the size of that change. ``lever`` names the instance's lever that owns the rows (if any).
 
     ``tol``: a dual below ``tol`` x the largest |dual| counts as zero."""
     d = result.duals
@@ -100,7 +101,7 @@ def binding(result, tol: float = 1e-12) -> pd.DataFrame:
         recs.append({
             "family": fam, "kind": kind, "group": g.group.iloc[0], "node": g.node.iloc[0],
             "element": g.element.iloc[0], "lever": g.lever.iloc[0], "rows": len(g),
-            "binding_rows": int(g.binding.sum()),
+            "binding_rows": int(g.binding.sum()), "priced_rows": int((g.change != 0).sum()),
             "first_binding": int(yb.min()) if len(yb) else None, "last_binding": int(yb.max()) if len(yb) else None,
             "objective_change": float(g.change.sum()), "step": step, "per": _per(kind, step, result.system.unit),
             "max_abs_dual": float(g.dual.abs().max()), "origin": g.origin.iloc[0]})
@@ -148,11 +149,16 @@ def format_binding(table: pd.DataFrame, top: int = 10) -> str:
             yrs = f"{a}-{b}" if a != b else f"{a}"
         lever = f" [lever {r.lever}]" if isinstance(r.lever, str) else ""
         lines.append(f"  {r.objective_change:+.6g} {r.per}: {r.family}{lever} (binds {r.binding_rows}/{r.rows} rows, "
-                     f"{yrs})")
+                     f"{yrs}{_priced(r)})")
     return "\n".join(lines)
 
 
 # ---- helpers ------------------------------------------------------------------------------------
+def _priced(r) -> str:
+    n = getattr(r, "priced_rows", None)  # (absent from a binding.csv of an earlier version)
+    return "" if n is None or pd.isna(n) else f"; {int(n)} with a nonzero dual"
+
+
 def _family(name: str) -> str:
     """``share_max[eol.reuse,2025]`` -> ``share_max[eol.reuse]`` (the year dropped)."""
     m = re.match(r"^(.*)\[(.*),(\d{4})\]$", name)
@@ -162,6 +168,7 @@ def _family(name: str) -> str:
 
 
 def _subject(family: str) -> str:
+    family = re.sub(r"^constraints\[\d+\]\.", "", family)
     i = family.find("[")
     return family[i + 1:-1] if i >= 0 and family.endswith("]") else ""
 
@@ -180,7 +187,7 @@ def _per(kind: str, step: float, unit: str) -> str:
 
 
 def _alloc_step(origin: str) -> float:
-    return 0.01 if "share" in str(origin) else 1.0
+    return 0.01 if "share: True" in str(origin) else 1.0
 
 
 def _scales(result, d: pd.DataFrame) -> np.ndarray:
@@ -196,7 +203,7 @@ def _scales(result, d: pd.DataFrame) -> np.ndarray:
     kinds = d.kind.to_numpy()
     for q, (kind, fam, node, year, origin) in enumerate(zip(kinds, d.family, d.node, d.year, d.origin)):
         sc = KINDS.get(kind, ("", 1.0, None))[2]
-        if kind in ("allocation_min", "allocation_max") and "share" in str(origin):
+        if kind in ("allocation_min", "allocation_max") and "share: True" in str(origin):
             sc = "output"
         if sc is None or pd.isna(year):
             continue

@@ -37,18 +37,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     s.add_argument("--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+    s.add_argument("--decisions", help="impose these decisions exactly (a decisions.csv or an output folder of "
+                   "'optimise'): reproduces that run's flows")
 
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
     o.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     o.add_argument("--objective", default="losses",
-                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
+                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} or indicator:NAME "
+                   "(an instance's indicator; default losses)")
     o.add_argument("--then", action="append", default=[], metavar="OBJECTIVE",
                    help="then optimise this objective with the earlier optima held (lexicographic; repeatable)")
     o.add_argument("--slack", type=float, default=1e-6,
                    help="how far a held optimum may move: value + slack x max(|value|, 1) (default 1e-6)")
     o.add_argument("--epsilon", action="append", default=[], metavar="TERM=VALUE",
                    help="hold a term at or below a value (repeatable), e.g. --epsilon surplus=400")
+    o.add_argument("--uniqueness", action="store_true",
+                   help="also report whether the optimum is unique: each lever's range over all optima "
+                   "(2 re-solves per lever)")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
@@ -133,14 +139,14 @@ def parse_objective(text: str):
     """'losses' -> 'losses'; 'surplus=1,primary=0.01' -> {'surplus': 1.0, 'primary': 0.01}."""
     if "=" not in text and "," not in text:
         name = text.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         return name
     out = {}
     for part in text.split(","):
         name, _, w = part.partition("=")
         name = name.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         try:
             out[name] = float(w) if w else 1.0
@@ -203,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.verb == "simulate":
             t0 = time.perf_counter()
-            res = simulate(_load(args, args.scenario))
+            res = simulate(_load(args, args.scenario), decisions=args.decisions)
             res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
@@ -214,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             objective = parse_objective(args.objective)
             res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
                            then=[parse_objective(o) for o in args.then], slack=args.slack,
-                           epsilon=parse_epsilon(args.epsilon))
+                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
@@ -273,6 +279,15 @@ def _explain(outdir, top: int = 10) -> int:
         for r in pd.read_csv(lev).itertuples():
             print(f"  lever {r.lever}: {r.status} ({r.binding_rows}/{r.rows} rows bind, objective change "
                   f"{r.objective_change:+.6g} per step)")
+    summ = Path(outdir) / "summary.json"
+    if top and summ.exists():
+        import json
+
+        from .uniqueness import format_report
+
+        rep = json.loads(summ.read_text()).get("uniqueness")
+        if rep:
+            print(format_report(rep))
     return 0
 
 

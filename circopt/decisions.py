@@ -41,6 +41,7 @@ COLUMNS = ["year", "node", "decision", "kind", "share", "value", "input"]
 KINDS = ("route", "allocation", "supply", "capacity")
 #: relative tolerance of the reproduction check (of the largest decided mass)
 REPRODUCE_TOL = 1e-7
+_FIELD = {"route": "route", "blend input": "blend_input", "supply": "supply"}
 
 
 class DecisionsError(InstanceError):
@@ -193,16 +194,23 @@ class Decisions:
         rec = Decisions.from_flows(system, flows, self.allocation)
         scale = max([1.0] + [float(np.abs(v).max()) for d in (self.route, self.blend_input, self.supply)
                              for v in d.values() if v.size])
-        worst, what = 0.0, ""
-        for name, mine, got in (("route", self.route, rec.route), ("blend input", self.blend_input, rec.blend_input),
-                                ("supply", self.supply, rec.supply)):
+        tol = REPRODUCE_TOL * scale
+        # the earliest year that differs holds the cause (later years inherit it); routes first
+        found = []
+        for rank, (name, mine, got) in enumerate((("route", self.route, rec.route),
+                                                  ("blend input", self.blend_input, rec.blend_input),
+                                                  ("supply", self.supply, rec.supply))):
             for k, v in mine.items():
-                d = float(np.abs(v - got[k]).max()) if v.size else 0.0
-                if d > worst:
-                    worst, what = d, f"{name} {_label(system, name, k)}"
-        if worst > REPRODUCE_TOL * scale:
-            raise DecisionsError(where, f"the simulation of these decisions does not reproduce them: {what} "
-                                 f"differs by {worst:.6g} {system.unit} (largest decided mass {scale:.6g})",
+                d = np.abs(v - got[k]).reshape(-1, system.T).max(axis=0)
+                bad = np.flatnonzero(d > tol)
+                if len(bad):
+                    found.append((int(bad[0]), rank, -float(d[bad[0]]), name, k))
+        if found:
+            t, _, _, name, k = min(found, key=lambda f: f[:3])
+            raise DecisionsError(where, f"the simulation of these decisions does not reproduce them: "
+                                 f"{name} {_label(system, name, k)} is {_first(getattr(self, _FIELD[name])[k], t):.6g} "
+                                 f"in the decisions but {_first(getattr(rec, _FIELD[name])[k], t):.6g} {system.unit} "
+                                 f"when simulated in {int(system.years[t])} (largest decided mass {scale:.6g})",
                                  expected="the decisions of a run of this instance and scenario (their masses "
                                  "must satisfy its balances; the simulator does not approximate)")
 
@@ -291,6 +299,12 @@ def _keys(system: System) -> _Keys:
     return _Keys(route_edges, free_nodes, lookup)
 
 
+def _first(arr: np.ndarray, t: int) -> float:
+    """The year-t value of a (T,) array, or the largest of an (n, T) one."""
+    a = np.asarray(arr)
+    return float(a[t]) if a.ndim == 1 else float(np.abs(a[:, t]).max())
+
+
 def _label(system: System, kind: str, k) -> str:
     if kind == "route":
         return system.edge_name(k)
@@ -342,7 +356,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DecisionsError(str(path), "no decisions table here",
                              expected="a decisions.csv or an output folder of 'circopt optimise' or 'simulate'")
     try:
-        return pd.read_csv(p, float_precision="round_trip")
+        return pd.read_csv(p)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DecisionsError(str(p), f"cannot read the decisions table: {str(exc)[:200]}") from None
 

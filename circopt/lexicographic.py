@@ -39,7 +39,7 @@ def _single_term(objective: Any, where: str) -> tuple[str, dict]:
 
 
 def optimise_lexicographic(system, objective: Any, then: list, slack: float = 1e-6, epsilon: dict | None = None,
-                           **kwargs: Any):
+                           uniqueness: bool = False, **kwargs: Any):
     """Optimise ``objective``, then each of ``then`` in turn with the earlier optima held (see the module)."""
     from .model import optimise
 
@@ -52,7 +52,8 @@ def optimise_lexicographic(system, objective: Any, then: list, slack: float = 1e
     log = []
     res = None
     for k, stage in enumerate(stages):
-        res = optimise(system, objective=stage, epsilon=dict(held) or None, **kwargs)
+        last = k == len(stages) - 1
+        res = optimise(system, objective=stage, epsilon=dict(held) or None, uniqueness=uniqueness and last, **kwargs)
         entry = {"stage": k + 1, "objective": stage if isinstance(stage, str) else dict(stage)
                  if isinstance(stage, dict) else list(stage), "value": float(res.objective)}
         if k < len(stages) - 1:

@@ -51,7 +51,8 @@ Objectives (``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1,
     loss type ``surplus``; ``primary``: what free sources supply; ``energy`` / ``co2``: a
     process's ``energy`` per unit of its input, a source's per unit of its amount, a route's per
     unit of its flow; ``cost``: a free source's ``cost`` per unit supplied + route costs (+ a
-    process's cost per unit of input, + ``cost`` x capacity of capacity constraints).
+    process's cost per unit of input, + ``cost`` x capacity of capacity constraints);
+    ``indicator:NAME``: a declared indicator. The weights on flows are :mod:`circopt.terms`'s.
     ``epsilon={"surplus": 400}`` holds a term at or below a value (row ``epsilon[surplus]``).
 
 User constraints (instance ``constraints:`` list, scenarios' additions, ``constraints=``)
@@ -66,6 +67,8 @@ User constraints (instance ``constraints:`` list, scenarios' additions, ``constr
     * ``{type: budget, max, years?}`` -- the ``cost`` term at most ``max``;
     * ``{type: flow, source, target, min?, max?, years?, element?}`` -- the flow between two
       nodes (summed over the members of families), per year, within ``[min, max]``.
+    * ``{type: indicator, indicator, min?, max?}`` and ``{type: allocation, node (blend), input,
+      output, min?, max?, share?, years?, index?}`` -- see :mod:`circopt.constraints_extra`.
     Rows are named ``constraints[k].<kind>[subject,year]``, ``k`` counting the instance's
     constraints first, then the argument's.
 
@@ -104,7 +107,7 @@ from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .stocks import stock_plan
 from .system import TOTAL, System
-from .terms import DEFAULT_LOSS_TYPES  # noqa: F401 - a public name of this module
+from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
@@ -119,6 +122,8 @@ CONSTRAINT_TYPES: dict[str, set[str]] = {
     "forbid": {"node", "route", "years", "life", "index"},
     "budget": {"max", "years"},
     "flow": {"source", "target", "min", "max", "years", "element"},
+    "indicator": {"indicator", "min", "max"},
+    "allocation": {"node", "input", "output", "min", "max", "share", "years", "index"},
 }
 _ALWAYS_KEYS = {"type", "description", "source", "name", "cite"}  # cite: a source id (flow uses 'source')
 
@@ -130,7 +135,8 @@ DECISION_KINDS = (C_ROUTE, C_ALLOC, C_SUPPLY)
 # row kinds
 ROW_KINDS = ("balance", "allocation", "share_min", "share_max", "capacity", "demand", "window_min",
              "window_max", "supply_max", "forbid", "capacity_growth", "capacity_initial", "capacity_max",
-             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user")
+             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user",
+             "indicator_min", "indicator_max", "allocation_min", "allocation_max")
 _RK = {k: i for i, k in enumerate(ROW_KINDS)}
 _EDGE_ROWS = {_RK[k] for k in ("share_min", "share_max", "capacity", "forbid", "capacity_growth",
                                "capacity_initial", "capacity_max")}
@@ -377,6 +383,12 @@ class OptModel:
             return f"{con['source']}->{con['target']}", None, con.get("element", TOTAL)
         if k == _RK["epsilon"]:
             return list(self.epsilon)[a], None, None
+        if k in (_RK["indicator_min"], _RK["indicator_max"]):
+            return str(self.constraints[a]["indicator"]), None, None
+        if k in (_RK["allocation_min"], _RK["allocation_max"]):
+            con = self.constraints[int(self.row_u[i])]
+            return (f"{s.nodes[s.blends[a].node].name}.{con['doc'].get('input')}->{s.blends[a].outputs[b].name}",
+                    s.nodes[s.blends[a].node].name, None)
         return "", None, None
 
     def _row_name(self, i: int) -> str:
@@ -434,7 +446,7 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
              time_limit: float | None = None, then: list | None = None, slack: float = 1e-6,
-             **objective_options: Any):
+             uniqueness: bool = False, **objective_options: Any):
     """Optimise a system; returns a :class:`~circopt.result.Result` (engine ``"optimise"``).
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
@@ -447,7 +459,8 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     whose route flows, blend allocations and free-source amounts are imposed.
     ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
     optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
-    :mod:`circopt.lexicographic`).
+    :mod:`circopt.lexicographic`). ``uniqueness``: also report whether the optimum is unique
+    (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.uniqueness`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
@@ -458,10 +471,10 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
 
         return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
                                       solver_options=solver_options, fix=fix, weights=weights,
-                                      time_limit=time_limit, **objective_options)
+                                      time_limit=time_limit, uniqueness=uniqueness, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
-    return solve(om, solver_options=solver_options, time_limit=time_limit)
+    return solve(om, solver_options=solver_options, time_limit=time_limit, uniqueness=uniqueness)
 
 
 def build_model(system: System | str | Path, objective: Any = "losses", constraints: list[dict] | None = None,
@@ -479,8 +492,10 @@ def build_model(system: System | str | Path, objective: Any = "losses", constrai
     return om
 
 
-def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None):
-    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result."""
+def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None,
+          uniqueness: bool = False):
+    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result
+    (``uniqueness``: with the alternative-optimum report of :mod:`circopt.uniqueness`)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -518,7 +533,12 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
                           f"after {solve_seconds:.3g} s ({om.n_cols} columns, {om.n_rows} rows); "
                           "raise time_limit or check solver_options")
     sol = h.getSolution()
-    return _result(om, hl, h, sol, solve_seconds, opts)
+    res = _result(om, hl, h, sol, solve_seconds, opts)
+    if uniqueness:
+        from .uniqueness import report
+
+        res.extra["uniqueness"] = report(om, hl, h, sol)
+    return res
 
 
 # ============================================================================================
@@ -1138,6 +1158,10 @@ class _Builder:
         elif typ == "budget":
             row, off = self._term("cost", {"years": con.get("years")})
             add(row, -INF, float(con["max"]) - off, "budget", k, 0, 0, None, k)
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import rows
+
+            rows(self, k, con, add, direct)
 
     # -- objective terms --------------------------------------------------------------------------
     def _term(self, name: str, opts: dict) -> tuple[sp.csr_matrix, float]:
@@ -1970,8 +1994,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
             spec[k] = w
     out = {}
     for name, val in spec.items():
-        if name not in OBJECTIVES:
-            raise InstanceError("objective", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("objective", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -1991,8 +2016,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
 def _parse_epsilon(epsilon, options) -> dict[str, tuple[float, dict]]:
     out = {}
     for name, val in (epsilon or {}).items():
-        if name not in OBJECTIVES:
-            raise InstanceError("epsilon", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("epsilon", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -2269,6 +2295,10 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
             if el != TOTAL and el not in system.channels:
                 err("element", "unknown element", el, expected=f"one of {[*system.channels, TOTAL]}")
             con["element"] = el
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import validate
+
+            validate(system, typ, doc, con, err, number)
         if len(errors) == n_err:
             out.append(con)
     if errors:

@@ -244,7 +244,9 @@ class Result:
         }
         from .terms import free_supply, values
 
-        out["terms"] = values(self)
+        terms = values(self)
+        out["terms"] = {k: v for k, v in terms.items() if not k.startswith("indicator:")}
+        out["indicators"] = {k.split(":", 1)[1]: v for k, v in terms.items() if k.startswith("indicator:")}
         out["free_sources"] = free_supply(self)
         if self.objective is not None:
             out["objective"] = self.objective
@@ -292,8 +294,10 @@ class Result:
         return out[["model", "scenario", "region", "variable", "unit", "year", "value"]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        from .terms import table as terms_table
+
         t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit,
-             "iamc": self.iamc()}
+             "iamc": self.iamc(), "terms": terms_table(self)}
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:

@@ -25,7 +25,8 @@ import numpy as np
 from .errors import InstanceError
 from .system import TOTAL, System
 
-__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "value", "values"]
+__all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "table",
+           "value", "values"]
 
 TERMS = ("losses", "surplus", "primary", "energy", "co2", "cost")
 #: exported material (``export`` nodes) counts by default: under the domestic boundary view it is
@@ -46,6 +47,10 @@ def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[n
     opts = dict(opts or {})
     s = system
     T, E, C = s.T, len(s.edges), s.C
+    if name.startswith(INDICATOR):
+        from .indicators import indicator_weights
+
+        return indicator_weights(s, name[len(INDICATOR):], opts)
     mask = _years_mask(s, opts, name)
     w = np.zeros((T, E, C))
     if name in ("losses", "surplus"):
@@ -109,9 +114,39 @@ def value(result, name: str, opts: dict | None = None) -> float:
     return v
 
 
+def series(result, name: str, opts: dict | None = None) -> np.ndarray:
+    """The term per model year (T,) from a Result's flows (a stock indicator: per year of its
+    flows' contribution, so only the sum is meaningful for stocks; the constant is not spread)."""
+    w, _ = flow_weights(result.system, name, opts)
+    out = np.einsum("tec,tec->t", w, result.flows_array)
+    if name == "cost":
+        from .model import _years_mask
+
+        cap = (result.extra.get("lp") or {}).get("capacity_cost")
+        if cap is not None:
+            out = out + np.where(_years_mask(result.system, dict(opts or {}), name), np.asarray(cap, float), 0.0)
+    return out
+
+
+def table(result) -> "pd.DataFrame":
+    """Every term per model year (default options): columns year, losses, surplus, primary,
+    energy, co2, cost (``terms.csv``)."""
+    import pandas as pd
+
+    out = pd.DataFrame({"year": result.system.years.astype(int)})
+    for name in TERMS:
+        out[name] = series(result, name)
+    return out
+
+
 def values(result) -> dict[str, float]:
-    """Every term (default options) of a Result."""
-    return {name: value(result, name) for name in TERMS}
+    """Every term (default options) and every declared indicator (``indicator:NAME``) of a Result."""
+    from .indicators import declared
+
+    out = {name: value(result, name) for name in TERMS}
+    for name in declared(result.system):
+        out[f"{INDICATOR}{name}"] = value(result, f"{INDICATOR}{name}")
+    return out
 
 
 def objective_value(result, objective: dict[str, tuple[float, dict]]) -> float:
@@ -120,13 +155,14 @@ def objective_value(result, objective: dict[str, tuple[float, dict]]) -> float:
 
 
 def free_supply(result) -> dict:
-    """Per decision-driven source (free or balancing): whether it is priced (energy, CO2, cost
-    declared) and what it supplied, per element (+ total) and model year."""
+    """Per decision-driven (free) source: which of energy, CO2 and cost it declares (``priced``; the
+    loader requires all three, 0 only explicitly), their values per unit (first year) and what it
+    supplied, per element (+ total) and model year."""
     s = result.system
     F = result.flows_array
     out = {}
     for i, nd in enumerate(s.nodes):
-        if nd.kind != "source" or not (nd.free or "balancing" in nd.meta):
+        if nd.kind != "source" or not nd.free:
             continue
         outs = s.out_edges(i)
         arr = F[:, outs, :].sum(axis=1) if outs else np.zeros((s.T, s.C))  # (T, C)
@@ -134,6 +170,7 @@ def free_supply(result) -> dict:
         supplied[TOTAL] = arr.sum(axis=1).tolist()
         priced = {k: getattr(nd, k, None) is not None
                   for k in ("energy", "co2", "cost")}
-        out[nd.name] = {"kind": "balancing" if "balancing" in nd.meta else "free", "priced": priced,
-                        "unpriced": not any(priced.values()), "supplied": supplied}
+        per_unit = {k: float(np.asarray(getattr(nd, k))[0]) for k in priced if priced[k]}
+        out[nd.name] = {"priced": priced, "unpriced": not all(priced.values()), "per_unit": per_unit,
+                        "supplied": supplied}
     return out
