@@ -29,12 +29,18 @@ def check_structure(system: System) -> None:
             if not ok:
                 errors.append(InstanceError(node.where, f"stock-driven stock {node.name} must be fed by exactly one "
                                             "source that sends only to it (its series is then computed)"))
-            elif system.nodes[srcs[0].source].series is None:
+            elif (src := system.nodes[srcs[0].source]).series is not None and "driven_by" not in src.meta:
+                errors.append(InstanceError(f"{src.where}.series", f"source {src.name} feeds the stock-driven stock "
+                                            f"{node.name}, whose 'stock' sets its amount; it cannot also have a "
+                                            "series", expected="no 'series' on this source (or no 'stock' on "
+                                            f"{node.name}, to make it inflow-driven)"))
+            else:
                 system.nodes[srcs[0].source].series = np.zeros(system.T)  # computed by the engine
                 system.nodes[srcs[0].source].meta["driven_by"] = n_id
     for n_id, node in enumerate(system.nodes):
         ins, outs = system.in_edges(n_id), system.out_edges(n_id)
-        if node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None:
+        if (node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None
+                and "fate_abroad_of" not in node.meta):
             errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
                                         expected="at least one node sending to it (or remove it)"))
         if node.kind == "source" and node.free:
@@ -117,8 +123,9 @@ def propagate_compositions(system: System) -> None:
     composition to every route; a process output is known when all its inputs are known
     and equal; a stock's outflow is known when its inflow composition is known and the
     same in every year (and equal to its history's); blend outputs and surplus carry
-    decided mixtures, so they are not known. A cycle is resolved by iterating to a fixed
-    point from "unknown".
+    decided mixtures, so they are known only when every input of the blend carries one and
+    the same known composition (a market of identical products: new, reused, rebuilt). A
+    cycle is resolved by iterating to a fixed point from "unknown".
     """
     E, T, C = len(system.edges), system.T, system.C
     known = np.zeros(E, bool)
@@ -128,14 +135,14 @@ def propagate_compositions(system: System) -> None:
         if e.rule == "source":
             state[e.id] = 1
             comp[e.id] = system.nodes[e.source].composition
-        elif e.rule in ("blend_out", "surplus"):
-            state[e.id] = -1
+        # blend outputs and surplus: decided below (known when all the blend's inputs carry one
+        # known composition, e.g. a market of identical engines; otherwise unknown)
     changed = True
     while changed:
         changed = False
         for n_id, node in enumerate(system.nodes):
             outs = [e for e in system.out_edges(n_id) if state[e] == 0]
-            if not outs or node.kind in ("source", "blend", "sink"):
+            if not outs or node.kind in ("source", "sink"):
                 continue
             # a stream whose coefficients are all zero carries nothing and no composition
             ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import SimulationError
+from .lifetimes import negative_inflow_tol
 from .system import System
 from .stocks import stock_plan
 
@@ -98,7 +99,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     elif scenario is not None and scenario != system.scenario:
         if system.path is None:
             raise ValueError("a scenario can only be applied to a System loaded from a folder")
-        system = load(system.path, scenario)
+        system = load(system.path, scenario, boundary=system.boundary)
     rec = None
     if decisions is not None:
         if shares is not None:
@@ -192,6 +193,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
                 raise SimulationError(f"stock-driven stock {node.name}: survival at age 0 is 0 in "
                                       f"{int(system.years[t])}; inflow cannot be determined")
             need = (node.target_stock[t] - remaining) / sf0
+            if 0 > need * sf0 >= -negative_inflow_tol(node.target_stock):  # round-off, as stock_driven()
+                need = 0.0
             if need < 0:
                 if node.negative_inflow == "error":
                     raise SimulationError(
@@ -325,7 +328,7 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
             if ed.rule != "source" or "follows" not in node.meta:
                 continue
             w = ed.coef[t] * node.meta["ratio"][t] * node.composition[t]
-            for e_in in system.in_edges(node.meta["follows"]):
+            for e_in in system.followed_edges(node.meta["follows"]):
                 cross(ed.id, e_in, w, 1.0)
     if not rows:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0), b_extra

@@ -77,10 +77,10 @@ def _pickup_blend_nodes():
         "pickup": {"kind": "source", "composition": {"B": 1.0}, "follows": "shred", "ratio": 0.02, "to": "shred",
                    "source": "estimate"},
         "shred": {"kind": "process", "to": "melt", "source": "estimate"},
-        "primary": {"kind": "source", "composition": {}, "free": True, "to": "melt", "energy": 15.0, "co2": 0.0,
-                    "cost": 0.0, "source": "estimate"},
-        "add_a": {"kind": "source", "composition": {"A": 1.0}, "free": True, "to": "melt", "energy": 5.0, "co2": 0.0,
-                  "cost": 0.0, "source": "estimate"},
+        "primary": {"kind": "source", "composition": {}, "free": True, "to": "melt", "energy": 15.0,
+                    "co2": 0.0, "cost": 0.0, "source": "estimate"},
+        "add_a": {"kind": "source", "composition": {"A": 1.0}, "free": True, "to": "melt", "energy": 5.0,
+                  "co2": 0.0, "cost": 0.0, "source": "estimate"},
         "melt": {"kind": "blend", "source": "estimate", "surplus": "surplus",
                  "outputs": {"alloy": {"to": "market", "demand": 20.0, "window": {"A": [0.07, 0.08], "B": [0, 0.005]}}},
                  "allocation": {"shred": {"alloy": 1.0}}},
@@ -187,7 +187,7 @@ def test_stock_driven_stock_sets_its_source(tmp_path):
     folder = write_sources(tmp_path)
     nodes = {
         "prod": {"kind": "source", "composition": {"A": 1.0}, "to": "use", "source": "estimate"},
-        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "stock": {2020: 10, 2023: 16},
+        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "stock": {2020: 10, 2023: 16, "fill": "interpolate"},
                 "to": "eol", "source": "estimate"},
         "eol": {"kind": "sink", "loss": "dissipation"},
     }
@@ -226,7 +226,7 @@ def test_balancing_source_is_refused(tmp_path):
 def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
     # remanufacturing as a process over life: at the last life nothing reaches it
     nodes = {
-        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, 2021: 0}, "to": "use",
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, "fill": "zero"}, "to": "use",
                  "source": "estimate"},
         "use": {"kind": "stock", "lives": 1, "lifetime": {"model": "fixed", "mean": 1}, "to": "eol",
                 "source": "estimate"},

@@ -338,9 +338,14 @@ def test_optimising_toy_losses_beats_baseline():
     assert res.max_relative_imbalance <= 1e-9
     assert res.solver["name"] == "highs" and res.solver["version"].count(".") == 2
     assert res.solve_seconds is not None and res.solve_seconds >= 0
-    assert list(res.decisions.columns) == ["year", "node", "decision", "kind", "share", "value", "input"]
+    assert list(res.decisions.columns) == ["year", "node", "decision", "kind", "share", "value", "input",
+                                           "lower", "upper"]
     # the optimum respects the instance's share bounds: reuse <= 0.5, landfill >= 0.05 of eol input
     d = res.decisions.query("kind == 'route' and input > 1e-9")
+    # ... and reports them as the bounds in force (toy instance.yaml: reuse [0, 0.5] in life 1, landfill min 0.05)
+    assert (d.query("decision == 'reuse' and node == 'eol[1]'")["upper"] == 0.5).all()
+    assert (d.query("decision == 'landfill'")["lower"] == 0.05).all()
+    assert ((d["share"] >= d["lower"] - 1e-9) & (d["share"] <= d["upper"] + 1e-9)).all()
     assert (d.query("decision == 'reuse'")["share"] <= 0.5 + 1e-9).all()
     assert (d.query("decision == 'landfill'")["share"] >= 0.05 - 1e-9).all()
     # the demand of the alloy is met exactly every year
@@ -529,7 +534,8 @@ def networks(draw):
     elif kind == "weibull":
         lt = {"model": "weibull", "mean": draw(st.floats(1.5, 5.0)), "sd": draw(st.floats(0.5, 2.0))}
     else:
-        lt = {"model": "normal", "mean": {y0: draw(st.floats(2.0, 3.0)), y1: draw(st.floats(3.0, 5.0))}, "sd": 0.5}
+        lt = {"model": "normal", "mean": {y0: draw(st.floats(2.0, 3.0)), y1: draw(st.floats(3.0, 5.0)),
+                                          "fill": "interpolate"}, "sd": 0.5}
     routes = {"recycle": "remelt", "landfill": "dump"}
     baseline = {"landfill": draw(st.floats(0.0, 0.5)), "recycle": "rest"}
     if lives:
@@ -548,7 +554,8 @@ def networks(draw):
            "surplus": "excess"}
     nodes = {
         "src": {"kind": "source", "composition": comp, "series": {y0: draw(st.floats(10, 100)),
-                                                                   y1: draw(st.floats(10, 100))},
+                                                                   y1: draw(st.floats(10, 100)),
+                                                                   "fill": "interpolate"},
                 "to": "use", "source": "estimate"},
         "use": {"kind": "stock", "lifetime": lt, "to": "eol", "source": "estimate",
                 **({"lives": lives, "later_lives": {"lifetime": {"model": "fixed", "mean": draw(st.integers(1, 2))}}}
@@ -582,7 +589,8 @@ def networks(draw):
         nodes["fleet"] = {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "to": "scrap2",
                           # (a growth of ~1e-9 would leave a stock change of round-off size, which the
                           # audit, relative to throughput, magnifies: keep growth 0 or visible)
-                          "stock": {y0: 10.0, y1: 10.0 + draw(st.just(0.0) | st.floats(1.0, 30.0))},
+                          "stock": {y0: 10.0, y1: 10.0 + draw(st.just(0.0) | st.floats(1.0, 30.0)),
+                                    "fill": "interpolate"},
                           "source": "estimate"}
         nodes["scrap2"] = {"kind": "sink", "loss": "dissipation"}
     streams = {}
