@@ -49,7 +49,8 @@ def practice_rules() -> list[dict]:
     a wrought alloy)."""
     import yaml
 
-    return yaml.safe_load((HERE / "scenarios" / "practice.yaml").read_text())["add"]["constraints"]
+    cons = yaml.safe_load((HERE / "scenarios" / "practice.yaml").read_text())["constraints"]
+    return [c for c in cons if c["type"] == "allocation"]
 
 
 def run(system, objective, acceptance: str = "practice", constraints=None, epsilon=None):
