@@ -16,6 +16,38 @@ from collections.abc import Sequence
 from .errors import CircoptError, InstanceErrors
 
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
+#: exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
+
+
+def _number(text: str, what: str, minimum: float, strict: bool, integer: bool):
+    """An argparse type: a finite number (integer if asked) above ``minimum`` (or at least it)."""
+    try:
+        v = int(text) if integer else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if v != v or v in (float("inf"), float("-inf")) or (v <= minimum if strict else v < minimum):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return v
+
+
+def _type(what: str, minimum: float, strict: bool = False, integer: bool = False):
+    def parse(text: str):
+        return _number(text, what, minimum, strict, integer)
+
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse
+
+
+SECONDS = _type("a positive number of seconds", 0.0, strict=True)
+BUDGET = _type("a finite number >= 0", 0.0)
+COUNT = _type("a whole number >= 1", 1, integer=True)
+POINTS = _type("a whole number >= 2", 2, integer=True)
+SEED = _type("a whole number >= 0", 0, integer=True)
+
+
+OUT_HELP = ("output folder: a new or empty one, or one circopt wrote before (replaced atomically); never the "
+            "instance or a folder holding other files")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="simulate with the instance's (or a scenario's) shares")
     s.add_argument("instance", help="instance folder")
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    s.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    s.add_argument("--out", required=True, help=OUT_HELP)
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
 
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
@@ -39,8 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--objective", default="losses",
                    help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    o.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
+    o.add_argument("--out", required=True, help=OUT_HELP)
+    o.add_argument("--time-limit", type=SECONDS, help="solver time limit in seconds (> 0)")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
 
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
@@ -55,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("instance", help="instance folder")
     r.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     r.add_argument("--objective", help="also optimise for this objective and report it")
-    r.add_argument("--out", required=True, help="the HTML file to write")
+    r.add_argument("--out", required=True, help="the HTML file to write (a new file, or one circopt wrote)")
 
     pr = sub.add_parser("prioritise", aliases=["prioritize"], help="rank the instance's levers: each alone, all, "
                         "greedy order, shadow prices")
@@ -66,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cb = sub.add_parser("combine", help="best combination of levers under a budget (MILP), and the frontier")
     cb.add_argument("instance", help="instance folder")
-    cb.add_argument("--budget", type=float, required=True, help="total adoption cost allowed")
+    cb.add_argument("--budget", type=BUDGET, required=True, help="total adoption cost allowed (>= 0)")
     cb.add_argument("--objective", default="losses", help="objective (default losses)")
     cb.add_argument("--scenario", help="named scenario")
     cb.add_argument("--out", required=True, help="output folder: combine.csv, combine.png")
@@ -80,20 +112,20 @@ def _parser() -> argparse.ArgumentParser:
     pa = sub.add_parser("pareto", help="ε-constraint front between two objectives")
     pa.add_argument("instance", help="instance folder")
     pa.add_argument("--objectives", required=True, help="two objectives, e.g. losses,energy")
-    pa.add_argument("--points", type=int, default=5, help="number of points (default 5)")
+    pa.add_argument("--points", type=POINTS, default=5, help="number of points (>= 2, default 5)")
     pa.add_argument("--scenario", help="named scenario")
     pa.add_argument("--out", required=True, help="output folder: pareto.csv, pareto.png")
 
     sw = sub.add_parser("sweep", help="Monte Carlo over the instance's ranges (or a grid), in parallel")
     sw.add_argument("instance", help="instance folder")
-    sw.add_argument("--samples", type=int, default=20, help="number of Monte-Carlo samples (default 20)")
+    sw.add_argument("--samples", type=COUNT, default=20, help="number of Monte-Carlo samples (>= 1, default 20)")
     sw.add_argument("--grid", help="a grid instead: 'range=v1:v2:v3;other=...'")
-    sw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sw.add_argument("--seed", type=SEED, default=0, help="random seed (>= 0, default 0)")
     sw.add_argument("--objective", help="optimise each point for this objective (default: simulate)")
     sw.add_argument("--scenario", help="named scenario")
     sw.add_argument("--executor", default="processes", choices=["inprocess", "processes", "dask"],
                     help="where the points run (default processes)")
-    sw.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    sw.add_argument("--workers", type=COUNT, help="local processes (>= 1, default: all cores)")
     sw.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
     return p
@@ -116,6 +148,8 @@ def parse_objective(text: str):
             out[name] = float(w) if w else 1.0
         except ValueError:
             raise CircoptError(f"--objective: weight of '{name}' is not a number ({w!r})") from None
+        if out[name] != out[name] or abs(out[name]) == float("inf"):
+            raise CircoptError(f"--objective: weight of '{name}' must be a finite number ({w!r})")
     return out
 
 
@@ -124,8 +158,9 @@ def _formats(args) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from . import __version__, load, simulate
-    from .instance import scenario_names
+    """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
+    130 interrupted). Options are checked before any work, the output target before any computation."""
+    from . import __version__
 
     args = _parser().parse_args(argv)
     if args.version:
@@ -135,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
+        from . import load
+        from .instance import scenario_names
+
         if args.verb == "check":
             names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
             problems = 0
@@ -155,45 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     problems += 1
                     print(f"ERR {label}: {e}")
             return 1 if problems else 0
-        if args.verb == "simulate":
-            t0 = time.perf_counter()
-            res = simulate(load(args.instance, args.scenario))
-            res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
-            res.to_dir(args.out, formats=_formats(args))
-            _report(res, args.out)
-            return 0
-        if args.verb in ("optimise", "optimize"):
-            from .model import optimise
-
-            objective = parse_objective(args.objective)
-            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
-            res.to_dir(args.out, formats=_formats(args))
-            _report(res, args.out)
-            return 0
-        if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
-            return _study(args)
-        if args.verb == "report":
-            from .report import build_report, write_report
-
-            objective = parse_objective(args.objective) if args.objective else None
-            system = load(args.instance, args.scenario)
-            path = write_report(args.out, build_report(system, args.scenario, objective=objective))
-            print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-            return 0
-        if args.verb == "trace":
-            from .trace import trace
-
-            objective = parse_objective(args.objective) if args.objective else None
-            fate = trace(load(args.instance, args.scenario), source=args.source, year=args.year, objective=objective)
-            fate.to_dir(args.out)
-            summ = fate.summary
-            print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
-                  f"shares sum to 1 within {fate.share_sum_error():.1e}; "
-                  f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
-            for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
-                print(f"  {r.element}: {r.value:.4f} in use after 50 years")
-            print(f"written to {args.out}")
-            return 0
+        return _run(args)
     except InstanceErrors as e:
         print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
         for err in e.errors:
@@ -202,7 +202,127 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CircoptError as e:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
-    return 2
+    except KeyboardInterrupt:
+        print("circopt: interrupted; an output not yet complete was not written (the previous one, if any, is "
+              "intact)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # the console script ends quietly
+    except OSError as e:
+        from .io import os_error_message
+
+        print(f"circopt: {os_error_message(e)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("circopt: out of memory; try a smaller instance, fewer years or fewer samples", file=sys.stderr)
+        return 1
+
+
+def _preflight(args) -> dict:
+    """Every option checked before any work: objectives, scenario lists, grids, optional packages."""
+    import importlib.util
+
+    o: dict = {}
+    if getattr(args, "objective", None):
+        o["objective"] = parse_objective(args.objective)
+    if args.verb == "pareto":
+        objs = [parse_objective(x) for x in args.objectives.split(",") if x.strip()]
+        if len(objs) != 2:
+            raise CircoptError(f"--objectives takes two names, e.g. losses,energy (got {args.objectives!r})")
+        o["objectives"] = tuple(objs)
+    if args.verb == "compare":
+        names = [s.strip() for s in args.scenarios.split(",")]
+        if not any(names):
+            raise CircoptError("--scenarios: expected comma-separated scenario names ('base' for none), got "
+                               f"{args.scenarios!r}")
+        o["scenarios"] = [None if n in ("base", "") else n for n in names]
+    if args.verb == "sweep" and args.grid:
+        o["grid"] = _parse_grid(args.grid)
+    if getattr(args, "parquet", False) and not (importlib.util.find_spec("pyarrow")
+                                                or importlib.util.find_spec("fastparquet")):
+        raise CircoptError("--parquet needs pyarrow (pip install pyarrow)")
+    if args.verb in ("report", "prioritise", "prioritize", "combine", "compare", "pareto", "sweep") and \
+            importlib.util.find_spec("matplotlib") is None:
+        raise CircoptError(f"circopt {args.verb} draws figures and needs matplotlib (pip install 'circopt[plots]')")
+    return o
+
+
+def _parse_grid(text: str) -> dict[str, list[float]]:
+    grid: dict[str, list[float]] = {}
+    for part in text.split(";"):
+        k, _, vals = part.partition("=")
+        if not k.strip() or not vals.strip():
+            raise CircoptError(f"--grid: expected 'range=v1:v2:v3;other=...', got {part!r}")
+        try:
+            values = [float(v) for v in vals.split(":")]
+        except ValueError:
+            raise CircoptError(f"--grid: values of '{k.strip()}' are not numbers ({vals!r})") from None
+        if any(v != v or abs(v) == float("inf") for v in values):
+            raise CircoptError(f"--grid: values of '{k.strip()}' must be finite numbers ({vals!r})")
+        grid[k.strip()] = values
+    return grid
+
+
+def _run(args) -> int:
+    """Every verb but ``check``: options, then the output target (validated and held), then the work."""
+    from .io import prepare_output
+
+    o = _preflight(args)
+    kind = "file" if args.verb == "report" else "dir"
+    with prepare_output(args.out, args.instance, kind, command=args.verb) as target:
+        if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
+            return _study(args, o, target)
+        return {"simulate": _simulate, "optimise": _optimise, "optimize": _optimise, "report": _report_page,
+                "trace": _trace}[args.verb](args, o, target)
+
+
+def _simulate(args, o, target) -> int:
+    from . import load, simulate
+
+    t0 = time.perf_counter()
+    res = simulate(load(args.instance, args.scenario))
+    res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
+    res.to_dir(target, formats=_formats(args))
+    _report(res, args.out)
+    return 0
+
+
+def _optimise(args, o, target) -> int:
+    from . import load
+    from .model import optimise
+
+    res = optimise(load(args.instance, args.scenario), objective=o.get("objective", "losses"),
+                   time_limit=args.time_limit)
+    res.to_dir(target, formats=_formats(args))
+    _report(res, args.out)
+    return 0
+
+
+def _report_page(args, o, target) -> int:
+    from . import load
+    from .report import build_report, write_report
+
+    system = load(args.instance, args.scenario)
+    path = write_report(target, build_report(system, args.scenario, objective=o.get("objective")))
+    print(f"report: {args.out} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _trace(args, o, target) -> int:
+    from . import load
+    from .trace import trace
+
+    fate = trace(load(args.instance, args.scenario), source=args.source, year=args.year,
+                 objective=o.get("objective"))
+    fate.to_dir(target)
+    summ = fate.summary
+    print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
+          f"shares sum to 1 within {fate.share_sum_error():.1e}; "
+          f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
+    for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
+        print(f"  {r.element}: {r.value:.4f} in use after 50 years")
+    print(f"written to {args.out}")
+    return 0
 
 
 def _notes(system) -> list[str]:
@@ -221,38 +341,25 @@ def _notes(system) -> list[str]:
     return out
 
 
-def _study(args) -> int:
+def _study(args, o, target) -> int:
     from . import load, studies
 
+    objective = o.get("objective", "losses")
     if args.verb in ("prioritise", "prioritize"):
-        st = studies.prioritise(load(args.instance, args.scenario), objective=parse_objective(args.objective),
-                                progress=True)
+        st = studies.prioritise(load(args.instance, args.scenario), objective=objective, progress=True)
     elif args.verb == "combine":
-        st = studies.combine(load(args.instance, args.scenario), budget=args.budget,
-                             objective=parse_objective(args.objective), progress=True)
+        st = studies.combine(load(args.instance, args.scenario), budget=args.budget, objective=objective,
+                             progress=True)
     elif args.verb == "compare":
-        names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
-        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None)
+        st = studies.compare(args.instance, o["scenarios"], objective=o.get("objective"))
     elif args.verb == "pareto":
-        objs = [parse_objective(o) for o in args.objectives.split(",")]
-        if len(objs) != 2:
-            raise CircoptError("--objectives takes two names, e.g. losses,energy")
-        st = studies.pareto(load(args.instance, args.scenario), tuple(objs), points=args.points, progress=True)
+        st = studies.pareto(load(args.instance, args.scenario), o["objectives"], points=args.points, progress=True)
     else:
-        grid = None
-        if args.grid:
-            grid = {}
-            for part in args.grid.split(";"):
-                k, _, vals = part.partition("=")
-                try:
-                    grid[k.strip()] = [float(v) for v in vals.split(":")]
-                except ValueError:
-                    raise CircoptError(f"--grid: values of '{k}' are not numbers ({vals!r})") from None
-        st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
-                           objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
+        st = studies.sweep(args.instance, samples=args.samples, grid=o.get("grid"), scenario=args.scenario,
+                           objective=o.get("objective"), seed=args.seed,
                            executor="dask" if args.scheduler else args.executor, workers=args.workers,
                            scheduler=args.scheduler)
-    st.to_dir(args.out)
+    st.to_dir(target)
     print(st.table.head(20).to_string(index=False))
     print(f"written to {args.out}")
     return 0
@@ -273,11 +380,13 @@ def _report(res, out) -> None:
 
 
 def entry() -> None:  # pragma: no cover - the console script
+    import os
+
+    # the command draws into files only: no GUI backend, unless the user chose one
+    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         sys.exit(main())
     except BrokenPipeError:  # output piped into `head` and the like
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)

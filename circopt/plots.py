@@ -20,9 +20,9 @@ KIND_COLOURS = {"source": "#1f77b4", "process": "#9edae5", "stock": "#2ca02c", "
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """pyplot, imported when a figure is first drawn. circopt never chooses the backend: pyplot's
+    own rules apply (``MPLBACKEND``, the notebook's inline backend, Agg when there is no display);
+    the ``circopt`` command sets ``MPLBACKEND=Agg`` for itself when it is unset."""
     import matplotlib.pyplot as plt
 
     return plt
