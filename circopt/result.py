@@ -136,8 +136,8 @@ class Result:
         names, lives = self._stock_labels()
         return pd.DataFrame({
             "year": np.tile(np.repeat(s.years, K), S),
-            "node": np.repeat(names, T * K),
-            "life": np.repeat(lives, T * K),
+            "node": np.repeat(np.asarray(names, dtype=object), T * K),  # typed even without stocks
+            "life": np.repeat(np.asarray(lives, dtype=np.int64), T * K),
             "element": np.tile(self.element_names, S * T),
             "value": arr.ravel(),
         })
