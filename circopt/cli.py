@@ -18,6 +18,8 @@ from .errors import CircoptError, InstanceErrors
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 #: exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
+#: exit code of an unexpected failure inside circopt (a bug to report, not a mistake of the user's)
+EXIT_INTERNAL = 3
 
 
 def _number(text: str, what: str, minimum: float, strict: bool, integer: bool):
@@ -159,7 +161,7 @@ def _formats(args) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
-    130 interrupted). Options are checked before any work, the output target before any computation."""
+    3 an internal error, 130 interrupted). Options are checked before any work, the output target before any computation."""
     from . import __version__
 
     args = _parser().parse_args(argv)
@@ -216,6 +218,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("circopt: out of memory; try a smaller instance, fewer years or fewer samples", file=sys.stderr)
         return 1
+    except Exception as e:  # a fault of circopt's, not the user's: one line, the traceback on request
+        import os
+
+        if os.environ.get("CIRCOPT_DEBUG"):
+            raise
+        text = str(e)
+        text = text if len(text) <= 300 else text[:300] + "..."
+        print(f"circopt: internal error ({type(e).__name__}: {text}); please report it with the command that "
+              "caused it (CIRCOPT_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _preflight(args) -> dict:
@@ -373,6 +385,8 @@ def _report(res, out) -> None:
     line += f", {s['years'][0]}-{s['years'][1]}, max relative imbalance {s['max_relative_imbalance']:.2e}"
     if "objective" in s:
         line += f", objective {s['objective']:.6g}"
+    if s.get("status") not in ("ok", "optimal", None):
+        line += f", status: {s['status']}"
     print(line)
     for note in s.get("notes", []):
         print(f"  note: {note}")

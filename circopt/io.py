@@ -118,9 +118,10 @@ def _check_target(raw: str | os.PathLike, kind: str, instance_dir: str | os.Path
                           "it; expected a folder of its own, e.g. results/run1")
     if instance_dir is not None:
         inst = Path(instance_dir).resolve()
-        if _within(inst, real):
-            raise OutputError(f"--out {text}: is the instance folder {instance_dir} or holds it; circopt never "
-                              "writes over its input; expected a folder outside the instance")
+        if inst == real or _within(inst, real):
+            what = "is the instance folder" if inst == real else "holds the instance folder"
+            raise OutputError(f"--out {text}: {what} {instance_dir}; circopt never writes over its input; "
+                              "expected a folder outside the instance")
         if _within(real, inst):
             raise OutputError(f"--out {text}: is inside the instance folder {instance_dir}; outputs would mix "
                               "with the instance's data; expected a folder outside the instance")
