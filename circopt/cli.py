@@ -161,7 +161,8 @@ def _formats(args) -> tuple[str, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
-    3 an internal error, 130 interrupted). Options are checked before any work, the output target before any computation."""
+    3 an internal error, 130 interrupted). Options are checked before any work, the output target before any
+    computation."""
     from . import __version__
 
     args = _parser().parse_args(argv)
@@ -399,7 +400,9 @@ def entry() -> None:  # pragma: no cover - the console script
     # the command draws into files only: no GUI backend, unless the user chose one
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        sys.exit(main())
+        code = main()
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        sys.exit(code)
     except BrokenPipeError:  # output piped into `head` and the like
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
