@@ -78,8 +78,6 @@ from dataclasses import dataclass, fields
 from typing import ClassVar, Literal
 
 import numpy as np
-import scipy.fft
-import scipy.optimize
 import scipy.special
 
 from circopt.errors import InstanceError
@@ -394,6 +392,8 @@ class Weibull(Lifetime):
 
 
 def _weibull_shape(cv: float) -> float:
+    import scipy.optimize  # here, not at import: keeps `circopt check` quick
+
     target = math.log1p(cv * cv)
 
     def f(log_k: float) -> float:
@@ -639,6 +639,8 @@ def _causal_convolve(x: np.ndarray, kernels: list[np.ndarray]) -> list[np.ndarra
                     y[..., lag:] += k[lag] * x[..., : n_t - lag]
             outs.append(y)
         return outs
+    import scipy.fft  # here, not at import: keeps `circopt check` quick
+
     n_fft = scipy.fft.next_fast_len(n_t + support - 1, real=True)
     xf = scipy.fft.rfft(x, n_fft, axis=-1)
     outs = []
