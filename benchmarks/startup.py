@@ -1,0 +1,92 @@
+"""Start-up time of the command line: ``circopt check instances/toy`` and ``import circopt``, wall and CPU
+time of fresh interpreters (best of N, as the machine may be shared), plus what each start imports.
+
+    python benchmarks/startup.py [--repeats 7] [--write]
+
+``--write`` replaces the ``startup`` section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("numpy", "pandas", "pyarrow", "yaml", "scipy.special", "scipy.sparse", "scipy.fft", "scipy.optimize",
+         "pyomo", "highspy", "matplotlib", "plotly")
+CASES = {
+    "python -c pass": [sys.executable, "-c", "pass"],
+    "python -c 'import circopt'": [sys.executable, "-c", "import circopt"],
+    "circopt check instances/toy": [sys.executable, "-c", "import sys; from circopt.cli import entry; "
+                                    "sys.argv = ['circopt', 'check', 'instances/toy']; entry()"],
+}
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+
+
+def measure(cmd: list[str], repeats: int) -> tuple[float, float]:
+    """(best wall seconds, CPU seconds of that run)."""
+    best = (float("inf"), float("inf"))
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, check=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best = min(best, (wall, cpu))
+    return best
+
+
+def imported(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                       check=True)
+    return r.stdout.strip().splitlines()[-1].split() if r.stdout.strip() else []
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--write", action="store_true")
+    a = ap.parse_args()
+    rows = []
+    for label, cmd in CASES.items():
+        wall, cpu = measure(cmd, a.repeats)
+        rows.append((label, wall, cpu))
+        print(f"{label:32s} wall {wall:.3f} s  cpu {cpu:.3f} s")
+    mods_import = imported("import circopt")
+    mods_check = imported("from circopt.cli import main\nmain(['check', 'instances/toy'])")
+    load = os.getloadavg()[0]
+    lines = ["<!-- startup:start -->", "## Start-up (`benchmarks/startup.py`)", "",
+             f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores (load average "
+             f"{load:.1f} when measured: a shared machine, so the best of {a.repeats} fresh interpreters), "
+             f"Python {platform.python_version()}.", "",
+             f"Command: `python benchmarks/startup.py --repeats {a.repeats} --write`", "",
+             "| command | best wall time | CPU time of that run |", "|---|---|---|"]
+    lines += [f"| `{label}` | {wall:.3f} s | {cpu:.3f} s |" for label, wall, cpu in rows]
+    lines += ["", f"`import circopt` imports: {', '.join(mods_import) or 'none of ' + ', '.join(HEAVY[:4]) + '...'}.",
+              f"`circopt check instances/toy` imports: {', '.join(mods_check)} (no Pyomo, HiGHS, scipy.fft/optimize "
+              "or plotting).", "<!-- startup:end -->"]
+    text = "\n".join(lines)
+    print(text)
+    if a.write:
+        path = ROOT / "benchmarks" / "RESULTS.md"
+        old = path.read_text()
+        pat = re.compile(r"<!-- startup:start -->.*?<!-- startup:end -->", re.S)
+        new = pat.sub(lambda m: text, old) if pat.search(old) else old.rstrip("\n") + "\n\n" + text + "\n"
+        path.write_text(new)
+
+
+if __name__ == "__main__":
+    main()
