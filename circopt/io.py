@@ -5,7 +5,9 @@ as the HTML report). The rules, checked *before* any computation:
 
 * a folder output may be a path that does not exist yet, an empty folder, or a folder holding the
   marker file ``.circopt-output`` that circopt writes into every output folder (a small JSON:
-  tool, version, command). Anything else is refused: the instance folder, a folder containing the
+  tool, version, command); an output of circopt 0.1, written before the marker (a ``summary.json``
+  with a circopt key beside circopt's CSV/Parquet/PNG files only), is also replaced. Anything else is
+  refused: the instance folder, a folder containing the
   instance or inside it, a non-empty folder without the marker, an existing file, a symbolic link,
   ``.`` (or any folder holding the working directory), an empty path, a path whose parent is a file,
   a place that cannot be written;
@@ -26,6 +28,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -37,6 +40,7 @@ from .errors import CircoptError
 MARKER = ".circopt-output"
 FILE_MARKER = "circopt-output"
 _FILE_MARKER_WINDOW = 1024
+_LEGACY = re.compile(r"^[A-Za-z0-9_.-]+\.(csv|parquet|png)$")
 #: a lock file without a readable PID (being written, or garbage) counts as held for this long
 _LOCK_GRACE_SECONDS = 60.0
 
@@ -78,6 +82,20 @@ def _is_marked_folder(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(doc, dict) and doc.get("tool") == "circopt"
+
+
+def _is_legacy_output(path: Path) -> bool:
+    """An output of circopt 0.1 (written before the marker existed): only a ``summary.json`` carrying a
+    circopt key and tables/figures of circopt's own kinds, no subfolder; replaced like a marked one."""
+    try:
+        entries = list(path.iterdir())
+        doc = json.loads((path / "summary.json").read_text(encoding="utf-8")[:1_000_000])
+    except (OSError, ValueError):
+        return False
+    if not isinstance(doc, dict) or not ({"circopt_version", "study", "pulse"} & set(doc)):
+        return False
+    return all(p.is_file() and not p.is_symlink() and (p.name == "summary.json" or _LEGACY.match(p.name))
+               for p in entries)
 
 
 def _is_marked_file(path: Path) -> bool:
@@ -135,7 +153,7 @@ def _check_target(raw: str | os.PathLike, kind: str, instance_dir: str | os.Path
             if not real.is_dir():
                 raise OutputError(f"--out {text}: is an existing file; expected a folder (a new one, or one "
                                   "circopt wrote before)")
-            if any(real.iterdir()) and not _is_marked_folder(real):
+            if any(real.iterdir()) and not (_is_marked_folder(real) or _is_legacy_output(real)):
                 raise OutputError(f"--out {text}: is a folder that is not empty and was not written by circopt "
                                   f"(no {MARKER} marker); refusing to replace it; choose a new folder")
         else:

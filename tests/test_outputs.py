@@ -248,3 +248,20 @@ def test_failed_run_leaves_no_created_parents(ws, capsys):
     (ws / "toy" / "instance.yaml").write_text("name: [broken\n")
     assert main(["simulate", "toy", "--out", "new/deeper/out"]) == 1
     assert not (ws / "new").exists()
+
+
+def test_output_of_circopt_0_1_without_marker_is_replaced_but_not_with_foreign_files(ws, capsys):
+    legacy = ws / "old"
+    legacy.mkdir()
+    (legacy / "summary.json").write_text(json.dumps({"circopt_version": "0.1.0", "instance": "toy"}))
+    (legacy / "flows.csv").write_text("year\n")
+    assert main(["simulate", "toy", "--out", "old"]) == 0
+    assert (legacy / MARKER).exists()
+    foreign = ws / "old2"
+    foreign.mkdir()
+    (foreign / "summary.json").write_text(json.dumps({"circopt_version": "0.1.0"}))
+    (foreign / "my_notes.docx").write_text("precious")
+    before = snapshot(ws)
+    assert main(["simulate", "toy", "--out", "old2"]) == 1
+    assert "not empty and was not written by circopt" in capsys.readouterr().err
+    assert snapshot(ws) == before
