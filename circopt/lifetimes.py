@@ -78,7 +78,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar, Literal
 
 import numpy as np
-import scipy.special
+import scipy  # scipy.special, .fft and .optimize load on first use (`circopt check` stays quick)
 
 from circopt.errors import InstanceError
 
@@ -392,8 +392,6 @@ class Weibull(Lifetime):
 
 
 def _weibull_shape(cv: float) -> float:
-    import scipy.optimize  # here, not at import: keeps `circopt check` quick
-
     target = math.log1p(cv * cv)
 
     def f(log_k: float) -> float:
@@ -639,8 +637,6 @@ def _causal_convolve(x: np.ndarray, kernels: list[np.ndarray]) -> list[np.ndarra
                     y[..., lag:] += k[lag] * x[..., : n_t - lag]
             outs.append(y)
         return outs
-    import scipy.fft  # here, not at import: keeps `circopt check` quick
-
     n_fft = scipy.fft.next_fast_len(n_t + support - 1, real=True)
     xf = scipy.fft.rfft(x, n_fft, axis=-1)
     outs = []
