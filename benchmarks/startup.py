@@ -30,17 +30,17 @@ CASES = {
 }
 
 
-def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+def _env(root: Path = ROOT) -> dict:
+    return dict(os.environ, PYTHONPATH=str(root), MPLBACKEND="Agg")
 
 
-def measure(cmd: list[str], repeats: int) -> tuple[float, float]:
-    """(best wall seconds, CPU seconds of that run)."""
+def measure(cmd: list[str], repeats: int, root: Path = ROOT) -> tuple[float, float]:
+    """(best wall seconds, CPU seconds of that run); ``root`` is the circopt tree on PYTHONPATH."""
     best = (float("inf"), float("inf"))
     for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, check=True)
+        subprocess.run(cmd, cwd=root, env=_env(root), stdout=subprocess.DEVNULL, check=True)
         wall = time.perf_counter() - t0
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -59,12 +59,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--baseline-label", default="before")
+    ap.add_argument("--baseline", help="another circopt tree (e.g. `git archive` of an older commit, with its "
+                    "instances/toy) measured in the same run, for a before/after under the same load")
     a = ap.parse_args()
     rows = []
     for label, cmd in CASES.items():
         wall, cpu = measure(cmd, a.repeats)
         rows.append((label, wall, cpu))
         print(f"{label:32s} wall {wall:.3f} s  cpu {cpu:.3f} s")
+        if a.baseline and label != "python -c pass":
+            wall, cpu = measure(cmd, a.repeats, Path(a.baseline).resolve())
+            rows.append((f"{label} (baseline: {a.baseline_label})", wall, cpu))
+            print(f"{rows[-1][0]:32s} wall {wall:.3f} s  cpu {cpu:.3f} s")
     mods_import = imported("import circopt")
     mods_check = imported("from circopt.cli import main\nmain(['check', 'instances/toy'])")
     load = os.getloadavg()[0]
@@ -72,10 +79,11 @@ def main() -> None:
              f"Run {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores (load average "
              f"{load:.1f} when measured: a shared machine, so the best of {a.repeats} fresh interpreters), "
              f"Python {platform.python_version()}.", "",
-             f"Command: `python benchmarks/startup.py --repeats {a.repeats} --write`", "",
+             f"Command: `python benchmarks/startup.py --repeats {a.repeats} --write"
+             + (f" --baseline DIR --baseline-label '{a.baseline_label}'`" if a.baseline else "`"), "",
              "| command | best wall time | CPU time of that run |", "|---|---|---|"]
     lines += [f"| `{label}` | {wall:.3f} s | {cpu:.3f} s |" for label, wall, cpu in rows]
-    lines += ["", f"`import circopt` imports: {', '.join(mods_import) or 'none of ' + ', '.join(HEAVY[:4]) + '...'}.",
+    lines += ["", f"`import circopt` imports: {', '.join(mods_import) or 'none of ' + ', '.join(HEAVY)}.",
               f"`circopt check instances/toy` imports: {', '.join(mods_check)} (no Pyomo, HiGHS, scipy.fft/optimize "
               "or plotting).", "<!-- startup:end -->"]
     text = "\n".join(lines)
