@@ -172,8 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verb:
         _parser().print_help()
         return 2
+    target = None
     try:
-        from . import load
+        from . import load, simulate
         from .instance import scenario_names
 
         if args.verb == "check":
@@ -196,7 +197,47 @@ def main(argv: Sequence[str] | None = None) -> int:
                     problems += 1
                     print(f"ERR {label}: {e}")
             return 1 if problems else 0
-        return _run(args)
+        _preflight(args)
+        target = _hold_output(args)  # validated and locked before any work; the writers below use it
+        if args.verb == "simulate":
+            t0 = time.perf_counter()
+            res = simulate(load(args.instance, args.scenario))
+            res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
+            res.to_dir(args.out, formats=_formats(args))
+            _report(res, args.out)
+            return 0
+        if args.verb in ("optimise", "optimize"):
+            from .model import optimise
+
+            objective = parse_objective(args.objective)
+            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
+            res.to_dir(args.out, formats=_formats(args))
+            _report(res, args.out)
+            return 0
+        if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
+            return _study(args)
+        if args.verb == "report":
+            from .report import build_report, write_report
+
+            objective = parse_objective(args.objective) if args.objective else None
+            system = load(args.instance, args.scenario)
+            path = write_report(args.out, build_report(system, args.scenario, objective=objective))
+            print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+            return 0
+        if args.verb == "trace":
+            from .trace import trace
+
+            objective = parse_objective(args.objective) if args.objective else None
+            fate = trace(load(args.instance, args.scenario), source=args.source, year=args.year, objective=objective)
+            fate.to_dir(args.out)
+            summ = fate.summary
+            print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
+                  f"shares sum to 1 within {fate.share_sum_error():.1e}; "
+                  f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
+            for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
+                print(f"  {r.element}: {r.value:.4f} in use after 50 years")
+            print(f"written to {args.out}")
+            return 0
     except InstanceErrors as e:
         print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
         for err in e.errors:
@@ -220,44 +261,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("circopt: out of memory; try a smaller instance, fewer years or fewer samples", file=sys.stderr)
         return 1
     except Exception as e:  # a fault of circopt's, not the user's: one line, the traceback on request
-        import os
-
-        if os.environ.get("CIRCOPT_DEBUG"):
-            raise
-        text = str(e)
-        text = text if len(text) <= 300 else text[:300] + "..."
-        print(f"circopt: internal error ({type(e).__name__}: {text}); please report it with the command that "
-              "caused it (CIRCOPT_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(e)
+    finally:
+        if target is not None:
+            target.release()
+    return 2
 
 
-def _preflight(args) -> dict:
-    """Every option checked before any work: objectives, scenario lists, grids, optional packages."""
+def _hold_output(args):
+    """The command's ``--out``, validated (:mod:`circopt.io`) and held until the command ends; writers given
+    the same path (``Result.to_dir(args.out)``, ``write_report``...) write through it."""
+    from .io import hold, prepare_output
+
+    if getattr(args, "out", None) is None:
+        return None
+    kind = "file" if args.verb == "report" else "dir"
+    return hold(prepare_output(args.out, getattr(args, "instance", None), kind, command=args.verb))
+
+
+def _internal_error(e: Exception) -> int:
+    import os
+
+    if os.environ.get("CIRCOPT_DEBUG"):
+        raise e
+    text = str(e)
+    text = text if len(text) <= 300 else text[:300] + "..."
+    print(f"circopt: internal error ({type(e).__name__}: {text}); please report it with the command that "
+          "caused it (CIRCOPT_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _preflight(args) -> None:
+    """Every option checked before any work: objectives, scenario lists, grids, optional packages (the
+    numbers are checked by their argparse types)."""
     import importlib.util
 
-    o: dict = {}
     if getattr(args, "objective", None):
-        o["objective"] = parse_objective(args.objective)
+        parse_objective(args.objective)
     if args.verb == "pareto":
-        objs = [parse_objective(x) for x in args.objectives.split(",") if x.strip()]
+        objs = [x for x in args.objectives.split(",") if x.strip()]
+        for x in objs:
+            parse_objective(x)
         if len(objs) != 2:
             raise CircoptError(f"--objectives takes two names, e.g. losses,energy (got {args.objectives!r})")
-        o["objectives"] = tuple(objs)
-    if args.verb == "compare":
-        names = [s.strip() for s in args.scenarios.split(",")]
-        if not any(names):
-            raise CircoptError("--scenarios: expected comma-separated scenario names ('base' for none), got "
-                               f"{args.scenarios!r}")
-        o["scenarios"] = [None if n in ("base", "") else n for n in names]
+    if args.verb == "compare" and not any(x.strip() for x in args.scenarios.split(",")):
+        raise CircoptError(f"--scenarios: expected comma-separated scenario names ('base' for none), got "
+                           f"{args.scenarios!r}")
     if args.verb == "sweep" and args.grid:
-        o["grid"] = _parse_grid(args.grid)
+        _parse_grid(args.grid)
     if getattr(args, "parquet", False) and not (importlib.util.find_spec("pyarrow")
                                                 or importlib.util.find_spec("fastparquet")):
         raise CircoptError("--parquet needs pyarrow (pip install pyarrow)")
     if args.verb in ("report", "prioritise", "prioritize", "combine", "compare", "pareto", "sweep") and \
             importlib.util.find_spec("matplotlib") is None:
         raise CircoptError(f"circopt {args.verb} draws figures and needs matplotlib (pip install 'circopt[plots]')")
-    return o
 
 
 def _parse_grid(text: str) -> dict[str, list[float]]:
@@ -276,68 +333,6 @@ def _parse_grid(text: str) -> dict[str, list[float]]:
     return grid
 
 
-def _run(args) -> int:
-    """Every verb but ``check``: options, then the output target (validated and held), then the work."""
-    from .io import prepare_output
-
-    o = _preflight(args)
-    kind = "file" if args.verb == "report" else "dir"
-    with prepare_output(args.out, args.instance, kind, command=args.verb) as target:
-        if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
-            return _study(args, o, target)
-        return {"simulate": _simulate, "optimise": _optimise, "optimize": _optimise, "report": _report_page,
-                "trace": _trace}[args.verb](args, o, target)
-
-
-def _simulate(args, o, target) -> int:
-    from . import load, simulate
-
-    t0 = time.perf_counter()
-    res = simulate(load(args.instance, args.scenario))
-    res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
-    res.to_dir(target, formats=_formats(args))
-    _report(res, args.out)
-    return 0
-
-
-def _optimise(args, o, target) -> int:
-    from . import load
-    from .model import optimise
-
-    res = optimise(load(args.instance, args.scenario), objective=o.get("objective", "losses"),
-                   time_limit=args.time_limit)
-    res.to_dir(target, formats=_formats(args))
-    _report(res, args.out)
-    return 0
-
-
-def _report_page(args, o, target) -> int:
-    from . import load
-    from .report import build_report, write_report
-
-    system = load(args.instance, args.scenario)
-    path = write_report(target, build_report(system, args.scenario, objective=o.get("objective")))
-    print(f"report: {args.out} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-def _trace(args, o, target) -> int:
-    from . import load
-    from .trace import trace
-
-    fate = trace(load(args.instance, args.scenario), source=args.source, year=args.year,
-                 objective=o.get("objective"))
-    fate.to_dir(target)
-    summ = fate.summary
-    print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
-          f"shares sum to 1 within {fate.share_sum_error():.1e}; "
-          f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
-    for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
-        print(f"  {r.element}: {r.value:.4f} in use after 50 years")
-    print(f"written to {args.out}")
-    return 0
-
-
 def _notes(system) -> list[str]:
     """Things that are allowed but worth a look: a split's baseline share outside the bounds the
     optimiser is given (the simulation follows the baseline; the optimiser will not)."""
@@ -354,25 +349,30 @@ def _notes(system) -> list[str]:
     return out
 
 
-def _study(args, o, target) -> int:
+def _study(args) -> int:
     from . import load, studies
 
-    objective = o.get("objective", "losses")
     if args.verb in ("prioritise", "prioritize"):
-        st = studies.prioritise(load(args.instance, args.scenario), objective=objective, progress=True)
+        st = studies.prioritise(load(args.instance, args.scenario), objective=parse_objective(args.objective),
+                                progress=True)
     elif args.verb == "combine":
-        st = studies.combine(load(args.instance, args.scenario), budget=args.budget, objective=objective,
-                             progress=True)
+        st = studies.combine(load(args.instance, args.scenario), budget=args.budget,
+                             objective=parse_objective(args.objective), progress=True)
     elif args.verb == "compare":
-        st = studies.compare(args.instance, o["scenarios"], objective=o.get("objective"))
+        names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
+        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None)
     elif args.verb == "pareto":
-        st = studies.pareto(load(args.instance, args.scenario), o["objectives"], points=args.points, progress=True)
+        objs = [parse_objective(o) for o in args.objectives.split(",")]
+        if len(objs) != 2:
+            raise CircoptError("--objectives takes two names, e.g. losses,energy")
+        st = studies.pareto(load(args.instance, args.scenario), tuple(objs), points=args.points, progress=True)
     else:
-        st = studies.sweep(args.instance, samples=args.samples, grid=o.get("grid"), scenario=args.scenario,
-                           objective=o.get("objective"), seed=args.seed,
+        grid = _parse_grid(args.grid) if args.grid else None
+        st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
+                           objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
                            executor="dask" if args.scheduler else args.executor, workers=args.workers,
                            scheduler=args.scheduler)
-    st.to_dir(target)
+    st.to_dir(args.out)
     print(st.table.head(20).to_string(index=False))
     print(f"written to {args.out}")
     return 0

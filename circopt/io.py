@@ -43,6 +43,8 @@ _FILE_MARKER_WINDOW = 1024
 _LEGACY = re.compile(r"^[A-Za-z0-9_.-]+\.(csv|parquet|png)$")
 #: a lock file without a readable PID (being written, or garbage) counts as held for this long
 _LOCK_GRACE_SECONDS = 60.0
+#: targets a command holds (see :func:`hold`), by resolved path: a writer given that path writes through them
+_HELD: dict[Path, OutputTarget] = {}
 
 
 class OutputError(CircoptError):
@@ -286,6 +288,8 @@ class OutputTarget:
 
     def release(self) -> None:
         """Drop the lock; folders created for a target that was never written are removed again."""
+        if _HELD.get(self.path) is self:
+            del _HELD[self.path]
         if self._lock is not None:
             try:
                 os.unlink(self._lock)
@@ -381,6 +385,24 @@ def prepare_output(path: str | os.PathLike, instance_dir: str | os.PathLike | No
     return target
 
 
+def hold(target: OutputTarget) -> OutputTarget:
+    """Let writers that are given the target's path (``Result.to_dir(path)``, :func:`write_folder`,
+    :func:`write_file`...) write through this held target until it is released, instead of taking the
+    place again (the command line holds its ``--out`` from before the work starts)."""
+    _HELD[target.path] = target
+    return target
+
+
+def held(out, kind: str) -> OutputTarget | None:
+    """The target to write ``out`` through: ``out`` itself if it is one, a held target of that path, or None."""
+    if isinstance(out, OutputTarget):
+        return out
+    if not _HELD or not str(os.fspath(out)).strip():
+        return None
+    t = _HELD.get(Path(os.path.abspath(os.fspath(out))).resolve())
+    return t if t is not None and t.kind == kind and t._lock is not None else None
+
+
 def mark_html(page: str, command: str | None = "report") -> str:
     """Insert the circopt marker as an HTML comment right after the doctype (or at the start)."""
     comment = f"<!-- {FILE_MARKER} {marker_text(command).strip()} -->"
@@ -394,8 +416,9 @@ def write_folder(out: str | os.PathLike | OutputTarget, fill: Callable[[Path], N
                  instance_dir: str | os.PathLike | None = None, command: str | None = None) -> Path:
     """Write a folder output: ``out`` is a held :class:`OutputTarget` or a path (validated, locked,
     written and released here)."""
-    if isinstance(out, OutputTarget):
-        return out.write_dir(fill)
+    target = held(out, "dir")
+    if target is not None:
+        return target.write_dir(fill)
     with prepare_output(out, instance_dir, "dir", command) as target:
         return target.write_dir(fill)
 
@@ -403,8 +426,9 @@ def write_folder(out: str | os.PathLike | OutputTarget, fill: Callable[[Path], N
 def write_file(out: str | os.PathLike | OutputTarget, data: str | bytes,
                instance_dir: str | os.PathLike | None = None, command: str | None = None) -> Path:
     """Write a single-file output (see :func:`write_folder`)."""
-    if isinstance(out, OutputTarget):
-        return out.write_file(data)
+    target = held(out, "file")
+    if target is not None:
+        return target.write_file(data)
     with prepare_output(out, instance_dir, "file", command) as target:
         return target.write_file(data)
 

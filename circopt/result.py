@@ -327,10 +327,11 @@ class Result:
         write, an existing file... are refused with :class:`circopt.io.OutputError`, before any table is
         computed.
         """
-        from .io import OutputTarget, prepare_output
+        from .io import held, prepare_output
 
-        if isinstance(out, OutputTarget):
-            return self._write(out, formats, extra)
+        target = held(out, "dir")
+        if target is not None:
+            return self._write(target, formats, extra)
         with prepare_output(out, self.system.path, "dir", command) as target:
             return self._write(target, formats, extra)
 
