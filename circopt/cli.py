@@ -163,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
     3 an internal error, 130 interrupted). Options are checked before any work, the output target before any
     computation."""
-    from . import __version__
+    from . import __version__, load, simulate
+    from .instance import scenario_names
 
     args = _parser().parse_args(argv)
     if args.version:
@@ -174,9 +175,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     target = None
     try:
-        from . import load, simulate
-        from .instance import scenario_names
-
         if args.verb == "check":
             names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
             problems = 0
