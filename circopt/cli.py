@@ -159,6 +159,74 @@ def _formats(args) -> tuple[str, ...]:
     return ("csv", "parquet") if getattr(args, "parquet", False) else ("csv",)
 
 
+def _prepare(args):
+    """Check the options, then validate and hold the command's ``--out`` (:mod:`circopt.io`) until the command
+    ends; writers given the same path (``Result.to_dir(args.out)``, ``write_report``...) write through it."""
+    from .io import hold, prepare_output
+
+    if args.verb == "check":
+        return None
+    _preflight(args)
+    if getattr(args, "out", None) is None:
+        return None
+    kind = "file" if args.verb == "report" else "dir"
+    return hold(prepare_output(args.out, getattr(args, "instance", None), kind, command=args.verb))
+
+
+def _internal_error(e: Exception) -> int:
+    import os
+
+    if os.environ.get("CIRCOPT_DEBUG"):
+        raise e
+    text = str(e)
+    text = text if len(text) <= 300 else text[:300] + "..."
+    print(f"circopt: internal error ({type(e).__name__}: {text}); please report it with the command that "
+          "caused it (CIRCOPT_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _preflight(args) -> None:
+    """Every option checked before any work: objectives, scenario lists, grids, optional packages (the
+    numbers are checked by their argparse types)."""
+    import importlib.util
+
+    if getattr(args, "objective", None):
+        parse_objective(args.objective)
+    if args.verb == "pareto":
+        objs = [x for x in args.objectives.split(",") if x.strip()]
+        for x in objs:
+            parse_objective(x)
+        if len(objs) != 2:
+            raise CircoptError(f"--objectives takes two names, e.g. losses,energy (got {args.objectives!r})")
+    if args.verb == "compare" and not any(x.strip() for x in args.scenarios.split(",")):
+        raise CircoptError(f"--scenarios: expected comma-separated scenario names ('base' for none), got "
+                           f"{args.scenarios!r}")
+    if args.verb == "sweep" and args.grid:
+        _parse_grid(args.grid)
+    if getattr(args, "parquet", False) and not (importlib.util.find_spec("pyarrow")
+                                                or importlib.util.find_spec("fastparquet")):
+        raise CircoptError("--parquet needs pyarrow (pip install pyarrow)")
+    if args.verb in ("report", "prioritise", "prioritize", "combine", "compare", "pareto", "sweep") and \
+            importlib.util.find_spec("matplotlib") is None:
+        raise CircoptError(f"circopt {args.verb} draws figures and needs matplotlib (pip install 'circopt[plots]')")
+
+
+def _parse_grid(text: str) -> dict[str, list[float]]:
+    grid: dict[str, list[float]] = {}
+    for part in text.split(";"):
+        k, _, vals = part.partition("=")
+        if not k.strip() or not vals.strip():
+            raise CircoptError(f"--grid: expected 'range=v1:v2:v3;other=...', got {part!r}")
+        try:
+            values = [float(v) for v in vals.split(":")]
+        except ValueError:
+            raise CircoptError(f"--grid: values of '{k.strip()}' are not numbers ({vals!r})") from None
+        if any(v != v or abs(v) == float("inf") for v in values):
+            raise CircoptError(f"--grid: values of '{k.strip()}' must be finite numbers ({vals!r})")
+        grid[k.strip()] = values
+    return grid
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
     3 an internal error, 130 interrupted). Options are checked before any work, the output target before any
@@ -175,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     target = None
     try:
+        target = _prepare(args)  # options, then the --out target (validated, locked): before any work
         if args.verb == "check":
             names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
             problems = 0
@@ -195,8 +264,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     problems += 1
                     print(f"ERR {label}: {e}")
             return 1 if problems else 0
-        _preflight(args)
-        target = _hold_output(args)  # validated and locked before any work; the writers below use it
         if args.verb == "simulate":
             t0 = time.perf_counter()
             res = simulate(load(args.instance, args.scenario))
@@ -264,71 +331,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if target is not None:
             target.release()
     return 2
-
-
-def _hold_output(args):
-    """The command's ``--out``, validated (:mod:`circopt.io`) and held until the command ends; writers given
-    the same path (``Result.to_dir(args.out)``, ``write_report``...) write through it."""
-    from .io import hold, prepare_output
-
-    if getattr(args, "out", None) is None:
-        return None
-    kind = "file" if args.verb == "report" else "dir"
-    return hold(prepare_output(args.out, getattr(args, "instance", None), kind, command=args.verb))
-
-
-def _internal_error(e: Exception) -> int:
-    import os
-
-    if os.environ.get("CIRCOPT_DEBUG"):
-        raise e
-    text = str(e)
-    text = text if len(text) <= 300 else text[:300] + "..."
-    print(f"circopt: internal error ({type(e).__name__}: {text}); please report it with the command that "
-          "caused it (CIRCOPT_DEBUG=1 shows the traceback)", file=sys.stderr)
-    return EXIT_INTERNAL
-
-
-def _preflight(args) -> None:
-    """Every option checked before any work: objectives, scenario lists, grids, optional packages (the
-    numbers are checked by their argparse types)."""
-    import importlib.util
-
-    if getattr(args, "objective", None):
-        parse_objective(args.objective)
-    if args.verb == "pareto":
-        objs = [x for x in args.objectives.split(",") if x.strip()]
-        for x in objs:
-            parse_objective(x)
-        if len(objs) != 2:
-            raise CircoptError(f"--objectives takes two names, e.g. losses,energy (got {args.objectives!r})")
-    if args.verb == "compare" and not any(x.strip() for x in args.scenarios.split(",")):
-        raise CircoptError(f"--scenarios: expected comma-separated scenario names ('base' for none), got "
-                           f"{args.scenarios!r}")
-    if args.verb == "sweep" and args.grid:
-        _parse_grid(args.grid)
-    if getattr(args, "parquet", False) and not (importlib.util.find_spec("pyarrow")
-                                                or importlib.util.find_spec("fastparquet")):
-        raise CircoptError("--parquet needs pyarrow (pip install pyarrow)")
-    if args.verb in ("report", "prioritise", "prioritize", "combine", "compare", "pareto", "sweep") and \
-            importlib.util.find_spec("matplotlib") is None:
-        raise CircoptError(f"circopt {args.verb} draws figures and needs matplotlib (pip install 'circopt[plots]')")
-
-
-def _parse_grid(text: str) -> dict[str, list[float]]:
-    grid: dict[str, list[float]] = {}
-    for part in text.split(";"):
-        k, _, vals = part.partition("=")
-        if not k.strip() or not vals.strip():
-            raise CircoptError(f"--grid: expected 'range=v1:v2:v3;other=...', got {part!r}")
-        try:
-            values = [float(v) for v in vals.split(":")]
-        except ValueError:
-            raise CircoptError(f"--grid: values of '{k.strip()}' are not numbers ({vals!r})") from None
-        if any(v != v or abs(v) == float("inf") for v in values):
-            raise CircoptError(f"--grid: values of '{k.strip()}' must be finite numbers ({vals!r})")
-        grid[k.strip()] = values
-    return grid
 
 
 def _notes(system) -> list[str]:
