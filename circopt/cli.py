@@ -394,11 +394,20 @@ def _report(res, out) -> None:
     print(f"written to {out}")
 
 
+def _terminated(signum, frame) -> None:  # pragma: no cover - a signal handler of the console script
+    print("circopt: terminated; an output not yet complete was not written", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
 def entry() -> None:  # pragma: no cover - the console script
     import os
 
+    import signal
+
     # the command draws into files only: no GUI backend, unless the user chose one
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # `kill` (SIGTERM) unwinds like Ctrl-C: the lock is released and a half-written output removed
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         code = main()
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit

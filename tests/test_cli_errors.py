@@ -130,3 +130,26 @@ def test_broken_pipe_is_quiet():
     err = p.stderr.read().decode()
     assert p.wait() == 0
     assert err == ""
+
+
+def test_sigterm_releases_the_output(tmp_path):
+    """`kill PID` during a run: one line, exit 143, no lock or temporary folder left behind."""
+    import signal
+    import time
+
+    from .edge_instances import write_edge
+
+    inst = write_edge("no_stock", tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    code = "import sys; from circopt.cli import entry; sys.argv = ['circopt'] + sys.argv[1:]; entry()"
+    p = subprocess.Popen([sys.executable, "-c", code, "sweep", str(inst), "--samples", "100000", "--executor",
+                          "inprocess", "--out", str(tmp_path / "sw")], stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 60
+    while not (tmp_path / ".sw.lock").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    assert p.returncode == 143
+    assert "circopt: terminated" in err and "Traceback" not in err
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["edge_no_stock"]
