@@ -265,3 +265,63 @@ def test_output_of_circopt_0_1_without_marker_is_replaced_but_not_with_foreign_f
     assert main(["simulate", "toy", "--out", "old2"]) == 1
     assert "not empty and was not written by circopt" in capsys.readouterr().err
     assert snapshot(ws) == before
+
+
+SEGMENTS = ["toy", "..", ".", "mine", "notes.txt", "new", "empty", "link", "data", "page.html", "", "prev"]
+
+
+def _fresh_ws(root: Path) -> Path:
+    root.mkdir(parents=True)
+    copy_instance("toy", root)
+    (root / "mine").mkdir()
+    (root / "mine" / "thesis.tex").write_text("precious\n")
+    (root / "notes.txt").write_text("precious\n")
+    (root / "empty").mkdir()
+    (root / "page.html").write_text("<!DOCTYPE html><p>someone else's page</p>\n")
+    (root / "link").symlink_to(root / "mine")
+    (root / "prev").mkdir()
+    (root / "prev" / MARKER).write_text(json.dumps({"tool": "circopt"}))
+    (root / "prev" / "flows.csv").write_text("old\n")
+    return root
+
+
+def test_fuzz_output_paths_never_touch_anything_else(tmp_path, monkeypatch):
+    """Random relative paths (with '..', '.', links, files, the instance) as a folder output: either refused
+    with nothing changed, or written with everything outside the target unchanged."""
+    import shutil as _shutil
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from circopt.io import write_folder
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=4))
+    def check(parts):
+        root = tmp_path / "case"
+        if root.exists():
+            _shutil.rmtree(root)
+        root.mkdir()
+        ws = _fresh_ws(root / "a" / "b" / "c" / "w")  # four '..' stay inside root
+        monkeypatch.chdir(ws)
+        rel = "/".join(parts)
+        rel = "." + rel if rel.startswith("/") else rel  # stay under the test folder
+        before = snapshot(root)
+        try:
+            out = write_folder(rel, lambda d: (d / "result.csv").write_text("new\n"), instance_dir="toy")
+        except OutputError:
+            assert snapshot(root) == before, rel
+            return
+        out = Path(out)
+        assert (out / MARKER).exists() and (out / "result.csv").read_text() == "new\n"
+        assert not out.is_relative_to(ws / "toy") and not (ws / "toy").is_relative_to(out)
+        after = snapshot(root)
+        prefix = str(out.relative_to(root))
+        for k, v in before.items():
+            if k == prefix or k.startswith(prefix + "/"):
+                assert k.startswith(("a/b/c/w/prev", "a/b/c/w/empty")) or v == "dir" and k == prefix, (rel, k)
+                continue
+            assert after.get(k) == v, (rel, k)
+        assert not [k for k in after if ".tmp-" in k or k.endswith(".lock")], rel
+
+    check()
