@@ -220,7 +220,8 @@ class OutputTarget:
                     continue
                 self._undo_parents()
                 raise OutputError(f"--out {self.given}: another circopt run ({self._lock_owner(lock)}) is writing "
-                                  f"there; wait for it to finish or choose another folder") from None
+                                  f"there; wait for it to finish or choose another folder (if no such run is "
+                                  f"active, remove {lock})") from None
             except OSError as e:
                 self._undo_parents()
                 raise OutputError(f"--out {self.given}: cannot write in {parent} ({e.strerror})") from None
