@@ -31,6 +31,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -162,6 +163,8 @@ def _check_target(raw: str | os.PathLike, kind: str, instance_dir: str | os.Path
             if real.is_dir():
                 raise OutputError(f"--out {text}: is a folder; expected a file path, e.g. "
                                   f"{Path(text) / 'report.html'}")
+            if not stat.S_ISREG(os.stat(real).st_mode):  # a device, a pipe...: never replaced, never read
+                raise OutputError(f"--out {text}: is not a regular file; expected a new file name")
             if not _is_marked_file(real):
                 raise OutputError(f"--out {text}: is an existing file that circopt did not write (no "
                                   f"'{FILE_MARKER}' marker in its first {_FILE_MARKER_WINDOW} bytes); "

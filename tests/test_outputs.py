@@ -64,6 +64,7 @@ REFUSED = [
     ("symbolic_link", ["simulate", "toy", "--out", "link"], "is a symbolic link"),
     ("report_into_folder", ["report", "toy", "--out", "empty"], "is a folder; expected a file path"),
     ("report_into_foreign_file", ["report", "toy", "--out", "page.html"], "circopt did not write"),
+    ("report_into_device", ["report", "toy", "--out", "/dev/null"], "is not a regular file"),
     ("report_into_instance", ["report", "toy", "--out", "toy/report.html"], "inside the instance folder"),
     ("study_into_foreign_folder", ["compare", "toy", "--scenarios", "base", "--out", "mine"], "not empty"),
     ("sweep_into_instance", ["sweep", "toy", "--samples", "2", "--out", "toy"], "is the instance folder"),
