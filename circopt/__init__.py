@@ -6,6 +6,7 @@ The public verbs::
     result = circopt.simulate(system)                        # given shares -> Result
     result = circopt.optimise(system, objective="losses")    # Pyomo LP solved by HiGHS
     result.flows, result.stocks, result.losses, result.audit, result.to_dir("out")
+    circopt.binding(result)                                  # which bounds bind, what each is worth
 
 ``import circopt`` is cheap: the verbs and classes are the real objects of their modules (so
 ``help(circopt.optimise)`` shows its signature and documentation), imported the first time they are
@@ -32,6 +33,8 @@ from .errors import (  # noqa: E402
 
 #: public name -> (module, attribute), imported on first use
 _LAZY = {
+    "binding": ("bounds", "binding"),
+    "binding_levers": ("bounds", "binding_levers"),
     "build": ("instance", "build"),
     "load": ("instance", "load"),
     "optimise": ("model", "optimise"),
@@ -70,6 +73,6 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "CircoptError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
-    "SimulationError", "SolverError", "System", "UnboundedError", "build", "load", "optimise", "simulate",
-    "__version__",
+    "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "load",
+    "optimise", "simulate", "__version__",
 ]
