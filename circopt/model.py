@@ -499,6 +499,14 @@ def _nothing_to_decide(om: OptModel):
     res.solver = {"name": "none", "reason": "the instance has no decision (no free share, allocation or free "
                   "source): every flow follows from the data"}
     res.notes.append("nothing to decide: every flow follows from the data; the result is the simulation")
+    # no row has a price: an empty duals table (the columns of a solved model's) so that every
+    # table of an optimisation (duals, binding) is written
+    res.duals = pd.DataFrame({"constraint": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
+                              "node": pd.Series(dtype="string"), "year": pd.Series(dtype="Int64"),
+                              "element": pd.Series(dtype="string"), "dual": pd.Series(dtype=float),
+                              "binding": pd.Series(dtype=bool), "activity": pd.Series(dtype=float),
+                              "lower": pd.Series(dtype=float), "upper": pd.Series(dtype=float),
+                              "origin": pd.Series(dtype="string")})
     return res
 
 
