@@ -11,6 +11,7 @@ import sys
 import pytest
 
 import circopt
+import circopt.instance
 from circopt.cli import EXIT_INTERRUPTED, main
 
 from .conftest import ROOT
@@ -64,6 +65,7 @@ def test_bad_option_is_one_clear_line_before_any_work(argv, code, fragment, tmp_
         raise AssertionError("work started before the options were checked")
 
     monkeypatch.setattr(circopt, "load", no_work)
+    monkeypatch.setattr(circopt.instance, "load", no_work)
     if code == 2:  # argparse: usage line + one error line, exit 2
         with pytest.raises(SystemExit) as ei:
             main(argv)
@@ -101,6 +103,7 @@ def test_os_error_is_one_line(tmp_path, capsys, monkeypatch):
         raise PermissionError(13, "Permission denied", "instances/toy/data/production.csv")
 
     monkeypatch.setattr(circopt, "load", denied)
+    monkeypatch.setattr(circopt.instance, "load", denied)
     assert main(["simulate", "instances/toy", "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert err == "circopt: cannot complete the operation on instances/toy/data/production.csv: Permission denied\n"

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import circopt
+import circopt.instance
 from circopt.cli import main
 from circopt.io import MARKER, OutputError, OutputTarget, prepare_output, write_file
 
@@ -78,7 +79,8 @@ def test_refused_target_changes_nothing(ws, argv, fragment, capsys, monkeypatch)
         os.rename(ws / "toy", ws / "work" / "toy")
     argv = [a.replace("@", str(ws)) for a in argv]
     before = snapshot(ws)
-    monkeypatch.setattr(circopt, "load", _no_work)  # refused before any computation
+    monkeypatch.setattr(circopt, "load", _no_work)
+    monkeypatch.setattr(circopt.instance, "load", _no_work)  # refused before any computation
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert fragment in err, err
@@ -97,6 +99,7 @@ def test_unwritable_place_is_refused_up_front(ws, capsys, monkeypatch):
     (ws / "ro").mkdir()
     before = snapshot(ws)
     monkeypatch.setattr(circopt, "load", _no_work)
+    monkeypatch.setattr(circopt.instance, "load", _no_work)
     assert main(["simulate", "toy", "--out", "ro/out"]) == 1
     assert "cannot write in" in capsys.readouterr().err
     assert snapshot(ws) == before
