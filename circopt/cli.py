@@ -226,6 +226,13 @@ def _prepare(args):
     return hold(prepare_output(args.out, getattr(args, "instance", None), kind, command=args.verb))
 
 
+def _simulate(*args, **kwargs):
+    """:func:`circopt.simulate`, imported when first called."""
+    from . import simulate
+
+    return simulate(*args, **kwargs)
+
+
 def _internal_error(e: Exception) -> int:
     import os
 
@@ -284,9 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
     3 an internal error, 130 interrupted). Options are checked before any work, the output target before any
     computation."""
-    from . import __version__, load, simulate
+    from . import __version__, load
     from .instance import scenario_names
 
+    simulate = _simulate  # circopt.simulate and its scipy.sparse load only for the verbs that run it
     args = _parser().parse_args(argv)
     if args.version:
         print(f"circopt {__version__}")

@@ -30,7 +30,7 @@ def test_import_circopt_loads_no_heavy_library():
 def test_check_loads_neither_pyomo_nor_plotting():
     r = _run("import sys; from circopt.cli import main; main(['check', 'instances/toy']); "
              "print(sorted(m for m in ('pyomo', 'matplotlib', 'highspy', 'plotly', 'scipy.optimize', 'scipy.fft', "
-             "'scipy.special') "
+             "'scipy.special', 'scipy.sparse') "
              "if m in sys.modules))")
     assert r.stdout.strip().splitlines()[-1] == "[]"
 
@@ -73,3 +73,26 @@ def test_public_verbs_show_real_signatures_and_docstrings():
     importlib.import_module("circopt.simulate")  # the submodule does not hide the function
     assert callable(circopt.simulate) and circopt.simulate.__module__ == "circopt.simulate"
     assert set(circopt.__all__) <= set(dir(circopt))
+
+
+def test_strong_components_agree_with_scipy():
+    """`circopt check` finds closed loops without scipy's graph module: same components on random graphs."""
+    import random
+
+    import numpy as np
+    import scipy.sparse as sp
+    import scipy.sparse.csgraph as csg
+
+    from circopt.network import _strong_components
+
+    rng = random.Random(7)
+    for _ in range(200):
+        n, m = rng.randint(1, 25), rng.randint(0, 70)
+        edges = [(rng.randrange(n), rng.randrange(n)) for _ in range(m)]
+        succ = [[] for _ in range(n)]
+        for a, b in edges:
+            succ[a].append(b)
+        g = sp.coo_matrix((np.ones(m), ([a for a, _ in edges], [b for _, b in edges])), shape=(n, n))
+        k, label = csg.connected_components(g, directed=True, connection="strong")
+        ref = sorted(tuple(np.flatnonzero(label == c).tolist()) for c in range(k))
+        assert sorted(tuple(c) for c in _strong_components(succ)) == ref, edges
