@@ -233,7 +233,36 @@ def _simulate(*args, **kwargs):
     return simulate(*args, **kwargs)
 
 
-def _internal_error(e: Exception) -> int:
+def _failure(e: BaseException) -> int:
+    """The exit code of a failed command, after one clear message on stderr: 1 for a problem with the
+    instance, an option, the output or the system (disk full, permission); 130 when interrupted; 3 for an
+    internal error. ``SystemExit`` and a closed pipe pass through."""
+    if isinstance(e, (SystemExit, BrokenPipeError, GeneratorExit)):
+        raise e  # the console script ends quietly on a closed pipe
+    if isinstance(e, InstanceErrors):
+        print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
+        for err in e.errors:
+            print(f"  - {err}", file=sys.stderr)
+        return 1
+    if isinstance(e, CircoptError):
+        print(f"circopt: {e}", file=sys.stderr)
+        return 1
+    if isinstance(e, KeyboardInterrupt):
+        print("circopt: interrupted; an output not yet complete was not written (the previous one, if any, is "
+              "intact)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(e, OSError):
+        from .io import os_error_message
+
+        print(f"circopt: {os_error_message(e)}", file=sys.stderr)
+        return 1
+    if isinstance(e, MemoryError):
+        print("circopt: out of memory; try a smaller instance, fewer years or fewer samples", file=sys.stderr)
+        return 1
+    return _internal_error(e)
+
+
+def _internal_error(e: BaseException) -> int:
     import os
 
     if os.environ.get("CIRCOPT_DEBUG"):
@@ -369,30 +398,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {r.element}: {r.value:.4f} in use after 50 years")
             print(f"written to {args.out}")
             return 0
-    except InstanceErrors as e:
-        print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
-        for err in e.errors:
-            print(f"  - {err}", file=sys.stderr)
-        return 1
-    except CircoptError as e:
-        print(f"circopt: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("circopt: interrupted; an output not yet complete was not written (the previous one, if any, is "
-              "intact)", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        raise  # the console script ends quietly
-    except OSError as e:
-        from .io import os_error_message
-
-        print(f"circopt: {os_error_message(e)}", file=sys.stderr)
-        return 1
-    except MemoryError:
-        print("circopt: out of memory; try a smaller instance, fewer years or fewer samples", file=sys.stderr)
-        return 1
-    except Exception as e:  # a fault of circopt's, not the user's: one line, the traceback on request
-        return _internal_error(e)
+    except BaseException as e:  # every failure ends in one line and an exit code (see _failure)
+        return _failure(e)
     finally:
         if target is not None:
             target.release()
