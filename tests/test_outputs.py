@@ -34,14 +34,9 @@ def snapshot(root: Path) -> dict[str, bytes | str]:
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
-    """A working folder holding an instance copy, a non-empty foreign folder, a file and an empty folder."""
-    copy_instance("toy", tmp_path)
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "thesis.tex").write_text("precious\n")
-    (tmp_path / "notes.txt").write_text("precious\n")
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "page.html").write_text("<!DOCTYPE html><p>someone else's page</p>\n")
-    (tmp_path / "link").symlink_to(tmp_path / "mine")
+    """A working folder holding an instance copy, a non-empty foreign folder, a file, an empty folder, a
+    symbolic link and a previous circopt output."""
+    _fresh_ws(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -275,7 +270,7 @@ SEGMENTS = ["toy", "..", ".", "mine", "notes.txt", "new", "empty", "link", "data
 
 
 def _fresh_ws(root: Path) -> Path:
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
     copy_instance("toy", root)
     (root / "mine").mkdir()
     (root / "mine" / "thesis.tex").write_text("precious\n")
