@@ -168,9 +168,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
+            import warnings
+
+            from .model import NumericalWarning
+
+            with warnings.catch_warnings():  # said once below, with the exit status
+                warnings.simplefilter("ignore", NumericalWarning)
+                res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
+            if res.status != "optimal":  # verified on the unscaled model: not a solution to rely on
+                print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
+                return 3
             return 0
         if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
             return _study(args)

@@ -102,8 +102,13 @@ import scipy.sparse as sp
 
 from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
+from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
 from .system import TOTAL, System
+
+
+class NumericalWarning(UserWarning):
+    """A solution that breaks its constraints on the unscaled model (status ``numerically unreliable``)."""
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
@@ -447,7 +452,10 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     ``solver_options``: HiGHS options; ``time_limit`` in seconds.
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
-    :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
+    :class:`UnboundedError` or :class:`SolverError`. Every solution is verified on the unscaled
+    model (:mod:`circopt.lp.verify`): one that breaks a row or bound beyond the tolerance comes
+    back with status ``numerically unreliable`` (the worst rows in its notes and
+    ``extra["verification"]``) and a :class:`NumericalWarning`, never as ``optimal``.
     """
     system = _as_system(system, scenario)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
@@ -1217,7 +1225,7 @@ class _Builder:
             if e.capacity is not None and np.isfinite(e.capacity).any():
                 vals.append(np.abs(e.capacity[np.isfinite(e.capacity)]).max())
         v = max(vals)
-        return float(2.0 ** round(math.log2(v))) if v > 0 and math.isfinite(v) else 1.0
+        return float(2.0 ** min(round(math.log2(v)), 1000)) if v > 0 and math.isfinite(v) else 1.0
 
     def _fix(self, fix, lb, ub) -> dict:
         """Fix route flows, blend allocations and free-source amounts to a run's decisions
@@ -1496,6 +1504,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     s = om.system
     T, E, C = s.T, len(s.edges), s.C
     x_all = np.asarray(sol.col_value, float) * hl.col_scale
+    refuse_non_finite(x_all, lambda j: _col_label(om, hl, j))
     x_all = np.minimum(np.maximum(x_all, hl.col_lb), hl.col_ub)
     x = x_all[: hl.n].copy()
     x = _polish(om, x)
@@ -1509,6 +1518,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     for v, val in zip(hl.extra_vars, x_all[hl.n:].tolist()):
         v.set_value(val, skip_validation=True)
     flows = (om.G @ x + om.g).reshape(T, E, C)
+    refuse_non_finite(flows.ravel(), lambda k: s.edge_name((k // C) % E), "flows of the solution")
     plan = stock_plan(s)
     inflow_ext = plan.hist_inflow.copy()
     for k, nd in enumerate(plan.stocks):
@@ -1524,17 +1534,36 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
         objective = float(om.c @ x + om.c_offset)
     res.objective = objective
     res.objective_terms = terms
-    res.status = "optimal"
+    check = _verify(om, hl, h, x_all, terms)
+    res.status = "optimal" if check.ok else UNRELIABLE
+    if not check.ok:
+        import warnings
+
+        res.notes.append(check.note())
+        warnings.warn(check.note(), NumericalWarning, stacklevel=3)
     res.solve_seconds = solve_seconds
     res.solver = {"name": "highs", "version": _highs_version(h), "options": dict(opts),
                   "model_status": h.modelStatusToString(h.getModelStatus())}
     res.decision_record = _decisions(om, x, flows)
     res.decisions = res.decision_record.to_table(s)
     res.duals = _duals(om, hl, sol, x_all)
+    res.extra["verification"] = check.summary()
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
     return res
+
+
+def _verify(om: OptModel, hl: _Handover, h, x_all: np.ndarray, terms: dict[str, float]):
+    """The solution checked on the unscaled model (:mod:`circopt.lp.verify`)."""
+    names = om.row_names
+    extra = [nm for nm, _ in hl.extra_rows]
+    row_name = (lambda i: names[i] if i < om.n_rows else extra[i - om.n_rows])
+    own = None if hl.user_objective else float(sum(w * terms[k] for k, w in om.objective.items()))
+    highs = float(h.getInfo().objective_function_value) * hl.obj_scale + hl.obj_offset
+    return verify(hl.A, hl.row_lb, hl.row_ub, hl.col_lb, hl.col_ub, x_all, row_name,
+                  lambda j: _col_label(om, hl, j), objective=own, solver_objective=highs if own is not None else None,
+                  c=hl.c, floor=max(om.mass_scale, float(np.abs(x_all).max(initial=0.0))))
 
 
 def _violations(om: OptModel, x: np.ndarray) -> list[str]:
