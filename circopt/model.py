@@ -102,6 +102,7 @@ import scipy.sparse as sp
 
 from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
+from .lp.postsolve import _polish, _project_routes
 from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
 from .system import TOTAL, System
@@ -1503,6 +1504,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
 
     s = om.system
     T, E, C = s.T, len(s.edges), s.C
+    t_post = time.perf_counter()
     x_all = np.asarray(sol.col_value, float) * hl.col_scale
     refuse_non_finite(x_all, lambda j: _col_label(om, hl, j))
     x_all = np.minimum(np.maximum(x_all, hl.col_lb), hl.col_ub)
@@ -1548,6 +1550,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.decisions = res.decision_record.to_table(s)
     res.duals = _duals(om, hl, sol, x_all)
     res.extra["verification"] = check.summary()
+    om.timings["postsolve"] = time.perf_counter() - t_post
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
@@ -1606,113 +1609,6 @@ def _with_driven_series(s: System, flows: np.ndarray) -> System:
         series = np.divide(tot, frac, out=np.zeros(s.T), where=frac > 0)
         nodes[i] = dataclasses.replace(nodes[i], series=series)
     return dataclasses.replace(s, nodes=nodes)
-
-
-def _polish(om: OptModel, x: np.ndarray) -> np.ndarray:
-    """Make every mass balance hold to round-off, keeping HiGHS's decisions.
-
-    Each balance / allocation row defines one column: a process's or stock's input, the
-    largest route of a split, a blend input's leftover (or its largest allocation). Those
-    columns are recomputed from all others by one sparse solve of the exact rows (with
-    every coefficient, also those too small to hand to HiGHS); a split then sends exactly
-    its input, whatever the solver's feasibility tolerance left over.
-    """
-    if not len(om.polish_rows):
-        return x
-    import warnings
-
-    import scipy.sparse.linalg as spla
-
-    cand = om.polish_cand.tocsr()
-    m = cand.shape[0]
-    counts = np.diff(cand.indptr)
-    if np.any(counts == 0):
-        return x
-    rows = np.repeat(np.arange(m), counts)
-    # the candidate with the largest value in each row; a split's route: the one with the most
-    # room within its share bounds (ties: the widest bounds, then the first)
-    score = x.copy()
-    width = np.zeros(om.n_cols)
-    if om.route_room is not None:
-        rc, sel, lo, hi, _ = om.route_room
-        inflow = sel @ (om.G @ x + om.g)
-        r = x[rc]
-        score[rc] = np.minimum(hi * inflow - r, r - lo * inflow)
-        width[rc] = hi - lo
-    order = np.lexsort((-width[cand.indices], -score[cand.indices], rows))
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    dep = cand.indices[order[first]]
-    if len(np.unique(dep)) != m:
-        return x
-    # the factorisation of the dependent block is kept for the next solve of the same model
-    # (a sweep re-solves it many times, usually with the same dependent columns)
-    key = dep.tobytes()
-    cache = getattr(om, "_polish_cache", None)
-    if cache is None or cache[0] != key:
-        A = om.A_polish.tocsc()
-        rest = np.ones(om.n_cols, bool)
-        rest[dep] = False
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                lu = spla.splu(A[:, dep].tocsc())
-        except (RuntimeError, ValueError, ArithmeticError, Warning):  # singular: a loop without outlet
-            return x
-        cache = (key, lu, A[:, rest].tocsr(), rest)
-        om._polish_cache = cache
-    _, lu, A_rest, rest = cache
-    rhs = om.row_lb[om.polish_rows] - A_rest @ x[rest]
-    try:
-        sol = lu.solve(rhs)
-    except (RuntimeError, ValueError, ArithmeticError):
-        return x
-    sol = np.atleast_1d(sol)
-    if not np.all(np.isfinite(sol)):
-        return x
-    out = x.copy()
-    out[dep] = sol
-    return out
-
-
-def _project_routes(om: OptModel, x: np.ndarray, movable: np.ndarray) -> bool:
-    """Put each split's route totals inside their share bounds, in place.
-
-    HiGHS meets a bound to its feasibility tolerance, an absolute amount: on a split whose
-    input is itself tiny that can read as a share far outside the bounds (e.g. 1e-6 t all on a
-    route capped at 0 %). Routes are clipped to ``[lo, hi] x input`` and what that moves is
-    spread over the routes with room, in proportion to it. Splits with a fixed route are left
-    alone. Returns whether anything moved."""
-    if om.route_room is None:
-        return False
-    rc, sel, lo, hi, grp = om.route_room
-    inflow = np.maximum(sel @ (om.G @ x + om.g), 0.0)
-    r = x[rc]
-    lo_m, hi_m = lo * inflow, hi * inflow
-    clipped = np.clip(r, lo_m, hi_m)
-    if not len(grp):
-        return False
-    ng = int(grp.max()) + 1
-    fixed_grp = np.bincount(grp, weights=(~movable[rc]).astype(float), minlength=ng) > 0
-    target = np.zeros(ng)
-    target[grp] = inflow  # every route of a split-year sees the same input
-    resid = target - np.bincount(grp, weights=clipped, minlength=ng)
-    up = hi_m - clipped
-    dn = clipped - lo_m
-    room_up = np.bincount(grp, weights=up, minlength=ng)
-    room_dn = np.bincount(grp, weights=dn, minlength=ng)
-    new = clipped.copy()
-    g_up = (resid > 0) & (room_up >= resid)
-    g_dn = (resid < 0) & (room_dn >= -resid)
-    w_up = np.divide(up, room_up[grp], out=np.zeros_like(up), where=room_up[grp] > 0)
-    w_dn = np.divide(dn, room_dn[grp], out=np.zeros_like(dn), where=room_dn[grp] > 0)
-    new = np.where(g_up[grp], new + w_up * resid[grp], new)
-    new = np.where(g_dn[grp], new + w_dn * resid[grp], new)
-    ok = (g_up | g_dn | (resid == 0)) & ~fixed_grp
-    change = ok[grp] & (new != r)
-    if not change.any():
-        return False
-    x[rc[change]] = new[change]
-    return True
 
 
 def _highs_version(h) -> str:
