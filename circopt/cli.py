@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
     t.add_argument("instance", help="instance folder")
     t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    t.add_argument("--objective", help="trace under the optimal shares for this objective")
+    t.add_argument("--objective", help="trace under the optimum's decisions for this objective (its route shares and "
+                   "allocation fractions, year by year)")
     t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
     t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
     t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")

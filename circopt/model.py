@@ -102,6 +102,7 @@ import scipy.sparse as sp
 
 from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
+from .decisions import Decisions, free_supply
 from .lp.postsolve import _polish, _project_routes
 from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
@@ -1550,6 +1551,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.decisions = res.decision_record.to_table(s)
     res.duals = _duals(om, hl, sol, x_all)
     res.extra["verification"] = check.summary()
+    res.extra["free_sources"] = free_supply(s, flows)
     om.timings["postsolve"] = time.perf_counter() - t_post
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
@@ -1621,8 +1623,6 @@ def _highs_version(h) -> str:
 def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray):
     """The optimum's decisions (:class:`~circopt.decisions.Decisions`): route flows, blend
     allocations (free inputs included), free-source amounts and capacities."""
-    from .decisions import Decisions
-
     s = om.system
     alloc = {b: np.zeros((len(bl.inputs), len(bl.outputs), s.T)) for b, bl in enumerate(s.blends)}
     cols = np.flatnonzero(om.col_kind == C_ALLOC)

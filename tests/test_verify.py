@@ -90,3 +90,28 @@ def test_verify_by_hand():
     neg = verify(A[:1], np.array([0.0]), np.array([0.0]), np.zeros(2), np.full(2, np.inf), np.array([1.0, -1.0]),
                  lambda i: f"r{i}", lambda j: f"x{j}")
     assert not neg.ok and neg.worst == ["column x1: -1 outside [0, inf]"]
+
+
+@pytest.mark.parametrize("objective", ["energy", "co2", "cost", "primary", "losses"])
+def test_objective_equals_its_terms_recomputed_from_the_flows(objective):
+    """Each objective from the flows table alone (toy prices: remelting 0.5 energy per kt of
+    input; primary alloy 10 energy, 2.0 co2, 2.0 cost per kt; pure iron 8, 1.8, 1.0)."""
+    res = optimise(str(TOY), objective)
+    f = res.flows[res.flows.element == "total"]
+    by_source = f.groupby("source")["value"].sum()
+    into = f.groupby("target")["value"].sum()
+    pa, pi = by_source["primary_alloy"], by_source["primary_iron"]
+    expected = {
+        "energy": 0.5 * into["remelting"] + 10.0 * pa + 8.0 * pi,
+        "co2": 2.0 * pa + 1.8 * pi,
+        "cost": 2.0 * pa + 1.0 * pi,
+        "primary": pa + pi,
+        "losses": into[["landfill", "slag"]].sum(),  # dissipation + process (no dilution sink)
+    }[objective]
+    assert res.objective == pytest.approx(expected, rel=1e-9)
+    assert res.objective_terms[objective] == pytest.approx(expected, rel=1e-9)
+    # and every free source's supply and prices are in the summary
+    fs = res.summary()["free_sources"]
+    assert fs["primary_alloy"]["prices"] == {"energy": [10.0, 10.0], "co2": [2.0, 2.0], "cost": [2.0, 2.0]}
+    assert sum(fs["primary_alloy"]["supplied"]["total"].values()) == pytest.approx(pa, rel=1e-12)
+    assert fs["primary_iron"]["unpriced"] == []
