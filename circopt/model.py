@@ -104,6 +104,7 @@ from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .decisions import Decisions, free_supply
 from .lp.postsolve import _polish, _project_routes
+from .lp.sparse import row_abs_max
 from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
 from .system import TOTAL, System
@@ -1265,12 +1266,7 @@ def _drop_small(A: sp.csr_matrix) -> sp.csr_matrix:
     A.sum_duplicates()
     if A.nnz == 0:
         return A
-    absd = np.abs(A.data)
-    counts = np.diff(A.indptr)
-    nonempty = counts > 0
-    rowmax = np.zeros(A.shape[0])
-    rowmax[nonempty] = np.maximum.reduceat(absd, A.indptr[:-1][nonempty])
-    keep = absd > DROP_REL * np.repeat(rowmax, counts)
+    keep = np.abs(A.data) > DROP_REL * np.repeat(row_abs_max(A), np.diff(A.indptr))
     if keep.all():
         return A
     A.data[~keep] = 0.0
@@ -1467,12 +1463,8 @@ def _handover(om: OptModel) -> _Handover:
     n_all = A.shape[1]
     # scaling: masses by a power of two, rows by a power of two of their largest entry, objective to ~1
     sigma = om.mass_scale
-    absd = np.abs(A.data)
     counts = np.diff(A.indptr)
-    rmax = np.ones(A.shape[0])
-    ne = counts > 0
-    if ne.any():
-        rmax[ne] = np.maximum.reduceat(absd, A.indptr[:-1][ne])
+    rmax = row_abs_max(A, empty=1.0)
     rscale = np.exp2(np.round(np.log2(rmax)))
     cs = c * sigma
     cmax = np.abs(cs).max() if cs.size else 0.0

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
+from .sparse import row_abs_max
 
 #: largest accepted violation of a row or bound, relative to its scale
 REL_TOL = 1e-7
@@ -89,13 +90,7 @@ def verify(A: sp.csr_matrix, row_lb, row_ub, col_lb, col_ub, x: np.ndarray, row_
     mass)."""
     A = A.tocsr()
     act = A @ x
-    terms = A.multiply(x[None, :]).tocsr() if A.nnz else A
-    absd = np.abs(terms.data)
-    counts = np.diff(terms.indptr)
-    tmax = np.zeros(A.shape[0])
-    ne = counts > 0
-    if ne.any():
-        tmax[ne] = np.maximum.reduceat(absd, terms.indptr[:-1][ne])
+    tmax = row_abs_max(A, data=A.data * x[A.indices])  # each row's largest term |A_ij x_j|
     fin = lambda b: np.where(np.isfinite(b), np.abs(b), 0.0)  # noqa: E731
     # rows with a nonzero bound are judged against their own scale (a demand of 30 beside flows of
     # 1e10 must still be met); rows with zero bounds have the largest mass as floor (the solver's
@@ -108,12 +103,7 @@ def verify(A: sp.csr_matrix, row_lb, row_ub, col_lb, col_ub, x: np.ndarray, row_
     # a column's scale: its bounds and value, and each row it enters, in the column's units
     # (a bound of 1e-31 t missed by a solver is nothing beside the 100 t of its split)
     C = A.tocsc()
-    via_rows = np.zeros(len(x))
-    if C.nnz:
-        ratio = scale[C.indices] / np.abs(C.data)
-        cc = np.diff(C.indptr)
-        nz = cc > 0
-        via_rows[nz] = np.maximum.reduceat(ratio, C.indptr[:-1][nz])
+    via_rows = row_abs_max(C, data=scale[C.indices] / np.abs(C.data))
     own_c = (fin(col_lb) > 0) | (fin(col_ub) > 0)
     cscale = np.maximum.reduce([fin(col_lb), fin(col_ub), np.abs(x), via_rows,
                                 np.where(own_c, ABS_FLOOR / REL_TOL, max(floor, ABS_FLOOR / REL_TOL))])
