@@ -339,26 +339,6 @@ def simulated(system: System, flows: np.ndarray, shares, lambdas, pulse: bool = 
     return Decisions.from_flows(system, flows, alloc)
 
 
-def free_supply(system: System, flows: np.ndarray) -> dict:
-    """What each decision-driven (free) source supplied, per element and year, and its prices
-    (for ``summary.json``: no mass enters unseen). ``unpriced`` lists the prices that are zero
-    in every year (stated so explicitly in the instance)."""
-    out = {}
-    years = [int(y) for y in system.years]
-    for e in system.edges:
-        nd = system.nodes[e.source]
-        if e.rule != "source" or not nd.free:
-            continue
-        f = flows[:, e.id, :]
-        supplied = {el: dict(zip(years, f[:, c].tolist())) for c, el in enumerate(system.elements)}
-        supplied["total"] = dict(zip(years, f.sum(axis=1).tolist()))
-        prices = {k: getattr(nd, k) for k in ("energy", "co2", "cost")}
-        out[nd.name] = {"supplied": supplied,
-                        "prices": {k: [float(np.min(v)), float(np.max(v))] for k, v in prices.items() if v is not None},
-                        "unpriced": [k for k, v in prices.items() if v is None or not np.any(v)]}
-    return out
-
-
 def with_capacities(system: System, table: pd.DataFrame, rec: Decisions) -> pd.DataFrame:
     """A simulation's table with the imposed record's capacities (reported as given)."""
     if not rec.capacity:

@@ -54,6 +54,7 @@ TOP_KEYS = {
     "sources": "path of the sources table (default sources.csv)",
     "constraints": "list of user constraints for the optimiser",
     "levers": "mapping name -> lever",
+    "indicators": "list of user-declared indicators (circopt.indicators)",
     "ranges": "mapping dotted key -> [low, high] for estimates",
     "trace": "default pulse for fate tracing",
 }
@@ -480,6 +481,10 @@ class _Builder:
             self.errors.extend(e.errors)
         except InstanceError as e:
             self.errors.append(e)
+        if not self.errors and "indicators" in d:
+            from .indicators import validate
+
+            self.errors.extend(validate(system, self.yml))
         self.fail_if_errors()
         return system
 

@@ -51,7 +51,8 @@ Objectives (``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1,
     loss type ``surplus``; ``primary``: what free sources supply; ``energy`` / ``co2``: a
     process's ``energy`` per unit of its input, a source's per unit of its amount, a route's per
     unit of its flow; ``cost``: a free source's ``cost`` per unit supplied + route costs (+ a
-    process's cost per unit of input, + ``cost`` x capacity of capacity constraints).
+    process's cost per unit of input, + ``cost`` x capacity of capacity constraints);
+    ``indicator:NAME``: a declared indicator. The weights on flows are :mod:`circopt.terms`'s.
     ``epsilon={"surplus": 400}`` holds a term at or below a value (row ``epsilon[surplus]``).
 
 User constraints (instance ``constraints:`` list, scenarios' additions, ``constraints=``)
@@ -66,6 +67,8 @@ User constraints (instance ``constraints:`` list, scenarios' additions, ``constr
     * ``{type: budget, max, years?}`` -- the ``cost`` term at most ``max``;
     * ``{type: flow, source, target, min?, max?, years?, element?}`` -- the flow between two
       nodes (summed over the members of families), per year, within ``[min, max]``.
+    * ``{type: indicator, indicator, min?, max?}`` and ``{type: allocation, node (blend), input,
+      output, min?, max?, share?, years?, index?}`` -- see :mod:`circopt.constraints_extra`.
     Rows are named ``constraints[k].<kind>[subject,year]``, ``k`` counting the instance's
     constraints first, then the argument's.
 
@@ -102,12 +105,13 @@ import scipy.sparse as sp
 
 from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
-from .decisions import Decisions, free_supply
+from .decisions import Decisions
 from .lp.postsolve import _polish, _project_routes
 from .lp.sparse import row_abs_max
 from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
 from .system import TOTAL, System
+from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
 
 
 class NumericalWarning(UserWarning):
@@ -115,7 +119,6 @@ class NumericalWarning(UserWarning):
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
-DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
 
@@ -127,6 +130,8 @@ CONSTRAINT_TYPES: dict[str, set[str]] = {
     "forbid": {"node", "route", "years", "life", "index"},
     "budget": {"max", "years"},
     "flow": {"source", "target", "min", "max", "years", "element"},
+    "indicator": {"indicator", "min", "max"},
+    "allocation": {"node", "input", "output", "min", "max", "share", "years", "index"},
 }
 _ALWAYS_KEYS = {"type", "description", "source", "name", "cite"}  # cite: a source id (flow uses 'source')
 
@@ -138,7 +143,8 @@ DECISION_KINDS = (C_ROUTE, C_ALLOC, C_SUPPLY)
 # row kinds
 ROW_KINDS = ("balance", "allocation", "share_min", "share_max", "capacity", "demand", "window_min",
              "window_max", "supply_max", "forbid", "capacity_growth", "capacity_initial", "capacity_max",
-             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user")
+             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user",
+             "indicator_min", "indicator_max", "allocation_min", "allocation_max")
 _RK = {k: i for i, k in enumerate(ROW_KINDS)}
 _EDGE_ROWS = {_RK[k] for k in ("share_min", "share_max", "capacity", "forbid", "capacity_growth",
                                "capacity_initial", "capacity_max")}
@@ -385,6 +391,12 @@ class OptModel:
             return f"{con['source']}->{con['target']}", None, con.get("element", TOTAL)
         if k == _RK["epsilon"]:
             return list(self.epsilon)[a], None, None
+        if k in (_RK["indicator_min"], _RK["indicator_max"]):
+            return str(self.constraints[a]["indicator"]), None, None
+        if k in (_RK["allocation_min"], _RK["allocation_max"]):
+            con = self.constraints[int(self.row_u[i])]
+            return (f"{s.nodes[s.blends[a].node].name}.{con['doc'].get('input')}->{s.blends[a].outputs[b].name}",
+                    s.nodes[s.blends[a].node].name, None)
         return "", None, None
 
     def _row_name(self, i: int) -> str:
@@ -441,7 +453,8 @@ class OptModel:
 def optimise(system: System | str | Path, objective: Any = "losses", scenario: str | None = None,
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
-             time_limit: float | None = None, **objective_options: Any):
+             time_limit: float | None = None, then: list | None = None, slack: float = 1e-6,
+             uniqueness: bool = False, **objective_options: Any):
     """Optimise a system; returns a :class:`~circopt.result.Result` (engine ``"optimise"``).
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
@@ -452,7 +465,10 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     second objective below a value. ``constraints``: user constraints added to the instance's
     (see :data:`CONSTRAINT_TYPES`). ``fix``: a simulation Result (or its decisions table)
     whose route flows, blend allocations and free-source amounts are imposed.
-    ``solver_options``: HiGHS options; ``time_limit`` in seconds.
+    ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
+    optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
+    :mod:`circopt.lexicographic`). ``uniqueness``: also report whether the optimum is unique
+    (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.uniqueness`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`. Every solution is verified on the unscaled
@@ -461,9 +477,15 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     ``extra["verification"]``) and a :class:`NumericalWarning`, never as ``optimal``.
     """
     system = _as_system(system, scenario)
+    if then:
+        from .lexicographic import optimise_lexicographic
+
+        return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
+                                      solver_options=solver_options, fix=fix, weights=weights,
+                                      time_limit=time_limit, uniqueness=uniqueness, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
-    return solve(om, solver_options=solver_options, time_limit=time_limit)
+    return solve(om, solver_options=solver_options, time_limit=time_limit, uniqueness=uniqueness)
 
 
 def build_model(system: System | str | Path, objective: Any = "losses", constraints: list[dict] | None = None,
@@ -481,8 +503,10 @@ def build_model(system: System | str | Path, objective: Any = "losses", constrai
     return om
 
 
-def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None):
-    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result."""
+def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None,
+          uniqueness: bool = False):
+    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result
+    (``uniqueness``: with the alternative-optimum report of :mod:`circopt.uniqueness`)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -520,7 +544,12 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
                           f"after {solve_seconds:.3g} s ({om.n_cols} columns, {om.n_rows} rows); "
                           "raise time_limit or check solver_options")
     sol = h.getSolution()
-    return _result(om, hl, h, sol, solve_seconds, opts)
+    res = _result(om, hl, h, sol, solve_seconds, opts)
+    if uniqueness:
+        from .uniqueness import report
+
+        res.extra["uniqueness"] = report(om, hl, h, sol)
+    return res
 
 
 # ============================================================================================
@@ -1139,62 +1168,35 @@ class _Builder:
         elif typ == "budget":
             row, off = self._term("cost", {"years": con.get("years")})
             add(row, -INF, float(con["max"]) - off, "budget", k, 0, 0, None, k)
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import rows
+
+            rows(self, k, con, add, direct)
 
     # -- objective terms --------------------------------------------------------------------------
     def _term(self, name: str, opts: dict) -> tuple[sp.csr_matrix, float]:
-        """A term as (1 x n row over columns, constant) in instance units."""
+        """A term as (1 x n row over columns, constant) in instance units: the weights on flows
+        of :func:`circopt.terms.flow_weights` through the flow map, + the cost of capacities."""
+        from .terms import flow_weights
+
         key = (name, _freeze(opts))
         cache = self.__dict__.setdefault("_term_cache", {})
         if key in cache:
             return cache[key]
-        s, T, E, C = self.s, self.T, self.E, self.C
-        mask = _years_mask(s, opts, name)
-        w = np.zeros((T, E, C))
+        w, const = flow_weights(self.s, name, opts)
         extra = np.zeros(self.n)
-        if name in ("losses", "surplus"):
-            types = (set(opts.get("loss_types") or DEFAULT_LOSS_TYPES) if name == "losses" else {"surplus"})
-            bad = types - set(_loss_types())
-            if bad:
-                raise InstanceError("objective option loss_types", "unknown loss type", sorted(bad),
-                                    expected=f"some of {list(_loss_types())}")
-            cw = _channel_weights(s, opts.get("elements") or {TOTAL: 1.0}, "objective option elements")
-            for i, nd in enumerate(s.nodes):
-                if nd.kind == "sink" and nd.loss in types:
-                    for e in s.in_edges(i):
-                        w[:, e, :] = cw[None, :]
-        elif name == "primary":
-            for e in s.edges:
-                if e.rule == "source" and s.nodes[e.source].free:
-                    w[:, e.id, :] = 1.0
-        elif name in ("energy", "co2", "cost"):
-            for i, nd in enumerate(s.nodes):
-                val = getattr(nd, name, None)
-                if val is None:
-                    continue
-                if nd.kind == "process":
-                    for e in s.in_edges(i):
-                        w[:, e, :] += val[:, None]
-                elif nd.kind == "source" and (name != "cost" or nd.free):
-                    for e in s.out_edges(i):
-                        w[:, e, :] += val[:, None]
-            for e in s.edges:
-                val = getattr(e, name, None)
-                if e.rule == "route" and val is not None:
-                    w[:, e.id, :] += val[:, None]
-            if name == "cost":
-                for k, con in enumerate(self.cons):
-                    if con["type"] == "capacity" and con.get("cost") is not None:
-                        keys = ["shared"] if con.get("shared") else con["edges"]
-                        for e in keys:
-                            extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
-        else:  # pragma: no cover - validated before
-            raise AssertionError(name)
-        w[~mask] = 0.0
+        if name == "cost":
+            mask = _years_mask(self.s, opts, name)
+            for k, con in enumerate(self.cons):
+                if con["type"] == "capacity" and con.get("cost") is not None:
+                    keys = ["shared"] if con.get("shared") else con["edges"]
+                    for e in keys:
+                        extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
         wf = w.ravel()
         nz = np.flatnonzero(wf)
         W = sp.csr_matrix((wf[nz], (np.zeros(len(nz), int), nz)), shape=(1, self.F))
         row = (W @ self.G).tocsr() + sp.csr_matrix(extra[None, :])
-        off = float(wf[nz] @ self.g[nz])
+        off = float(wf[nz] @ self.g[nz]) + const
         cache[key] = (row.tocsr(), off)
         return cache[key]
 
@@ -1543,10 +1545,10 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.decisions = res.decision_record.to_table(s)
     res.duals = _duals(om, hl, sol, x_all)
     res.extra["verification"] = check.summary()
-    res.extra["free_sources"] = free_supply(s, flows)
     om.timings["postsolve"] = time.perf_counter() - t_post
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
+                       "capacity_cost": _capacity_cost(om, x),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
     return res
 
@@ -1561,6 +1563,16 @@ def _verify(om: OptModel, hl: _Handover, h, x_all: np.ndarray, terms: dict[str, 
     return verify(hl.A, hl.row_lb, hl.row_ub, hl.col_lb, hl.col_ub, x_all, row_name,
                   lambda j: _col_label(om, hl, j), objective=own, solver_objective=highs if own is not None else None,
                   c=hl.c, floor=max(om.mass_scale, float(np.abs(x_all).max(initial=0.0))))
+
+
+def _capacity_cost(om: OptModel, x: np.ndarray) -> list[float]:
+    """Per model year: the cost of the capacities capacity constraints introduce (cost x K[t])."""
+    cap = np.zeros(om.system.T)
+    for j in np.flatnonzero(om.col_kind == C_CAP).tolist():
+        cost = om.constraints[int(om.col_b[j])].get("cost")
+        if cost is not None:
+            cap[om.col_t[j]] += float(cost) * x[j]
+    return cap.tolist()
 
 
 def _violations(om: OptModel, x: np.ndarray) -> list[str]:
@@ -1850,12 +1862,6 @@ def _as_system(system, scenario) -> System:
     return load(system, scenario)
 
 
-def _loss_types():
-    from .system import LOSS_TYPES
-
-    return LOSS_TYPES
-
-
 def _check_options(opts: dict, where: str) -> None:
     bad = set(opts) - OBJECTIVE_OPTIONS
     if bad:
@@ -1883,8 +1889,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
             spec[k] = w
     out = {}
     for name, val in spec.items():
-        if name not in OBJECTIVES:
-            raise InstanceError("objective", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("objective", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -1904,8 +1911,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
 def _parse_epsilon(epsilon, options) -> dict[str, tuple[float, dict]]:
     out = {}
     for name, val in (epsilon or {}).items():
-        if name not in OBJECTIVES:
-            raise InstanceError("epsilon", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("epsilon", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -2182,6 +2190,10 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
             if el != TOTAL and el not in system.channels:
                 err("element", "unknown element", el, expected=f"one of {[*system.channels, TOTAL]}")
             con["element"] = el
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import validate
+
+            validate(system, typ, doc, con, err, number)
         if len(errors) == n_err:
             out.append(con)
     if errors:

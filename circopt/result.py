@@ -239,6 +239,12 @@ class Result:
             "cumulative_losses": losses,
             "notes": list(self.notes),
         }
+        from .terms import free_supply, values
+
+        terms = values(self)
+        out["terms"] = {k: v for k, v in terms.items() if not k.startswith("indicator:")}
+        out["indicators"] = {k.split(":", 1)[1]: v for k, v in terms.items() if k.startswith("indicator:")}
+        out["free_sources"] = free_supply(self)
         if self.objective is not None:
             out["objective"] = self.objective
             out["objective_terms"] = dict(self.objective_terms)
@@ -285,12 +291,19 @@ class Result:
         return out[["model", "scenario", "region", "variable", "unit", "year", "value"]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        from .terms import table as terms_table
+
         t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit,
-             "iamc": self.iamc()}
+             "iamc": self.iamc(), "terms": terms_table(self)}
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:
+            from .bounds import binding, binding_levers
+
             t["duals"] = self.duals
+            t["binding"] = binding(self)
+            if self.system.levers:
+                t["binding_levers"] = binding_levers(self, t["binding"])
         return t
 
     def to_dir(self, out: str | Path, formats: tuple[str, ...] = ("csv",), extra: dict | None = None) -> Path:

@@ -120,10 +120,6 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     if rec is not None and pulse is None:
         rec.check_reproduced(system, flows)
     res.attach_decisions(sh, lambdas)
-    if pulse is None:
-        from .decisions import free_supply
-
-        res.extra["free_sources"] = free_supply(system, flows)
     if rec is not None:
         from .decisions import with_capacities
 

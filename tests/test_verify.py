@@ -110,8 +110,3 @@ def test_objective_equals_its_terms_recomputed_from_the_flows(objective):
     }[objective]
     assert res.objective == pytest.approx(expected, rel=1e-9)
     assert res.objective_terms[objective] == pytest.approx(expected, rel=1e-9)
-    # and every free source's supply and prices are in the summary
-    fs = res.summary()["free_sources"]
-    assert fs["primary_alloy"]["prices"] == {"energy": [10.0, 10.0], "co2": [2.0, 2.0], "cost": [2.0, 2.0]}
-    assert sum(fs["primary_alloy"]["supplied"]["total"].values()) == pytest.approx(pa, rel=1e-12)
-    assert fs["primary_iron"]["unpriced"] == []
