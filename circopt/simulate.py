@@ -266,7 +266,8 @@ MAX_VALUE = 1e300
 def _refuse_huge(system: System, flows: np.ndarray) -> None:
     """Non-finite or astronomically large flows (or totals over channels) are refused."""
     tot = flows.sum(axis=2)
-    bad = ~np.isfinite(tot) | (np.abs(tot) > MAX_VALUE) | (~np.isfinite(flows) | (np.abs(flows) > MAX_VALUE)).any(axis=2)
+    huge = (~np.isfinite(flows) | (np.abs(flows) > MAX_VALUE)).any(axis=2)
+    bad = ~np.isfinite(tot) | (np.abs(tot) > MAX_VALUE) | huge
     if bad.any():
         t, e = np.unravel_index(int(np.argmax(bad)), bad.shape)
         raise SimulationError(f"the flow {system.edge_name(e)} in {int(system.years[t])} is {tot[t, e]:.6g} "
