@@ -152,6 +152,10 @@ class Decisions:
             raise DecisionsError(where, f"{len(gaps)} decision(s) missing for some years, e.g. {gaps[:3]}",
                                  expected="every decision of the system in every model year (a full run's table)")
 
+    def leftover(self, b: int) -> np.ndarray:
+        """(n_in, T): what each input of blend ``b`` sends to its surplus outlet (0 for free inputs)."""
+        return np.maximum(self.blend_input[b] - self.allocation[b].sum(axis=1), 0.0)
+
     # ---- use ---------------------------------------------------------------------------------
     def shares(self, system: System):
         """The simulator's exact shares: route shares, allocation shares of non-free inputs, free masses."""
