@@ -5,8 +5,8 @@ other engine, relative to the run's largest value (flows, stocks, losses).
 
 * LP -> simulation: simulate(system, decisions=optimise(system, objective)) against the optimum;
 * simulation -> LP: optimise(system, fix=simulate(system)) against the simulation;
-on the toy (several objectives), japan_engines (base and every scenario), japan_engine_system
-and random networks
+on the toy (several objectives), japan_engines (base and every scenario), japan_engine_system,
+global_aluminium and random networks
 (tests/netgen.py: lives, same-year loops, blends with two priced free sources and a window).
 """
 
@@ -84,6 +84,8 @@ def main() -> None:
         print(f"| japan_engines {scen or 'base'}, losses | {a:.1e} | {b:.1e} |")
     a, b = both_ways(circopt.load(str(ROOT / "instances" / "japan_engine_system")), "losses")
     print(f"| japan_engine_system, losses | {a:.1e} | {b:.1e} |")
+    a, b = both_ways(circopt.load(str(ROOT / "instances" / "global_aluminium")), "primary")
+    print(f"| global_aluminium, primary | {a:.1e} | {b:.1e} |")
     n, a, b = random_networks(args.random)
     print(f"| {n} random networks, losses + 0.01 primary + 0.001 energy (worst) | {a:.1e} | {b:.1e} |")
 
