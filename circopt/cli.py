@@ -189,25 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.verb == "check":
-            names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
-            problems = 0
-            for name in names:
-                label = f"scenario {name}" if name else "base instance"
-                try:
-                    sysm = load(args.instance, name)
-                    print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
-                          f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
-                    for note in _notes(sysm):
-                        print(f"    note: {note}")
-                except InstanceErrors as e:
-                    problems += len(e.errors)
-                    print(f"ERR {label}: {len(e.errors)} problem(s)")
-                    for err in e.errors:
-                        print(f"  - {err}")
-                except CircoptError as e:
-                    problems += 1
-                    print(f"ERR {label}: {e}")
-            return 1 if problems else 0
+            return _check(args, load, scenario_names)
         if args.verb == "simulate":
             t0 = time.perf_counter()
             res = simulate(_load(args, args.scenario), decisions=args.decisions)
@@ -272,6 +254,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _check(args, load, scenario_names) -> int:
+    """``circopt check``: load the base and every scenario (or the one named) with every check a
+    later step would make (constraints, levers, trace settings) and run the simulation; list every
+    problem and note."""
+    import warnings
+
+    from .errors import CircoptWarning
+
+    names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
+    problems = 0
+    for name in names:
+        label = f"scenario {name}" if name else "base instance"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CircoptWarning)  # listed below as notes
+                sysm = load(args.instance, name)
+                notes = [*sysm.notes, *_notes(sysm), *_simulation_notes(sysm)]
+            print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
+                  f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
+            for note in notes:
+                print(f"    note: {note}")
+        except InstanceErrors as e:
+            problems += len(e.errors)
+            print(f"ERR {label}: {len(e.errors)} problem(s)")
+            for err in e.errors:
+                print(f"  - {err}")
+        except CircoptError as e:
+            problems += 1
+            print(f"ERR {label}: {e}")
+    return 1 if problems else 0
+
+
 def _explain(outdir, top: int = 10) -> int:
     """Print the binding bounds of an optimisation's output folder (its binding.csv)."""
     from pathlib import Path
@@ -299,6 +313,24 @@ def _explain(outdir, top: int = 10) -> int:
         if rep:
             print(format_report(rep))
     return 0
+
+
+def _simulation_notes(system) -> list[str]:
+    """Run the simulation, as ``simulate`` would: its refusals (a stock-driven stock that would need
+    a negative inflow, a blend that cannot meet a demand, ...) are problems of the instance and
+    raise; an instance without baseline shares is for optimisation only, which a note says."""
+    from .simulate import simulate
+
+    bare = sorted({system.nodes[e.source].family for e in system.edges if e.rule == "route" and e.coef is None})
+    if bare:
+        return [f"not simulated: split(s) {', '.join(bare[:3])} have no 'baseline' shares (optimisation only)"]
+    from .errors import SimulationError
+
+    try:
+        simulate(system)
+    except SimulationError as e:
+        raise SimulationError(f"simulate refuses: {e}") from None
+    return []
 
 
 def _notes(system) -> list[str]:

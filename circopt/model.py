@@ -110,6 +110,7 @@ from .lp.postsolve import _polish, _project_routes
 from .lp.sparse import row_abs_max
 from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
+from .definition.checks import MAX_MAGNITUDE
 from .system import TOTAL, System
 from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
 
@@ -2129,8 +2130,9 @@ def _members(system: System, con: dict, err, kinds: tuple[str, ...]) -> list[int
     return nodes
 
 
-def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict]:
-    """Check every user constraint (instance's, scenario's and the argument's) before building."""
+def _validate_constraints(system: System, extra: list[dict] | None, where: str | None = None) -> list[dict]:
+    """Check every user constraint (instance's, scenario's and the argument's) before building
+    (``where``: how to name the argument's constraints in messages, e.g. a lever's setting)."""
     docs = []
     base = f"{Path(system.path) / 'instance.yaml'}" if system.path else "instance"
     if system.scenario:
@@ -2141,7 +2143,7 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
         raise InstanceError("optimise(constraints=...)", "expected a list of constraint mappings", type(extra).__name__)
     k0 = len(docs)
     for j, c in enumerate(extra or []):
-        docs.append((f"constraints[{k0 + j}] (argument constraints[{j}])", c))
+        docs.append((f"{where}[{j}]" if where else f"constraints[{k0 + j}] (argument constraints[{j}])", c))
     errors: list[InstanceError] = []
     out = []
     for k, (where, doc) in enumerate(docs):
@@ -2180,6 +2182,9 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
                 return None
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 err(key, "expected a number", v)
+                return None
+            if abs(v) > MAX_MAGNITUDE:  # the instance's own bound on any number (docs/instance-format.md)
+                err(key, f"larger than {MAX_MAGNITUDE:g} in magnitude", v)
                 return None
             if v < lo or (hi is not None and v > hi):
                 err(key, "out of range", v, expected=f"a value in [{lo}, {hi if hi is not None else 'inf'}]")

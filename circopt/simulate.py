@@ -30,6 +30,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import SimulationError
+from .lifetimes import negative_inflow_tol
 from .system import System
 from .stocks import stock_plan
 
@@ -199,6 +200,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
                 raise SimulationError(f"stock-driven stock {node.name}: survival at age 0 is 0 in "
                                       f"{int(system.years[t])}; inflow cannot be determined")
             need = (node.target_stock[t] - remaining) / sf0
+            if 0 > need * sf0 >= -negative_inflow_tol(node.target_stock):  # round-off, as stock_driven()
+                need = 0.0
             if need < 0:
                 if node.negative_inflow == "error":
                     raise SimulationError(

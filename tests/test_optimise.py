@@ -538,7 +538,8 @@ def networks(draw):
     elif kind == "weibull":
         lt = {"model": "weibull", "mean": draw(st.floats(1.5, 5.0)), "sd": draw(st.floats(0.5, 2.0))}
     else:
-        lt = {"model": "normal", "mean": {y0: draw(st.floats(2.0, 3.0)), y1: draw(st.floats(3.0, 5.0))}, "sd": 0.5}
+        lt = {"model": "normal", "mean": {y0: draw(st.floats(2.0, 3.0)), y1: draw(st.floats(3.0, 5.0)),
+                                          "fill": "interpolate"}, "sd": 0.5}
     routes = {"recycle": "remelt", "landfill": "dump"}
     baseline = {"landfill": draw(st.floats(0.0, 0.5)), "recycle": "rest"}
     if lives:
@@ -557,7 +558,8 @@ def networks(draw):
            "surplus": "excess"}
     nodes = {
         "src": {"kind": "source", "composition": comp, "series": {y0: draw(st.floats(10, 100)),
-                                                                   y1: draw(st.floats(10, 100))},
+                                                                   y1: draw(st.floats(10, 100)),
+                                                                   "fill": "interpolate"},
                 "to": "use", "source": "estimate"},
         "use": {"kind": "stock", "lifetime": lt, "to": "eol", "source": "estimate",
                 **({"lives": lives, "later_lives": {"lifetime": {"model": "fixed", "mean": draw(st.integers(1, 2))}}}
@@ -591,7 +593,8 @@ def networks(draw):
         nodes["fleet"] = {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "to": "scrap2",
                           # (a growth of ~1e-9 would leave a stock change of round-off size, which the
                           # audit, relative to throughput, magnifies: keep growth 0 or visible)
-                          "stock": {y0: 10.0, y1: 10.0 + draw(st.just(0.0) | st.floats(1.0, 30.0))},
+                          "stock": {y0: 10.0, y1: 10.0 + draw(st.just(0.0) | st.floats(1.0, 30.0)),
+                                    "fill": "interpolate"},
                           "source": "estimate"}
         nodes["scrap2"] = {"kind": "sink", "loss": "dissipation"}
     streams = {}
