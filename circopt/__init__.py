@@ -36,6 +36,8 @@ _LAZY = {
     "binding": ("bounds", "binding"),
     "binding_levers": ("bounds", "binding_levers"),
     "build": ("instance", "build"),
+    "Decisions": ("decisions", "Decisions"),
+    "DecisionsError": ("decisions", "DecisionsError"),
     "load": ("instance", "load"),
     "optimise": ("model", "optimise"),
     "OutputError": ("io", "OutputError"),
@@ -72,7 +74,7 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 __all__ = [
-    "CircoptError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
+    "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
     "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "load",
     "optimise", "simulate", "__version__",
 ]

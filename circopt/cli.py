@@ -19,8 +19,9 @@ from .system import BOUNDARIES
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 #: exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
-#: exit code of an unexpected failure inside circopt (a bug to report, not a mistake of the user's)
-EXIT_INTERNAL = 3
+#: exit code of an unexpected failure inside circopt (a bug to report, not a mistake of the user's); 3 is a
+#: written optimum that is numerically unreliable
+EXIT_INTERNAL = 4
 
 
 def _number(text: str, what: str, minimum: float, strict: bool, integer: bool):
@@ -104,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("instance", help="instance folder")
     t.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    t.add_argument("--objective", help="trace under the optimal shares for this objective")
+    t.add_argument("--objective", help="trace under the optimum's decisions for this objective (its route shares and "
+                   "allocation fractions, year by year)")
     t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
     t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
     t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")
@@ -235,7 +237,7 @@ def _simulate(*args, **kwargs):
 
 def _failure(e: BaseException) -> int:
     """The exit code of a failed command, after one clear message on stderr: 1 for a problem with the
-    instance, an option, the output or the system (disk full, permission); 130 when interrupted; 3 for an
+    instance, an option, the output or the system (disk full, permission); 130 when interrupted; 4 for an
     internal error. ``SystemExit`` and a closed pipe pass through."""
     if isinstance(e, (SystemExit, BrokenPipeError, GeneratorExit)):
         raise e  # the console script ends quietly on a closed pipe
@@ -318,7 +320,7 @@ def _parse_grid(text: str) -> dict[str, list[float]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
-    3 an internal error, 130 interrupted). Options are checked before any work, the output target before any
+    3 an optimum written but numerically unreliable, 4 an internal error, 130 interrupted). Options are checked before any work, the output target before any
     computation."""
     from . import __version__, load
     from .instance import scenario_names
@@ -347,12 +349,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
-                           then=[parse_objective(o) for o in args.then], slack=args.slack,
-                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
+            import warnings
+
+            from .model import NumericalWarning
+
+            with warnings.catch_warnings():  # said once below, with the exit status
+                warnings.simplefilter("ignore", NumericalWarning)
+                res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
+                               then=[parse_objective(o) for o in args.then], slack=args.slack,
+                               epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
+            if res.status not in ("optimal", "nothing to decide"):  # verified on the unscaled model: not a
+                # solution to rely on
+                print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
+                return 3
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)

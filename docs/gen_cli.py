@@ -27,8 +27,9 @@ Every command checks its options and its `--out` target before any work (`circop
 
 Exit codes: 0 done; 1 a problem with the instance, an option or the output, or an operating-system error
 (disk full, permission), told in one line (`circopt: ...`); 2 a malformed command line (argparse's usage
-and one error line); 3 an internal error of circopt (one line; `CIRCOPT_DEBUG=1` shows the traceback);
-130 interrupted (Ctrl-C). Output piped into a program that stops reading (`| head`) ends quietly.""".splitlines()
+and one error line); 3 an optimum written but numerically unreliable (verified on the unscaled model);
+4 an internal error of circopt (one line; `CIRCOPT_DEBUG=1` shows the traceback); 130 interrupted (Ctrl-C),
+143 terminated (`kill`). Output piped into a program that stops reading (`| head`) ends quietly.""".splitlines()
 
 
 def render() -> str:

@@ -109,13 +109,13 @@ def test_os_error_is_one_line(tmp_path, capsys, monkeypatch):
     assert err == "circopt: cannot complete the operation on instances/toy/data/production.csv: Permission denied\n"
 
 
-def test_internal_error_is_one_line_with_exit_3(tmp_path, capsys, monkeypatch):
+def test_internal_error_is_one_line_with_exit_4(tmp_path, capsys, monkeypatch):
     def bug(*a, **k):
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(circopt, "simulate", bug)
     monkeypatch.delenv("CIRCOPT_DEBUG", raising=False)
-    assert main(["simulate", "instances/toy", "--out", str(tmp_path / "o")]) == 3
+    assert main(["simulate", "instances/toy", "--out", str(tmp_path / "o")]) == 4
     err = capsys.readouterr().err
     assert "internal error (ZeroDivisionError: division by zero)" in err and err.count("\n") == 1
     monkeypatch.setenv("CIRCOPT_DEBUG", "1")
