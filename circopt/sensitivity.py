@@ -302,12 +302,17 @@ def default_indicators(table: pd.DataFrame, objective: Any) -> list[str]:
 
 
 def failures(table: pd.DataFrame) -> pd.DataFrame:
-    """Failed runs: how many of each status and error."""
+    """Failed runs grouped by status and kind of error (numbers replaced by '#'): how many, the first
+    run and its message."""
+    cols = ["status", "error_kind", "runs", "first_run", "example"]
     bad = table[table.status != "ok"]
     if not len(bad):
-        return pd.DataFrame(columns=["status", "error", "runs", "first_run"])
-    return (bad.groupby(["status", "error"], sort=False).run.agg(["count", "min"]).reset_index()
-            .rename(columns={"count": "runs", "min": "first_run"}))
+        return pd.DataFrame(columns=cols)
+    bad = bad.assign(error_kind=bad.error.astype(str).str.replace(r"[-+]?\d[\d.eE+-]*", "#", regex=True))
+    g = bad.groupby(["status", "error_kind"], sort=False)
+    out = g.run.agg(["count", "min"]).reset_index().rename(columns={"count": "runs", "min": "first_run"})
+    out["example"] = g.error.first().to_numpy()
+    return out[cols]
 
 
 def analyse(des: Design, table: pd.DataFrame, indicators: list[str], units: dict[str, str] | None = None
@@ -322,7 +327,7 @@ def analyse(des: Design, table: pd.DataFrame, indicators: list[str], units: dict
         raise CircoptError(f"unknown indicator(s) {missing}; available: {avail}")
     bad = runs[runs.status != "ok"]
     if des.method != "oat" and len(bad):
-        why = "; ".join(f"{r.runs} x {r.status}: {r.error}" for r in failures(bad).itertuples())
+        why = "; ".join(f"{r.runs} x {r.status}, e.g. {r.example}" for r in failures(bad).itertuples())
         raise CircoptError(f"{des.method}: {len(bad)} of {len(runs)} runs failed, indices not computed (the "
                            f"estimator needs every run): {why}")
     recs = []
@@ -410,9 +415,10 @@ def _oat(des: Design, runs: pd.DataFrame, ind: str, base: float) -> list[dict]:
 # robustness: top drivers, lever ranking and active set across the samples
 # ---------------------------------------------------------------------------------------
 def lever_ranking(row: pd.Series, levers: list[str], rtol: float = 1e-9) -> str:
-    """Levers ordered by their value per step (``binding_levers`` objective_change, most negative =
-    most valuable for a minimised objective); equal values joined by ``=``."""
-    vals = sorted(((float(row[f"lever_change:{lv}"]), lv) for lv in levers), key=lambda t: (t[0], t[1]))
+    """Levers ordered by the size of their value per step (``binding_levers`` objective_change: the
+    objective's change when the lever's bounds move one step; its sign depends on whether the bound
+    is a minimum or a maximum, so the size ranks them); equal sizes joined by ``=``."""
+    vals = sorted(((-abs(float(row[f"lever_change:{lv}"])), lv) for lv in levers), key=lambda t: (t[0], t[1]))
     out = ""
     for k, (v, lv) in enumerate(vals):
         if k:
@@ -439,7 +445,7 @@ def robustness(des: Design, table: pd.DataFrame, indices: pd.DataFrame | None, h
     ok = runs[runs.status == "ok"]
     if len(runs) > len(ok):
         recs.append({"kind": "failed", "subject": "runs", "factor": "", "value": len(runs) - len(ok),
-                     "detail": "; ".join(f"{r.runs} x {r.status}: {r.error}" for r in failures(runs).itertuples())})
+                     "detail": "; ".join(f"{r.runs} x {r.status}, e.g. {r.example}" for r in failures(runs).itertuples())})
         lines.append(f"{len(runs) - len(ok)} of {len(runs)} runs failed (see failures.csv).")
     main = MAIN_INDEX[des.method]
     if indices is not None and len(indices):
