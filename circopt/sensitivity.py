@@ -206,6 +206,7 @@ def measure(res, decisions: tuple[str, ...] = ()) -> dict[str, Any]:
     from .studies import indicators
 
     out: dict[str, Any] = dict(indicators(res))
+    out.update(loss_shares(res, out))
     for name, v in terms.values(res).items():
         if name not in ("losses", "surplus", "primary"):  # = losses/total, surplus/total, primary/total
             out[name] = v
@@ -217,6 +218,23 @@ def measure(res, decisions: tuple[str, ...] = ()) -> dict[str, Any]:
         for r in binding_levers(res).itertuples():
             out[f"lever:{r.lever}"] = r.status
             out[f"lever_change:{r.lever}"] = float(r.objective_change)
+    return out
+
+
+def loss_shares(res, ind: dict[str, float]) -> dict[str, float]:
+    """``loss_share/EL``: cumulative losses of an element (the three loss types) over everything that
+    entered the system from its sources over the years (MaTrace's share of the initial mass for a
+    single-cohort instance); NaN for an element nothing brings in."""
+    s = res.system
+    F = res.flows_array
+    edges = [e for i, n in enumerate(s.nodes) if n.kind == "source" for e in s.out_edges(i)]
+    into = F[:, edges, :].sum(axis=(0, 1)) if edges else np.zeros(s.C)
+    out = {}
+    for c, el in enumerate(s.channels):
+        if el in s.elements:
+            out[f"loss_share/{el}"] = float(ind[f"losses/{el}"] / into[c]) if into[c] > 0 else float("nan")
+    total = float(into.sum())
+    out["loss_share/total"] = ind["losses/total"] / total if total > 0 else float("nan")
     return out
 
 
@@ -353,7 +371,9 @@ def analyse(des: Design, table: pd.DataFrame, indicators: list[str], units: dict
                     .rank(ascending=False, method="first").astype(int))
     rank = main.set_index(["indicator", "factor"])["rank"]
     out["rank"] = [int(rank.get((a, b), 0)) for a, b in zip(out.indicator, out.factor)]
-    return out.sort_values(["indicator", "rank", "index"], kind="stable").reset_index(drop=True)
+    order = {ind: k for k, ind in enumerate(indicators)}  # the indicators in the order asked for
+    out = out.assign(_o=out.indicator.map(order)).sort_values(["_o", "rank", "index"], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)
 
 
 def _sobol(des: Design, ind: str, y: np.ndarray) -> list[dict]:
