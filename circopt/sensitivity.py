@@ -501,7 +501,7 @@ def _changes(des: Design, ok: pd.DataFrame, nom: pd.Series, levers: list[str], w
     per = ok.apply(lambda r: fn(r, levers), axis=1) if len(ok) else pd.Series([], dtype=str)
     changed = (per != base).to_numpy()
     recs = [{"kind": what, "subject": "changed share", "factor": "", "value": float(changed.mean()) if len(ok) else 0.0,
-             "detail": f"nominal: {base}; " + "; ".join(f"{k} ({v})" for k, v in per.value_counts().head(4).items())}]
+             "detail": f"nominal: {base}; observed: " + "; ".join(f"{k} ({v} runs)" for k, v in per.value_counts().head(4).items())}]
     assoc = []
     for f, rs in des.factors.items():
         if des.method == "oat":
