@@ -144,10 +144,14 @@ def _levers_doc(doc):
 
 def test_robustness_of_the_lever_ranking(tmp_path):
     folder = _instance(tmp_path, {YIELD: [0.3, 0.7], ENERGY: [0.5, 2.0]}, _levers_doc)
-    st = S.sensitivity(folder, "morris", 4, objective="losses", executor="local", progress=False)
+    st = S.sensitivity(folder, "morris", 4, objective="losses", indicators=["objective", "decision:eol.reuse"],
+                       executor="local", progress=False)
     t = st.table
     ok = t[t.run >= 0]
     np.testing.assert_allclose(ok.objective, 20 + 50 * (1 - ok[YIELD]), rtol=1e-9)
+    np.testing.assert_allclose(ok["decision:eol.reuse"], 30, rtol=1e-9)  # reuse at its bound 0.3 x 100 t
+    mu = st.indices.set_index(["indicator", "factor", "index"]).value
+    assert mu["objective", YIELD, "mu_star"] == pytest.approx(50 * 0.4)  # slope 50 x range 0.4
     nom = t[t.run == -1].iloc[0]
     assert S.lever_ranking(nom, ["collect", "reuse"]) == "collect > reuse"  # y = 0.6
     assert abs(nom["lever_change:collect"]) == pytest.approx(0.6) and abs(nom["lever_change:reuse"]) == pytest.approx(0.4)
