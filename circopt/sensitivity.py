@@ -182,20 +182,21 @@ def _point(args) -> dict:
         if not np.isfinite(imb) or imb > AUDIT_TOL:
             rec["status"], rec["error"] = "audit", f"max relative imbalance {imb:.3g} > {AUDIT_TOL:g}"
     except InfeasibleError as e:
-        rec["status"], rec["error"] = "infeasible", _first_line(e)
+        rec["status"], rec["error"] = "infeasible", _message(e)
     except SolverError as e:
-        rec["status"], rec["error"] = "solver", _first_line(e)
+        rec["status"], rec["error"] = "solver", _message(e)
     except InstanceError as e:
-        rec["status"], rec["error"] = "invalid input", _first_line(e)
+        rec["status"], rec["error"] = "invalid input", _message(e)
     except Exception as e:  # noqa: BLE001 - a failed sample is reported, never dropped
-        rec["status"], rec["error"] = "error", f"{type(e).__name__}: {_first_line(e)}"
+        rec["status"], rec["error"] = "error", f"{type(e).__name__}: {_message(e)}"
     rec["seconds"] = round(time.perf_counter() - t0, 4)
     return rec
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return (text.splitlines()[0] if text else type(e).__name__)[:200]
+def _message(e: Exception) -> str:
+    """The message on one line (lines joined by ' | ', e.g. an infeasible subset), at most 600 characters."""
+    text = " | ".join(ln.strip() for ln in str(e).strip().splitlines() if ln.strip())
+    return (text or type(e).__name__)[:600]
 
 
 def measure(res, decisions: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -466,7 +467,10 @@ def robustness(des: Design, table: pd.DataFrame, indices: pd.DataFrame | None, h
     if len(runs) > len(ok):
         recs.append({"kind": "failed", "subject": "runs", "factor": "", "value": len(runs) - len(ok),
                      "detail": "; ".join(f"{r.runs} x {r.status}, e.g. {r.example}" for r in failures(runs).itertuples())})
-        lines.append(f"{len(runs) - len(ok)} of {len(runs)} runs failed (see failures.csv).")
+        r, with_ = _association(des, runs, (runs.status != "ok").to_numpy(), "failed")
+        recs += r
+        lines.append(f"{len(runs) - len(ok)} of {len(runs)} runs failed (see failures.csv)"
+                     + (f", most associated with {with_}" if with_ else "") + ".")
     main = MAIN_INDEX[des.method]
     if indices is not None and len(indices):
         headline = headline or str(indices.indicator.iloc[0])
@@ -502,25 +506,30 @@ def _changes(des: Design, ok: pd.DataFrame, nom: pd.Series, levers: list[str], w
     changed = (per != base).to_numpy()
     recs = [{"kind": what, "subject": "changed share", "factor": "", "value": float(changed.mean()) if len(ok) else 0.0,
              "detail": f"nominal: {base}; observed: " + "; ".join(f"{k} ({v} runs)" for k, v in per.value_counts().head(4).items())}]
-    assoc = []
+    r, top = _association(des, ok, changed, what)
+    n = int(changed.sum())
+    text = f"The {what} at the nominal point is '{base}'; it differs in {n} of {len(ok)} runs ({100 * n / max(1, len(ok)):.1f} %)"
+    return recs + r, text + (f", most associated with {top}" if n and top else "") + "."
+
+
+def _association(des: Design, runs: pd.DataFrame, flag: np.ndarray, what: str) -> tuple[list[dict], str]:
+    """Per factor: how ``flag`` (changed, failed) goes with it -- P(flag | factor in the upper half of its
+    range) - P(flag | lower half); OAT: the ends at which the flag is raised. Rows and the top three."""
+    recs, assoc = [], []
     for f, rs in des.factors.items():
         if des.method == "oat":
-            ends = [e for e in ("low", "high") if (changed & (ok.design == f"{e}:{f}").to_numpy()).any()]
-            v, det = float(len(ends)), ("changes at " + " and ".join(ends)) if ends else "no change"
+            ends = [e for e in ("low", "high") if (flag & (runs.design == f"{e}:{f}").to_numpy()).any()]
+            v, det = float(len(ends)), (f"{what} at " + " and ".join(ends)) if ends else f"no {what}"
         else:
-            u = np.mean([(ok[r] - des_bounds(des, r)[0]) / np.ptp(des_bounds(des, r)) for r in rs], axis=0)
+            u = np.mean([(runs[r] - des_bounds(des, r)[0]) / np.ptp(des_bounds(des, r)) for r in rs], axis=0)
             hi = u >= 0.5
-            v = (float(changed[hi].mean()) if hi.any() else 0.0) - (float(changed[~hi].mean()) if (~hi).any() else 0.0)
-            det = "P(changed | upper half) - P(changed | lower half)"
+            v = (float(flag[hi].mean()) if hi.any() else 0.0) - (float(flag[~hi].mean()) if (~hi).any() else 0.0)
+            det = f"P({what} | upper half) - P({what} | lower half)"
         if v:
             assoc.append((abs(v), f, v))
         recs.append({"kind": f"{what} association", "subject": what, "factor": f, "value": v, "detail": det})
-    n = int(changed.sum())
-    text = f"The {what} at the nominal point is '{base}'; it differs in {n} of {len(ok)} runs ({100 * n / max(1, len(ok)):.1f} %)"
-    if n and assoc:
-        assoc.sort(reverse=True)
-        text += ", most associated with " + ", ".join(f"{f} ({v:+.2f})" for _, f, v in assoc[:3])
-    return recs, text + "."
+    assoc.sort(reverse=True)
+    return recs, ", ".join(f"{f} ({v:+.2f})" for _, f, v in assoc[:3])
 
 
 def des_bounds(des: Design, r: str) -> np.ndarray:

@@ -126,6 +126,9 @@ def test_failed_runs_are_reported_and_sobol_refuses(tmp_path):
     assert len(runs) == 8 * 4  # nothing dropped
     assert st.refused and f"{int(bad.sum())} of {len(runs)} runs failed" in st.refused
     assert "share/fraction above 1" in st.refused and not len(st.indices)
+    fa = st.robustness[st.robustness.kind == "failed association"].set_index("factor").value
+    assert fa["nodes.eol.baseline.landfill"] == pytest.approx(1.0)  # every run in the upper half fails, none below
+    assert "most associated with nodes.eol.baseline.landfill (+1.00)" in st.text
     f = S.failures(runs)
     assert int(f.runs.sum()) == int(bad.sum()) and len(f) == 1  # one kind of error
     out = st.to_dir(tmp_path / "out")
@@ -164,7 +167,7 @@ def test_robustness_of_the_lever_ranking(tmp_path):
     assert "differs in" in st.text
     o = S.sensitivity(folder, "oat", objective="losses", executor="local", progress=False)
     oa = o.robustness[o.robustness.kind == "lever ranking association"].set_index("factor")
-    assert oa.loc[YIELD, "detail"] == "changes at low" and oa.loc[ENERGY, "value"] == 0
+    assert oa.loc[YIELD, "detail"] == "lever ranking at low" and oa.loc[ENERGY, "value"] == 0
 
 
 def test_cli_end_to_end_on_the_toy(tmp_path, capsys):
