@@ -54,22 +54,24 @@ def main() -> None:
         else:
             pd.testing.assert_frame_equal(ref.indices, st.indices)  # same numbers on every executor
         k = 1 if executor == "local" else args.workers
-        rows.append((executor, k, n, sec, n / sec, int((st.table.status != "ok").sum())))
+        busy = float(st.table.seconds.sum()) / (k * sec)  # share of the workers' wall time spent in runs
+        rows.append((executor, k, n, sec, n / sec, int((st.table.status != "ok").sum()), busy))
         print(f"{executor}: {n} runs in {sec:.1f} s ({n / sec:.2f} runs/s)", flush=True)
     load1 = os.getloadavg()
     cluster.close()
     base = rows[0][4]
-    table = ["| executor | workers | runs | seconds | runs per second | speed-up | parallel efficiency | failed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for ex, k, n, sec, rate, bad in rows:
-        table.append(f"| {ex} | {k} | {n} | {sec:.1f} | {rate:.2f} | {rate / base:.2f} | {rate / base / k:.2f} | {bad} |")
+    table = ["| executor | workers | runs | seconds | runs per second | speed-up | parallel efficiency | busy | failed |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for ex, k, n, sec, rate, bad, busy in rows:
+        table.append(f"| {ex} | {k} | {n} | {sec:.1f} | {rate:.2f} | {rate / base:.2f} | {rate / base / k:.2f} | {busy:.2f} "
+                     f"| {bad} |")
     import SALib  # noqa: F401
     from importlib.metadata import version
 
     cmd = (f"python benchmarks/sensitivity.py --instance {Path(args.instance).relative_to(ROOT) if Path(args.instance).is_relative_to(ROOT) else args.instance} "
            f"--method {args.method} --samples {args.samples} --workers {args.workers}"
            + (f" --objective {args.objective}" if args.objective else ""))
-    eff = {ex: rate / base / k for ex, k, _, _, rate, _ in rows}
+    eff = {ex: rate / base / k for ex, k, _, _, rate, _, _ in rows}
     text = "\n".join([
         "## Sensitivity throughput (`benchmarks/sensitivity.py`)", "",
         f"Run {dt.date.today().isoformat()} on {platform.node() or 'n/a'} ({platform.machine()}, {os.cpu_count()} cores), "
@@ -84,7 +86,9 @@ def main() -> None:
         f"Parallel efficiency on {args.workers} workers: processes {eff['processes']:.2f}, Dask {eff['dask']:.2f} "
         f"(target >= 0.8). Load average (1, 5, 15 min) before: {load0[0]:.2f}, {load0[1]:.2f}, {load0[2]:.2f}; after: "
         f"{load1[0]:.2f}, {load1[1]:.2f}, {load1[2]:.2f} -- the machine is shared, and a load above its "
-        f"{os.cpu_count()} cores leaves the workers less than a core each, which lowers the efficiency.", ""])
+        f"{os.cpu_count()} cores leaves the workers less than a core each, which lowers the efficiency. *busy* = the "
+        "runs' own seconds summed / (workers x wall time): how fully the executor keeps its workers in runs (1 = no "
+        "executor overhead); it does not depend on how fast a run is under the load.", ""])
     print(text)
     if not args.no_write:
         from _results import write_section
