@@ -521,7 +521,7 @@ def _association(des: Design, runs: pd.DataFrame, flag: np.ndarray, what: str) -
             ends = [e for e in ("low", "high") if (flag & (runs.design == f"{e}:{f}").to_numpy()).any()]
             v, det = float(len(ends)), (f"{what} at " + " and ".join(ends)) if ends else f"no {what}"
         else:
-            u = np.mean([(runs[r] - des_bounds(des, r)[0]) / np.ptp(des_bounds(des, r)) for r in rs], axis=0)
+            u = np.mean([(runs[r] - _range_bounds(des, r)[0]) / np.ptp(_range_bounds(des, r)) for r in rs], axis=0)
             hi = u >= 0.5
             v = (float(flag[hi].mean()) if hi.any() else 0.0) - (float(flag[~hi].mean()) if (~hi).any() else 0.0)
             det = f"P({what} | upper half) - P({what} | lower half)"
@@ -532,7 +532,7 @@ def _association(des: Design, runs: pd.DataFrame, flag: np.ndarray, what: str) -
     return recs, ", ".join(f"{f} ({v:+.2f})" for _, f, v in assoc[:3])
 
 
-def des_bounds(des: Design, r: str) -> np.ndarray:
+def _range_bounds(des: Design, r: str) -> np.ndarray:
     return np.asarray(des.problem["bounds"][des.names.index(r)], float)
 
 
