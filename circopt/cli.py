@@ -140,6 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--scenario", help="named scenario")
     se.add_argument("--group", action="append", default=[], metavar="NAME=RANGE,RANGE",
                     help="ranges analysed as one factor (SALib groups; repeatable)")
+    se.add_argument("--exclude", action="append", default=[], metavar="RANGE",
+                    help="keep this range at its nominal value (repeatable)")
     se.add_argument("--executor", default="processes", choices=["local", "inprocess", "processes", "dask"],
                     help="where the runs go (default processes); the numbers are the same on each")
     se.add_argument("--workers", type=int, help="processes or local Dask workers (default: all cores / 2)")
@@ -381,7 +383,7 @@ def _sensitivity(args) -> int:
     st = sensitivity(args.instance, args.method, args.samples, indicators=inds,
                      objective=parse_objective(args.objective) if args.objective else None, scenario=args.scenario,
                      executor="dask" if args.scheduler else args.executor, workers=args.workers,
-                     scheduler=args.scheduler, seed=args.seed, groups=groups or None)
+                     scheduler=args.scheduler, seed=args.seed, groups=groups or None, exclude=args.exclude)
     st.to_dir(args.out)
     m = st.meta
     print(f"sensitivity ({m['method']}): {m['instance']}, {m['runs']} runs + nominal, {len(m['factors'])} factors, "

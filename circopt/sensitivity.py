@@ -76,9 +76,13 @@ class Design:
     notes: list[str] = field(default_factory=list)
 
 
-def factors(system, groups: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    """Factor -> ranges: each group, then every range not in a group on its own (sorted)."""
-    ranges = system.ranges or {}
+def factors(system, groups: dict[str, list[str]] | None = None, exclude=()) -> dict[str, list[str]]:
+    """Factor -> ranges: each group, then every range not in a group on its own (sorted); the
+    ranges in ``exclude`` stay at their nominal values."""
+    unknown = sorted(set(exclude) - set(system.ranges or {}))
+    if unknown:
+        raise CircoptError(f"sensitivity exclude: {unknown} not ranges of the instance; ranges: {sorted(system.ranges)}")
+    ranges = {k: v for k, v in (system.ranges or {}).items() if k not in set(exclude)}
     if not ranges:
         raise CircoptError(f"{system.name}: no ranges declared (add 'ranges:' to the instance)")
     out: dict[str, list[str]] = {}
@@ -101,28 +105,29 @@ def factors(system, groups: dict[str, list[str]] | None = None) -> dict[str, lis
     return out
 
 
-def nominal_values(system, doc: dict) -> dict[str, float]:
-    """Each range at the instance as written: the number itself (a value range) or factor 1."""
+def nominal_values(system, doc: dict, names=None) -> dict[str, float]:
+    """Each range (of ``names``, default all) at the instance as written: the number itself (a value
+    range) or factor 1."""
     from .instance import get_dotted
 
     return {k: (float(get_dotted(doc, r["keys"][0])) if r["kind"] == "value" else 1.0)
-            for k, r in sorted(system.ranges.items())}
+            for k, r in sorted(system.ranges.items()) if names is None or k in names}
 
 
 def design(system, doc: dict, method: str, samples: int | None = None, seed: int = 0,
-           groups: dict[str, list[str]] | None = None) -> Design:
+           groups: dict[str, list[str]] | None = None, exclude=()) -> Design:
     """The runs of ``method`` over the instance's ranges (drawn before any run: deterministic)."""
     if method not in METHODS:
         raise CircoptError(f"unknown sensitivity method '{method}'; expected one of {', '.join(METHODS)}")
-    fac = factors(system, groups)
-    names = sorted(system.ranges)
+    fac = factors(system, groups, exclude)
+    names = sorted(r for rs in fac.values() for r in rs)
     bounds = [[system.ranges[k]["low"], system.ranges[k]["high"]] for k in names]
     flat = [r for rs in fac.values() for r in rs]
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
     if any(len(rs) > 1 for rs in fac.values()):
         owner = {r: f for f, rs in fac.items() for r in rs}
         problem["groups"] = [owner[k] for k in names]
-    nominal = nominal_values(system, doc)
+    nominal = nominal_values(system, doc, names)
     notes: list[str] = []
     if len(flat) != len(names):  # pragma: no cover - factors() guarantees it
         raise CircoptError("sensitivity: internal error, ranges missing from the factors")
@@ -223,12 +228,13 @@ def measure(res, decisions: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def loss_shares(res, ind: dict[str, float]) -> dict[str, float]:
-    """``loss_share/EL``: cumulative losses of an element (the three loss types) over everything that
-    entered the system from its sources over the years (MaTrace's share of the initial mass for a
-    single-cohort instance); NaN for an element nothing brings in."""
+    """``loss_share/EL``: cumulative losses of an element (the three loss types) over what the given
+    (not decision-driven) sources brought in over the years -- MaTrace's share of the initial mass for
+    a single-cohort instance; free sources (a primary diluent, whose amount the run decides) are left
+    out of the denominator. NaN for an element no given source brings in."""
     s = res.system
     F = res.flows_array
-    edges = [e for i, n in enumerate(s.nodes) if n.kind == "source" for e in s.out_edges(i)]
+    edges = [e for i, n in enumerate(s.nodes) if n.kind == "source" and not n.free for e in s.out_edges(i)]
     into = F[:, edges, :].sum(axis=(0, 1)) if edges else np.zeros(s.C)
     out = {}
     for c, el in enumerate(s.channels):
@@ -570,7 +576,8 @@ class SensitivityStudy:
 def sensitivity(path, method: str = "morris", samples: int | None = None, indicators: list[str] | None = None,
                 objective: Any = None, scenario: str | None = None, executor: str = "processes",
                 workers: int | None = None, scheduler: str | None = None, seed: int = 0,
-                groups: dict[str, list[str]] | None = None, progress: bool = True, **opt) -> SensitivityStudy:
+                groups: dict[str, list[str]] | None = None, exclude=(), progress: bool = True, **opt
+                ) -> SensitivityStudy:
     """Global (``morris``, ``sobol``) or one-at-a-time (``oat``) sensitivity of ``indicators`` over
     the instance's ranges; every run simulated (``objective=None``) or optimised, in parallel on
     ``executor`` (``local``/``inprocess``, ``processes``, ``dask``). Deterministic for a ``seed``."""
@@ -580,7 +587,7 @@ def sensitivity(path, method: str = "morris", samples: int | None = None, indica
     t0 = time.perf_counter()
     system = load(path, scenario)
     doc, _, digest = load_document(path, scenario)
-    des = design(system, doc, method, samples, seed, groups)
+    des = design(system, doc, method, samples, seed, groups, exclude)
     decisions = tuple(i for i in (indicators or []) if i.startswith("decision:"))
     table = evaluate(path, des, scenario, objective, executor, workers, scheduler, progress, decisions, **opt)
     inds = list(indicators) if indicators else default_indicators(table, objective)
@@ -591,7 +598,7 @@ def sensitivity(path, method: str = "morris", samples: int | None = None, indica
     meta = {"method": method, "instance": system.name, "scenario": scenario, "instance_hash": digest,
             "objective": None if objective is None else str(objective), "samples": des.samples,
             "runs": int(len(des.X)), "seed": seed, "executor": executor, "indicators": inds,
-            "factors": des.factors, "notes": des.notes, "failed_runs": int((table[table.run >= 0].status != "ok").sum()),
+            "factors": des.factors, "excluded": list(exclude), "notes": des.notes, "failed_runs": int((table[table.run >= 0].status != "ok").sum()),
             "nominal_status": str(table.status.iloc[0]),
             "max_relative_imbalance": float(pd.to_numeric(table.max_relative_imbalance, errors="coerce").max()),
             "title": f"{system.name}{' [' + scenario + ']' if scenario else ''}: {method}"}

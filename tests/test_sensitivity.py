@@ -133,6 +133,10 @@ def test_failed_runs_are_reported_and_sobol_refuses(tmp_path):
     assert int(f.runs.sum()) == int(bad.sum()) and len(f) == 1  # one kind of error
     out = st.to_dir(tmp_path / "out")
     assert json.loads((out / "summary.json").read_text())["failed_runs"] == int(bad.sum())
+    # the range kept at its nominal value (0.5 as written): every run passes, indices computed
+    ex = S.sensitivity(folder, "sobol", 8, executor="local", exclude=["nodes.eol.baseline.landfill"], progress=False)
+    assert not ex.refused and (ex.table.status == "ok").all() and "nodes.eol.baseline.landfill" not in ex.table
+    assert set(ex.indices.factor) == {YIELD}
     # OAT keeps going: the failed end is reported in the indices' note
     o = S.sensitivity(folder, "oat", executor="local", progress=False)
     row = o.indices[(o.indices.indicator == "losses/total") & (o.indices["index"] == "high_change")
@@ -194,6 +198,8 @@ def test_cli_end_to_end_on_the_toy(tmp_path, capsys):
 def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     rc = main(["sensitivity", "instances/toy", "--method", "oat", "--group", "g=nope", "--out", str(tmp_path / "o")])
     assert rc == 1 and "not ranges of the instance" in capsys.readouterr().err
+    rc = main(["sensitivity", "instances/toy", "--method", "oat", "--exclude", "nope", "--out", str(tmp_path / "o")])
+    assert rc == 1 and "exclude: ['nope'] not ranges of the instance" in capsys.readouterr().err
     rc = main(["sensitivity", "instances/toy", "--method", "oat", "--indicators", "nope", "--executor", "local",
                "--out", str(tmp_path / "o")])
     assert rc == 1 and "unknown indicator(s) ['nope']" in capsys.readouterr().err
