@@ -169,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("instance", help="instance folder")
     se.add_argument("--method", default="morris", choices=["morris", "sobol", "oat"],
                     help="morris (elementary effects), sobol (S1, ST) or oat (one at a time); default morris")
-    se.add_argument("--samples", type=int, help="Morris trajectories (default 10) or Sobol base sample size "
+    se.add_argument("--samples", type=COUNT, help="Morris trajectories (default 10) or Sobol base sample size "
                     "(a power of two, default 64); runs: r x (factors + 1), N x (factors + 2); oat: ignored")
     se.add_argument("--indicators", help="comma-separated indicators (default: objective or losses/total, losses per "
                     "element, the instance's indicators); e.g. losses/Ni,energy,indicator:NAME,decision:NODE.ROUTE")
@@ -181,9 +181,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep this range at its nominal value (repeatable)")
     se.add_argument("--executor", default="processes", choices=["local", "inprocess", "processes", "dask"],
                     help="where the runs go (default processes); the numbers are the same on each")
-    se.add_argument("--workers", type=int, help="processes or local Dask workers (default: all cores / 2)")
+    se.add_argument("--workers", type=COUNT, help="processes or local Dask workers (default: all cores / 2)")
     se.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
-    se.add_argument("--seed", type=int, default=0, help="random seed of the design and the bootstrap (default 0)")
+    se.add_argument("--seed", type=SEED, default=0, help="random seed of the design and the bootstrap (default 0)")
     se.add_argument("--out", required=True, help="output folder: indices.csv, samples.csv, failures.csv, "
                     "robustness.csv, robustness.txt, sensitivity.png, summary.json")
     return p

@@ -51,6 +51,9 @@ BAD_OPTIONS = [
     ("grid_malformed", ["sweep", "instances/toy", "--grid", "x"], 1, "--grid: expected 'range=v1:v2:v3"),
     ("grid_not_numbers", ["sweep", "instances/toy", "--grid", "a=1:b"], 1, "--grid: values of 'a' are not numbers"),
     ("grid_nan", ["sweep", "instances/toy", "--grid", "a=1:nan"], 1, "--grid: values of 'a' must be finite"),
+    ("sensitivity_samples_zero", ["sensitivity", "instances/toy", "--samples", "0"], 2, "--samples: expected a whole"),
+    ("sensitivity_workers_zero", ["sensitivity", "instances/toy", "--workers", "0"], 2, "--workers: expected a whole"),
+    ("sensitivity_seed_negative", ["sensitivity", "instances/toy", "--seed", "-3"], 2, "--seed: expected a whole"),
     ("missing_out", ["simulate", "instances/toy"], 2, "the following arguments are required: --out"),
 ]
 
