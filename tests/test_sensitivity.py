@@ -242,3 +242,22 @@ def test_japan_engines_ranges_build_and_balance_at_both_ends():
     nom = table[table.run == -1].iloc[0]
     high = table[table.design == "high:streams.engine.composition.Ni"].iloc[0]
     assert high["losses/Ni"] / nom["losses/Ni"] == pytest.approx(0.000929 / 0.000497864, rel=1e-6)
+
+
+def test_japan_engines_composition_ranges_fit_together():
+    """Ni, Cr, Co and Cu at the tops of their ranges together: the engine still builds, and the rest
+    of its mass ('other': C, Si, Mn of the cast iron) keeps 1 - 0.693557 - 0.240939 - 0.000929
+    - 0.0111 - 0.000557 - 0.0427 = 0.010218 (0.55 kg of 53.83 kg)."""
+    from pathlib import Path
+
+    from circopt.instance import apply_range, build, load, load_document
+
+    path = Path(__file__).resolve().parents[1] / "instances" / "japan_engines"
+    system = load(path)
+    doc, folder, _ = load_document(path)
+    for el in ("Ni", "Cr", "Co", "Cu"):
+        rng = system.ranges[f"streams.engine.composition.{el}"]
+        doc = apply_range(doc, rng, rng["high"])
+    top = build(doc, folder)
+    src = top.nodes[[n.name for n in top.nodes].index("engine_production")]
+    assert src.composition[0, -1] == pytest.approx(0.010218, abs=1e-9)
