@@ -212,8 +212,10 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             pdf = plan.pdf[s]
             coef_t[p] = pdf[0] if pdf.ndim == 1 else pdf[k, 0]
         vals = coef_t.ravel()
+        keep = _pulse_keep(system, C) if pulse is not None else None
         for _ in range(200):
-            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None)
+            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None,
+                                                              keep=keep)
             M = sp.coo_matrix((np.concatenate([vals, v_extra]),
                                (np.concatenate([rows, r_extra]), np.concatenate([cols, c_extra]))),
                               shape=(n, n)).tocsc()
@@ -227,7 +229,10 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             if not np.all(np.isfinite(x)):
                 raise SimulationError(_cycle_message(system, coef_t, pair_rows, pair_cols, t))
             f = x.reshape(E, C)
-            if pulse is not None or not _update_lambdas(system, sh, lambdas, f, t):
+            if pulse is not None:
+                if not _update_keep(system, sh, lambdas, keep, f, t):
+                    break
+            elif not _update_lambdas(system, sh, lambdas, f, t):
                 break
         else:
             raise SimulationError(f"blend allocation did not converge in {int(system.years[t])}")
@@ -246,9 +251,39 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     return flows, inflow_ext, lambdas, notes
 
 
-def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True):
+def _pulse_keep(system: System, C: int) -> list[np.ndarray]:
+    """Per blend, output and channel: the fraction of what the inputs bring that a nominal
+    output keeps in a traced pulse (starts at 1; see :func:`_update_keep`)."""
+    return [np.ones((len(b.outputs), C)) for b in system.blends]
+
+
+def _update_keep(system: System, sh: Shares, lambdas, keep, f: np.ndarray, t: int) -> bool:
+    """A traced pulse follows only its own material: a nominal output keeps, per element, what
+    the pulse brings up to the nominal content (``min(brought, nominal x total)``); the rest is
+    the excess (booked to the excess sink by :func:`_book_nominal`), and the balancing source's
+    deficit is not pulse material, so it is not added. Returns True if ``keep`` changed (the
+    same-year solve is then repeated: a loop through the blend changes what it is offered)."""
+    changed = False
+    for bi, bl in enumerate(system.blends):
+        a = sh.allocation[bi][:, :, t]
+        free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
+        for j, o in enumerate(bl.outputs):
+            if o.nominal is None:
+                continue
+            brought = sum(lambdas[bi][j, t] * a[i, j] * f[e_in] for i, e_in in enumerate(bl.inputs)
+                          if not free_in[i]) + np.zeros(f.shape[1])
+            cap = o.nominal[t] * brought.sum()
+            new = np.divide(np.minimum(brought, cap), brought, out=np.ones_like(brought), where=brought > 0)
+            if np.abs(new - keep[bi][j]).max() > 1e-12:
+                keep[bi][j] = new
+                changed = True
+    return changed
+
+
+def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True, keep=None):
     """Same-year rows that couple channels through totals: blend outputs (nominal ones take
-    their nominal composition), surplus, fillers, and sources that follow a node's input."""
+    their nominal composition; in a traced pulse, ``keep`` x what their inputs bring), surplus,
+    fillers, and sources that follow a node's input."""
     rows, cols, vals = [], [], []
     b_extra = np.zeros(len(system.edges) * C)
     c_idx = np.arange(C)
@@ -273,10 +308,10 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
                 taken[i] += coef
                 if not coef:
                     continue
-                if nom is None:
+                if nom is None or keep is not None:
                     rows.append(o.edge * C + c_idx)
                     cols.append(e_in * C + c_idx)
-                    vals.append(np.full(C, coef))
+                    vals.append(np.full(C, coef) if nom is None else coef * keep[bi][j])
                 else:
                     cross(o.edge, e_in, nom, coef)
             if full and o.filler is not None and lam[j] >= 1.0:

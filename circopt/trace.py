@@ -2,7 +2,9 @@
 
 A unit pulse of a source's stream enters in year ``t0``; the simulation then follows only
 that material (other sources, history cohorts, fillers and following sources are off,
-blends take what they are offered). Because every year's flows end in a stock or a
+blends take what they are offered; a nominal output keeps, per element, what the pulse brings
+up to its nominal content -- the rest is its excess, a loss -- and the balancing source's
+deficit, not being pulse material, is not added). Because every year's flows end in a stock or a
 sink, in every year
 
     sum over stocks (in use, by product and life) + cumulative sum over sinks (by loss type) = 1
@@ -23,6 +25,9 @@ from .simulate import Shares, shares_from_decisions, simulate
 from .system import TOTAL, System
 
 SUMMARY_YEARS = (10, 25, 50, 100)
+#: a trace whose shares (in use + cumulative losses) miss 1 by more than this in any year and
+#: element is refused: its numbers would not be shares of the pulse
+SHARE_TOL = 1e-6
 
 
 @dataclass
@@ -112,6 +117,7 @@ def trace(system: System | str | Path, source: str | None = None, year: int | No
         shares = shares_from_decisions(system, best.decisions)
     res = simulate(system, shares=shares, pulse=pulse)
     table, summary = _fate_tables(system, res, ids, t0)
+    _check_shares(system, table)
     return Fate(table=table, summary=summary, result=res,
                 pulse={k: float(v[t0]) for k, v in pulse.items()}, year=year)
 
@@ -171,6 +177,18 @@ def _fate_tables(system: System, res, ids: list[int], t0: int) -> tuple[pd.DataF
         srecs.append((el, f"in_use_at_{years[-1]}", float(iu.iloc[-1])))
     summary = pd.DataFrame.from_records(srecs, columns=["element", "indicator", "value"])
     return table, summary
+
+
+def _check_shares(system: System, table: pd.DataFrame) -> None:
+    """Refuse a trace whose shares do not add up to 1 (material entered that is not the pulse's,
+    or left without being booked)."""
+    s = table.groupby(["year", "element"])["share"].sum()
+    err = (s - 1.0).abs()
+    if len(err) and float(err.max()) > SHARE_TOL:
+        (year, el), total = err.idxmax(), float(s[err.idxmax()])
+        raise CircoptError(f"{system.name}: the traced shares of {el} add up to {total:.6g} in {year}, not 1 "
+                           f"(tolerance {SHARE_TOL:g}): material that is not the pulse's enters its path, or "
+                           "some leaves unbooked; the fate would be meaningless")
 
 
 def _long(years, elements, kind, state, arr) -> pd.DataFrame:
