@@ -28,7 +28,14 @@ def test_sankey_links_group_families_and_losses(res):
 
 def test_sankey_figures_render(res, tmp_path):
     fig = plots.sankey_figure(res, 2025)
-    assert len(fig.data[0].node.label) == len(set(plots.sankey_links(res, 2025)[["source", "target"]].values.ravel()))
+    # the interactive Sankey draws the static one's layout: the same nodes, loops through "eol ↻"
+    lay = plots.sankey_layout(plots.sankey_links(res, 2025, min_share=0.002))
+    assert list(fig.data[0].node.label) == lay["nodes"]
+    assert {"eol ↻", "↻ eol"} <= set(fig.data[0].node.label)
+    static = {t.get_text() for t in plots.sankey_png(res, 2025).axes[0].texts}
+    assert static == set(fig.data[0].node.label)
+    # mass is kept: what enters the layout's links equals the year's grouped flows
+    assert sum(fig.data[0].link.value) == pytest.approx(lay["links"].value.sum())
     html = plots.save(fig, tmp_path / "s.html")
     assert "Sankey" in html.read_text() or "sankey" in html.read_text()
     png = plots.save(plots.sankey_png(res, 2025), tmp_path / "s.png")
