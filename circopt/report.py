@@ -122,8 +122,9 @@ def _headline(system, base, opt, base_obj, objective) -> str:
     rel = diff / b if b else float("nan")
     counted = rd.counted_loss_types(objective)
     bt, ot = _by_type(base), _by_type(opt)
+    floor = 1e-9 * max(1.0, float(bt.abs().max()))
     others = [k for k in sorted(set(bt.index) | set(ot.index)) if k not in counted and
-              max(abs(bt.get(k, 0.0)), abs(ot.get(k, 0.0))) > 0]
+              max(abs(bt.get(k, 0.0)), abs(ot.get(k, 0.0))) > floor]
     other_txt = "; ".join(f"{html.escape(k)} {rd.num(bt.get(k, 0.0), unit)} → {rd.num(ot.get(k, 0.0), unit)}"
                           for k in others)
     top = rd.what_binds(opt, objective).head(3)
@@ -145,8 +146,9 @@ def _headline(system, base, opt, base_obj, objective) -> str:
         + "</p>"
         + (f"<p><b>What limits it most</b> (objective change if the limit is relaxed):</p><ul>{limits}</ul>"
            if limits else "<p>No limit binds beyond the network's own balances.</p>")
-        + (f"<p class='note'>The baseline breaks limits the optimiser must respect: {html.escape(notes[0][:400])}"
-           "</p>" if notes else "")
+        + (f"<p class='note'>The baseline itself breaks limits the optimiser must respect: "
+           f"{html.escape(notes[0].removeprefix('fix=: the imposed decisions ').split(': ')[0])} (first: "
+           f"{html.escape(notes[0].split(': ', 2)[-1].split(';')[0])}; all in the notes).</p>" if notes else "")
         + "</section>")
 
 
