@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="where the points run (default processes)")
     sw.add_argument("--workers", type=int, help="local processes (default: all cores)")
     sw.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
+    sw.add_argument("--indicators", help="comma-separated indicators to plot, e.g. losses/Ni,surplus/total "
+                    "(default: every losses/surplus/primary/objective one)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
     return p
 
@@ -251,9 +253,12 @@ def _study(args) -> int:
         st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
                            objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
                            executor="dask" if args.scheduler else args.executor, workers=args.workers,
-                           scheduler=args.scheduler)
+                           scheduler=args.scheduler,
+                           indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None)
     st.to_dir(args.out)
-    print(st.table.head(20).to_string(index=False))
+    from .terminal import print_study
+
+    print_study(st)
     print(f"written to {args.out}")
     return 0
 

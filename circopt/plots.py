@@ -350,7 +350,7 @@ def _sankey_labels(ax, fig, lay, width, fontsize: float = 7.5) -> None:
             x = d + width + 0.04
             if abs(y - w) > step / 2:
                 ax.plot([d + width, x + 0.02], [w, y], lw=0.5, color="#999999")
-            ax.text(x + 0.03, y, _wrap(n), va="center", fontsize=fontsize, linespacing=0.95)
+            ax.text(x + 0.03, y, _wrap(n), va="center", fontsize=fontsize, linespacing=0.95, gid=n)
 
 
 def _wrap(label: str, width: int = 13) -> str:
@@ -445,6 +445,39 @@ def plot_pareto(table: pd.DataFrame, x: str, y: str, ax=None, title: str | None 
     ax.set_ylabel(y)
     ax.set_title(title or f"Pareto front: {x} vs {y}")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(t: pd.DataFrame, title: str, unit: str = ""):
+    """Horizontal bars of a table (one bar group per row, one bar per column)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 2))
+    t.plot.barh(ax=ax)
+    ax.set_title(title)
+    if unit:
+        ax.set_xlabel(f"cumulative ({unit})")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_histograms(table: pd.DataFrame, cols: list[str], units: dict[str, str] | None = None):
+    """One histogram per requested column (every one of them, in rows of four)."""
+    plt = _plt()
+    units = units or {}
+    cols = [c for c in cols if c in table.columns] or [c for c in table.columns if c.startswith("losses/")]
+    n = max(1, len(cols))
+    ncol = min(4, n)
+    nrow = (n + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 3.3 * nrow), squeeze=False)
+    for ax, c in zip(axes.ravel(), cols):
+        ax.hist(table[c].dropna(), bins=min(30, max(5, len(table) // 5)), color="#1f77b4")
+        ax.set_title(c, fontsize=9)
+        ax.set_xlabel(units.get(c, ""), fontsize=8)
+        ax.set_ylabel("samples", fontsize=8)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
     fig.tight_layout()
     return fig
 

@@ -106,9 +106,21 @@ def objective_terms(objective) -> dict[str, tuple[float, dict]]:
 
 
 def objective_unit(objective, system) -> str:
-    """The instance's mass unit for mass objectives; otherwise 'objective units'."""
+    """The instance's mass unit for mass objectives; otherwise 'objective units'. ``system``
+    may be a System or its unit."""
     names = set(objective_terms(objective))
-    return system.unit if names <= {"losses", "surplus", "primary"} else "objective units"
+    unit = system if isinstance(system, str) else system.unit
+    return unit if names <= {"losses", "surplus", "primary"} else "objective units"
+
+
+def indicator_unit(name: str, unit: str, objective=None) -> str:
+    """The unit of an indicator of :func:`indicators`: a mass (cumulative) for flows, none for
+    the audit ratio, the objective's own unit for the objective."""
+    if name == "max_relative_imbalance":
+        return "ratio"
+    if name == "objective":
+        return "" if objective is None else objective_unit(objective, unit)
+    return unit
 
 
 def counted_loss_types(objective) -> list[str]:
