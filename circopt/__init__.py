@@ -21,6 +21,7 @@ from .errors import (  # noqa: E402
     SolverError,
     UnboundedError,
 )
+from .examples import instance_dir  # noqa: E402
 from .instance import build, load  # noqa: E402
 from .result import Result  # noqa: E402
 from .simulate import simulate  # noqa: E402
@@ -36,5 +37,6 @@ def optimise(*args, **kwargs):
 
 __all__ = [
     "CircoptError", "InfeasibleError", "InstanceError", "InstanceErrors", "Result", "SimulationError",
-    "SolverError", "System", "UnboundedError", "build", "load", "optimise", "simulate", "__version__",
+    "SolverError", "System", "UnboundedError", "build", "instance_dir", "load", "optimise", "simulate",
+    "__version__",
 ]

@@ -39,9 +39,15 @@ def _family(name: str) -> str:
 
 
 def _plt():
+    import os
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    # headless by default, but a backend the user chose (MPLBACKEND, Jupyter's inline backend,
+    # pyplot already imported) is kept: figures show in notebooks
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

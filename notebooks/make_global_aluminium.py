@@ -12,13 +12,14 @@ falls while scrap keeps coming: a scrap surplus builds up unless scrap is sorted
 upgraded, e.g. by solid-state electrolysis (SSE: scrap to 99.9 % Al at 96 % yield).
 See `instances/global_aluminium/README.md` for every parameter, its source, and how our
 figures compare with the seed's 3.64 Mt of surplus in 2040."""),
-    nbf.v4.new_code_cell("""from circopt.instance import helper_module
-import pandas as pd
+    nbf.v4.new_code_cell("""import pandas as pd
 import matplotlib.pyplot as plt
 import circopt
 from circopt import plots
 
-INST = "instances/global_aluminium"
+from circopt.instance import helper_module
+
+INST = circopt.instance_dir("global_aluminium")  # found next to the package: runs from any folder
 metrics = helper_module(INST, "metrics")  # the instance folder's own indicators
 SCENARIOS = ["baseline", "baseline_pledges", "baseline_netzero", "sorting", "sse"]
 results = {s: circopt.simulate(circopt.load(INST, s)) for s in SCENARIOS}
@@ -63,7 +64,18 @@ try:
             .loc[[2030, 2040, 2050], (slice(None), show)].round(2))
 except circopt.CircoptError as e:
     print("optimisation not available:", e)"""),
+    nbf.v4.new_markdown_cell("## Headline numbers\nChecked by the tests: re-running this notebook must reproduce them."),
+    nbf.v4.new_code_cell("""import json
+def cumulative(res, loss_type):
+    c = res.cumulative_losses()
+    return float(c[(c.element == "total") & (c.loss_type == loss_type)].value.sum())
+
+headline = {f"{s}: scrap surplus 2020-2050 (Mt)": round(cumulative(r, "surplus"), 6) for s, r in results.items()}
+print(json.dumps(headline, indent=1))""", metadata={"tags": ["headline"]}),
 ]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                "language": "python"}})
-nbf.write(nb, Path(__file__).with_name("global_aluminium.ipynb"))
+OUT = Path(__file__).with_name("global_aluminium.ipynb")
+
+if __name__ == "__main__":
+    nbf.write(nb, OUT)  # without outputs; `python notebooks/build.py` writes it with its outputs
