@@ -22,7 +22,7 @@ import numpy as np
 from .lifetimes import Lifetime
 
 NODE_KINDS = ("source", "process", "stock", "split", "blend", "sink")
-LOSS_TYPES = ("dissipation", "process", "dilution", "export", "surplus", "hibernation", "other")
+LOSS_TYPES = ("dissipation", "process", "dilution", "export", "surplus", "hibernation", "unspecified")
 OTHER = "other"
 TOTAL = "total"
 
