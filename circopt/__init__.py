@@ -6,12 +6,14 @@ The public verbs::
     result = circopt.simulate(system)                        # given shares -> Result
     result = circopt.optimise(system, objective="losses")    # Pyomo LP solved by HiGHS
     result.flows, result.stocks, result.losses, result.audit, result.to_dir("out")
+    circopt.binding(result)                                  # which bounds bind, what each is worth
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .bounds import binding, binding_levers  # noqa: E402
 from .errors import (  # noqa: E402
     CircoptError,
     InfeasibleError,
@@ -36,7 +38,6 @@ def optimise(*args, **kwargs):
 
 
 __all__ = [
-    "CircoptError", "InfeasibleError", "InstanceError", "InstanceErrors", "Result", "SimulationError",
-    "SolverError", "System", "UnboundedError", "build", "instance_dir", "load", "optimise", "simulate",
-    "__version__",
+    "CircoptError", "InfeasibleError", "binding", "binding_levers", "InstanceError", "InstanceErrors", "Result", "SimulationError",
+    "SolverError", "System", "UnboundedError", "build", "instance_dir", "load", "optimise", "simulate", "__version__",
 ]

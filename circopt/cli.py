@@ -1,6 +1,6 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
-Verbs: ``check``, ``simulate``, ``optimise``, ``trace``, ``report``, and the studies
+Verbs: ``check``, ``simulate``, ``optimise``, ``explain``, ``trace``, ``report``, and the studies
 ``prioritise``, ``combine``, ``compare``, ``pareto``, ``sweep``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
@@ -33,15 +33,32 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     s.add_argument("--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+    s.add_argument("--decisions", help="impose these decisions exactly (a decisions.csv or an output folder of "
+                   "'optimise'): reproduces that run's flows")
 
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
     o.add_argument("--objective", default="losses",
-                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} (default losses)")
+                   help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} or indicator:NAME "
+                   "(an instance's indicator; default losses)")
+    o.add_argument("--then", action="append", default=[], metavar="OBJECTIVE",
+                   help="then optimise this objective with the earlier optima held (lexicographic; repeatable)")
+    o.add_argument("--slack", type=float, default=1e-6,
+                   help="how far a held optimum may move: value + slack x max(|value|, 1) (default 1e-6)")
+    o.add_argument("--epsilon", action="append", default=[], metavar="TERM=VALUE",
+                   help="hold a term at or below a value (repeatable), e.g. --epsilon surplus=400")
+    o.add_argument("--uniqueness", action="store_true",
+                   help="also report whether the optimum is unique: each lever's range over all optima "
+                   "(2 re-solves per lever)")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     o.add_argument("--out", required=True, help="output folder (replaced atomically)")
     o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
+
+    ex = sub.add_parser("explain", help="the binding bounds of an optimum and what each is worth (reads binding.csv "
+                        "of an 'optimise --out' folder)")
+    ex.add_argument("outdir", help="output folder of 'circopt optimise'")
+    ex.add_argument("--top", type=int, default=10, help="how many binding bound families to show (default 10)")
 
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
     t.add_argument("instance", help="instance folder")
@@ -105,20 +122,36 @@ def parse_objective(text: str):
     """'losses' -> 'losses'; 'surplus=1,primary=0.01' -> {'surplus': 1.0, 'primary': 0.01}."""
     if "=" not in text and "," not in text:
         name = text.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         return name
     out = {}
     for part in text.split(","):
         name, _, w = part.partition("=")
         name = name.strip()
-        if name not in OBJECTIVES:
+        if name not in OBJECTIVES and not name.startswith("indicator:"):
             raise CircoptError(f"--objective: unknown objective '{name}'; expected one of {', '.join(OBJECTIVES)}")
         try:
             out[name] = float(w) if w else 1.0
         except ValueError:
             raise CircoptError(f"--objective: weight of '{name}' is not a number ({w!r})") from None
     return out
+
+
+def parse_epsilon(items: Sequence[str]) -> dict[str, float] | None:
+    """['surplus=400', 'energy=1e4'] -> {'surplus': 400.0, 'energy': 10000.0}."""
+    out = {}
+    for text in items:
+        name, sep, val = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise CircoptError(f"--epsilon: expected TERM=VALUE, got {text!r}")
+        parse_objective(name)  # a known term
+        try:
+            out[name] = float(val)
+        except ValueError:
+            raise CircoptError(f"--epsilon: value of '{name}' is not a number ({val!r})") from None
+    return out or None
 
 
 def _formats(args) -> tuple[str, ...]:
@@ -159,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.verb == "simulate":
             t0 = time.perf_counter()
-            res = simulate(load(args.instance, args.scenario))
+            res = simulate(load(args.instance, args.scenario), decisions=args.decisions)
             res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
@@ -168,10 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit)
+            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit,
+                           then=[parse_objective(o) for o in args.then], slack=args.slack,
+                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
+            _explain(args.out)
             return 0
+        if args.verb == "explain":
+            return _explain(args.outdir, top=args.top)
         if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
             return _study(args)
         if args.verb == "report":
@@ -205,6 +243,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _explain(outdir, top: int = 10) -> int:
+    """Print the binding bounds of an optimisation's output folder (its binding.csv)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .bounds import format_binding
+
+    path = Path(outdir) / "binding.csv"
+    if not path.exists():
+        raise CircoptError(f"{path}: no such file (explain reads the output folder of 'circopt optimise')")
+    print(format_binding(pd.read_csv(path), top=top))
+    lev = Path(outdir) / "binding_levers.csv"
+    if lev.exists():
+        for r in pd.read_csv(lev).itertuples():
+            print(f"  lever {r.lever}: {r.status} ({r.binding_rows}/{r.rows} rows bind, objective change "
+                  f"{r.objective_change:+.6g} per step)")
+    summ = Path(outdir) / "summary.json"
+    if top and summ.exists():
+        import json
+
+        from .uniqueness import format_report
+
+        rep = json.loads(summ.read_text()).get("uniqueness")
+        if rep:
+            print(format_report(rep))
+    return 0
 
 
 def _notes(system) -> list[str]:
@@ -272,6 +339,9 @@ def _report(res, out) -> None:
     if "objective" in s:
         line += f", objective {s['objective']:.6g}"
     print(line)
+    for st in (s.get("lexicographic") or {}).get("stages", []):
+        held = f", then held at {st['held_at']:.9g}" if "held_at" in st else ""
+        print(f"  stage {st['stage']}: {st['objective']} = {st['value']:.9g}{held}")
     for note in s.get("notes", []):
         print(f"  note: {note}")
     print(f"written to {out}")

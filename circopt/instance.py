@@ -55,6 +55,7 @@ TOP_KEYS = {
     "sources": "path of the sources table (default sources.csv)",
     "constraints": "list of user constraints for the optimiser",
     "levers": "mapping name -> lever",
+    "indicators": "list of user-declared indicators (circopt.indicators)",
     "ranges": "mapping dotted key -> [low, high] for estimates",
     "trace": "default pulse for fate tracing",
 }
@@ -62,17 +63,33 @@ TOP_KEYS = {
 COMMON_KEYS = {"kind", "over", "source", "sources", "description"}
 NODE_KEYS = {
     "source": COMMON_KEYS | {"to", "series", "stream", "composition", "free", "max", "cost", "energy", "co2",
-                             "follows", "ratio", "balancing"},
+                             "follows", "ratio"},
     "process": COMMON_KEYS | {"to", "energy", "co2", "cost"},
     "stock": COMMON_KEYS
     | {"to", "lifetime", "lives", "later_lives", "history", "history_composition", "history_stream", "initial_stock",
        "stock",
        "negative_inflow"},
     "split": COMMON_KEYS | {"routes", "shares", "baseline", "capacity", "energy", "co2", "cost"},
-    "blend": COMMON_KEYS | {"outputs", "allocation", "surplus", "excess", "deficit"},
+    "blend": COMMON_KEYS | {"outputs", "allocation", "surplus"},
     "sink": COMMON_KEYS | {"loss"},
 }
-BLEND_OUTPUT_KEYS = {"to", "demand", "window", "filler", "nominal"}
+BLEND_OUTPUT_KEYS = {"to", "demand", "window"}
+#: keys of earlier versions that supplied mass from nowhere (no mass from nowhere: a melt's
+#: composition is what its priced inputs bring); each is refused with what to use instead
+_NO_FREE_MASS = ("a blend output's composition is what its inputs bring: give the output a composition "
+                 "'window' and feed the blend priced free sources (primary metal, pure or master-alloy "
+                 "additions, each with energy, co2 and cost)")
+REMOVED_KEYS = {
+    ("source", "balancing"): "balancing sources are gone (they supplied mass for free); " + _NO_FREE_MASS,
+    ("blend", "excess"): "nominal outputs and their excess sink are gone; " + _NO_FREE_MASS,
+    ("blend", "deficit"): "nominal outputs and their balancing source are gone; " + _NO_FREE_MASS,
+    ("output", "nominal"): "nominal outputs are gone (elements were booked from one to another); " + _NO_FREE_MASS,
+    ("output", "filler"): "'filler' is gone: a free input's baseline 'allocation' ({free source: {output: "
+                          "share}}) is the share of the output's shortfall to its demand that it makes up in "
+                          "simulation",
+}
+#: a free source's amount is a decision, so each objective that counts these must see it
+PRICES = ("energy", "co2", "cost")
 STREAM_KEYS = {"composition", "source", "description"}
 #: old spelling -> new, accepted with a FutureWarning (the words now mean one thing each: a
 #: "composition" is a named mix of elements, a "stream" was both that and an edge; "other" is
@@ -388,7 +405,7 @@ class _Builder:
     def deprecated(self, old: str, where: str = "") -> None:
         import warnings
 
-        warnings.warn(f"{Path(self.folder).name}/{self.yml}: {where + ': ' if where else ''}'{old}' is deprecated, write "
+        warnings.warn(f"{self.yml}: {where + ': ' if where else ''}'{old}' is deprecated, write "
                       f"'{DEPRECATED[old]}'", FutureWarning, stacklevel=3)
 
     def fail_if_errors(self):
@@ -482,6 +499,10 @@ class _Builder:
             self.errors.extend(e.errors)
         except InstanceError as e:
             self.errors.append(e)
+        if not self.errors and "indicators" in d:
+            from .indicators import validate
+
+            self.errors.extend(validate(system, self.yml))
         self.fail_if_errors()
         return system
 
@@ -592,7 +613,9 @@ class _Builder:
                 self.err(f"{key}.kind", "unknown or missing node kind", kind, expected=f"one of {list(NODE_KINDS)}")
                 continue
             for k in spec:
-                if k not in NODE_KEYS[kind]:
+                if (kind, k) in REMOVED_KEYS:
+                    self.err(f"{key}.{k}", REMOVED_KEYS[(kind, k)])
+                elif k not in NODE_KEYS[kind]:
                     self.err(f"{key}.{k}", f"unknown key for a {kind} node", expected=f"one of {sorted(NODE_KEYS[kind])}")
             over = spec.get("over") or []
             if isinstance(over, str):
@@ -741,17 +764,6 @@ class _Builder:
 
     def _node_source(self, nid, node: Node, spec, key):
         node.free = bool(spec.get("free", False))
-        if spec.get("balancing"):
-            # supplies a blend's nominal-composition deficit; its composition is set by the blend
-            for k in ("series", "stream", "composition", "follows", "free"):
-                if k in spec:
-                    raise InstanceError(self.ctx.where(f"{key}.{k}"), "a balancing source takes no "
-                                        f"'{k}' (its amount and composition follow a blend's nominal deficit)")
-            node.meta["balancing"] = True
-            node.composition = np.zeros((self.T, self.C))
-            tgt = self._ref(spec.get("to"), nid, f"{key}.to")
-            self._edge(nid, tgt, str(spec.get("to")), "deficit", f"{key}.to", coef=np.ones(self.T))
-            return
         if "follows" in spec:
             if "series" in spec or node.free:
                 raise InstanceError(self.ctx.where(f"{key}.follows"), "a following source has no series and is "
@@ -776,6 +788,14 @@ class _Builder:
         node.cost = self._per_unit(node, spec, "cost", key)
         node.energy = self._per_unit(node, spec, "energy", key)
         node.co2 = self._per_unit(node, spec, "co2", key)
+        if node.free:
+            missing = [k for k in PRICES if k not in spec]
+            if missing:
+                raise InstanceError(self.ctx.where(f"{key}.{missing[0]}"), f"free source {node.name} has no "
+                                    f"{', '.join(repr(k) for k in missing)}: the optimiser may draw on it, so every "
+                                    "objective that counts energy, co2 or cost must see what it supplies",
+                                    expected="energy, co2 and cost per unit supplied (write 0 where it is truly "
+                                    "zero; the node's 'source' ids cite it)")
         named = "composition" if isinstance(spec.get("composition"), str) else "stream" if "stream" in spec else None
         if named == "stream":
             self.deprecated("stream", key)
@@ -1090,6 +1110,8 @@ class _Builder:
             if not isinstance(ospec, dict) or "to" not in ospec:
                 raise InstanceError(self.ctx.where(ok), "expected {to: node, demand: ..., window: {...}}", ospec)
             for k in ospec:
+                if ("output", k) in REMOVED_KEYS:
+                    raise InstanceError(self.ctx.where(f"{ok}.{k}"), REMOVED_KEYS[("output", k)])
                 if k not in BLEND_OUTPUT_KEYS:
                     raise InstanceError(self.ctx.where(f"{ok}.{k}"), "unknown key", expected=f"one of {sorted(BLEND_OUTPUT_KEYS)}")
             tgt = self._ref(ospec["to"], nid, f"{ok}.to")
@@ -1111,23 +1133,7 @@ class _Builder:
                 whi[:, ci] = self.ctx.resolve(lohi[1], f"{ok}.window.{el}[1]", node.index, fraction=True)
                 if np.any(wlo[:, ci] > whi[:, ci]):
                     raise InstanceError(self.ctx.where(f"{ok}.window.{el}"), "window min above max", lohi)
-            nominal = None
-            if "nominal" in ospec:
-                nv = ospec["nominal"]
-                if isinstance(nv, str):
-                    if nv not in self.streams:
-                        raise InstanceError(self.ctx.where(f"{ok}.nominal"), "unknown stream", nv,
-                                            expected=f"one of {list(self.streams)} or a composition mapping")
-                    nominal = self.streams[nv]
-                else:
-                    nominal = self._composition(nv, f"{ok}.nominal", node.index)
-                if "excess" not in spec or "deficit" not in spec:
-                    raise InstanceError(self.ctx.where(f"{ok}.nominal"), "a blend with nominal outputs books the "
-                                        "element difference: give the blend 'excess: <sink>' and 'deficit: "
-                                        "<balancing source>'")
-            bo = BlendOutput(name=str(oname), edge=e.id, demand=demand, window_lo=wlo, window_hi=whi,
-                             nominal=nominal)
-            bo.filler = ospec.get("filler")  # resolved after all edges exist (network.check_structure)
+            bo = BlendOutput(name=str(oname), edge=e.id, demand=demand, window_lo=wlo, window_hi=whi)
             outputs.append(bo)
         surplus = spec.get("surplus")
         s_edge = None
@@ -1136,12 +1142,6 @@ class _Builder:
             if tgt is None or self.nodes[tgt].kind != "sink":
                 raise InstanceError(self.ctx.where(f"{key}.surplus"), "the surplus outlet must be a sink", surplus)
             s_edge = self._edge(nid, tgt, "surplus", "surplus", f"{key}.surplus").id
-        x_edge = None
-        if "excess" in spec:
-            tgt = self._ref(spec["excess"], nid, f"{key}.excess")
-            if tgt is None or self.nodes[tgt].kind != "sink":
-                raise InstanceError(self.ctx.where(f"{key}.excess"), "the excess outlet must be a sink", spec["excess"])
-            x_edge = self._edge(nid, tgt, "excess", "excess", f"{key}.excess").id
         alloc = spec.get("allocation") or {}
         if not isinstance(alloc, dict):
             raise InstanceError(self.ctx.where(f"{key}.allocation"), "expected {input node: {output: share}}", alloc)
@@ -1154,8 +1154,7 @@ class _Builder:
                     raise InstanceError(self.ctx.where(f"{key}.allocation.{src}.{o}"), "unknown output", o,
                                         expected=f"one of {onames}")
         self.blends.append(Blend(node=nid, inputs=[], outputs=outputs, surplus_edge=s_edge,
-                                 allocation=np.zeros((0, len(outputs), self.T)), excess_edge=x_edge))
-        self.blends[-1]._deficit_ref = (spec.get("deficit"), f"{key}.deficit")
+                                 allocation=np.zeros((0, len(outputs), self.T))))
         # values are resolved now (any parameter form: number, table, year or dimension mapping);
         # which input each belongs to is matched once every stream exists (network.check_structure)
         resolved = {src: {o: self.ctx.resolve(v, f"{key}.allocation.{src}.{o}", node.index, fraction=True)

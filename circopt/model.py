@@ -20,19 +20,14 @@ Columns ``x`` (all masses, in the instance's unit, all >= 0)
       the convolution's nonzeros by the number of channels);
     * ``amount[source, year]`` -- a source that ``follows`` a node whose input a decision changes
       (``amount = ratio * that input``, a balance row);
-    * ``excess[blend.output, element, year]`` / ``deficit[...]`` -- for an output made to a
-      ``nominal`` composition, what the allocated inputs bring above / below it (their
-      difference is fixed by a ``nominal`` row; after the solve they are booked as the
-      simulator books them: the positive and the negative part);
     * ``constraints[k].capacity[split.route, year]`` -- a capacity a user constraint introduces.
 
 Flow map ``G`` (per edge rule, exactly the simulator's ``_run`` equations)
     * ``tc``: ``coef[t, c] * input[node, c, t]``;
     * ``stock``: ``sum_{t' <= t} pdf(t', t - t') * input[stock, c, t']`` plus the outflow of
       the history cohorts (``stock_plan(system).hist_inflow``);
-    * ``route`` / ``blend_out`` / ``surplus`` / free ``source``: as above; a nominal
-      ``blend_out``: ``nominal[t, c] * sum_i x_ij``; ``excess`` / ``deficit``: the sums of
-      those columns over the blend's nominal outputs.
+    * ``route`` / ``blend_out`` / ``surplus`` / free ``source``: as above (a blend output
+      carries exactly what its inputs bring: no element is booked from one to another).
     * **Constants**: an edge no decision can change (not downstream of a route, a blend or
       a free source) is computed by the simulator itself (``simulate._run`` on the
       sub-network of such edges, which includes stock-driven stocks) and enters ``g``.
@@ -56,7 +51,8 @@ Objectives (``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1,
     loss type ``surplus``; ``primary``: what free sources supply; ``energy`` / ``co2``: a
     process's ``energy`` per unit of its input, a source's per unit of its amount, a route's per
     unit of its flow; ``cost``: a free source's ``cost`` per unit supplied + route costs (+ a
-    process's cost per unit of input, + ``cost`` x capacity of capacity constraints).
+    process's cost per unit of input, + ``cost`` x capacity of capacity constraints);
+    ``indicator:NAME``: a declared indicator. The weights on flows are :mod:`circopt.terms`'s.
     ``epsilon={"surplus": 400}`` holds a term at or below a value (row ``epsilon[surplus]``).
 
 User constraints (instance ``constraints:`` list, scenarios' additions, ``constraints=``)
@@ -71,6 +67,8 @@ User constraints (instance ``constraints:`` list, scenarios' additions, ``constr
     * ``{type: budget, max, years?}`` -- the ``cost`` term at most ``max``;
     * ``{type: flow, source, target, min?, max?, years?, element?}`` -- the flow between two
       nodes (summed over the members of families), per year, within ``[min, max]``.
+    * ``{type: indicator, indicator, min?, max?}`` and ``{type: allocation, node (blend), input,
+      output, min?, max?, share?, years?, index?}`` -- see :mod:`circopt.constraints_extra`.
     Rows are named ``constraints[k].<kind>[subject,year]``, ``k`` counting the instance's
     constraints first, then the argument's.
 
@@ -109,10 +107,10 @@ from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
 from .stocks import stock_plan
 from .system import TOTAL, System
+from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
-DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
 
@@ -124,22 +122,25 @@ CONSTRAINT_TYPES: dict[str, set[str]] = {
     "forbid": {"node", "route", "years", "life", "index"},
     "budget": {"max", "years"},
     "flow": {"source", "target", "min", "max", "years", "element"},
+    "indicator": {"indicator", "min", "max"},
+    "allocation": {"node", "input", "output", "min", "max", "share", "years", "index"},
 }
 _ALWAYS_KEYS = {"type", "description", "source", "name", "cite"}  # cite: a source id (flow uses 'source')
 
 # column kinds
-C_ROUTE, C_ALLOC, C_LEFT, C_SUPPLY, C_STATE, C_CAP, C_EXC, C_DEF = range(8)
-COL_KINDS = ("route", "allocation", "leftover", "supply", "input", "capacity", "excess", "deficit")
+C_ROUTE, C_ALLOC, C_LEFT, C_SUPPLY, C_STATE, C_CAP = range(6)
+COL_KINDS = ("route", "allocation", "leftover", "supply", "input", "capacity")
 DECISION_KINDS = (C_ROUTE, C_ALLOC, C_SUPPLY)
 
 # row kinds
 ROW_KINDS = ("balance", "allocation", "share_min", "share_max", "capacity", "demand", "window_min",
              "window_max", "supply_max", "forbid", "capacity_growth", "capacity_initial", "capacity_max",
-             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user", "nominal")
+             "recycled_content", "flow_min", "flow_max", "budget", "epsilon", "user",
+             "indicator_min", "indicator_max", "allocation_min", "allocation_max")
 _RK = {k: i for i, k in enumerate(ROW_KINDS)}
 _EDGE_ROWS = {_RK[k] for k in ("share_min", "share_max", "capacity", "forbid", "capacity_growth",
                                "capacity_initial", "capacity_max")}
-_OUTPUT_ROWS = {_RK[k] for k in ("demand", "recycled_content", "window_min", "window_max", "nominal")}
+_OUTPUT_ROWS = {_RK[k] for k in ("demand", "recycled_content", "window_min", "window_max")}
 
 #: HiGHS options circopt sets (``solver_options`` override them)
 HIGHS_OPTIONS = {"output_flag": False, "small_matrix_value": 1e-12, "primal_feasibility_tolerance": 1e-9,
@@ -200,7 +201,6 @@ class OptModel:
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
     relaxed: tuple | None = None  # fix= with every decision imposed: (rows, lower, upper) not enforced
-    nominal: tuple | None = None  # (rows, excess cols, deficit cols, exact rows) of nominal blend outputs
     _xs: list = dataclasses.field(default_factory=list, repr=False)
     _obj_expr: Any = dataclasses.field(default=None, repr=False)
     _row_names: list[str] | None = dataclasses.field(default=None, repr=False)
@@ -350,8 +350,6 @@ class OptModel:
             if s.nodes[a].kind == "source":  # a source following another node's input
                 return f"amount[{s.nodes[a].name},{yr}]"
             return f"input[{s.nodes[a].name},{self._channel(c)},{yr}]"
-        if k in (C_EXC, C_DEF):
-            return f"{COL_KINDS[k]}[{self._blend_output(a, b)},{self._channel(c)},{yr}]"
         if k == C_CAP:
             subj = (f"{s.nodes[s.edges[a].source].family}.{s.edges[a].label}" if c == 1  # shared by the family
                     else self._subject_edge(a))
@@ -375,7 +373,7 @@ class OptModel:
         if k in _OUTPUT_ROWS:
             subj = self._blend_output(a, b)
             node = s.nodes[s.blends[a].node].name
-            if k in (_RK["window_min"], _RK["window_max"], _RK["nominal"]):
+            if k in (_RK["window_min"], _RK["window_max"]):
                 return f"{subj},{self._channel(c)}", node, self._channel(c)
             return subj, node, None
         if k == _RK["supply_max"]:
@@ -385,6 +383,12 @@ class OptModel:
             return f"{con['source']}->{con['target']}", None, con.get("element", TOTAL)
         if k == _RK["epsilon"]:
             return list(self.epsilon)[a], None, None
+        if k in (_RK["indicator_min"], _RK["indicator_max"]):
+            return str(self.constraints[a]["indicator"]), None, None
+        if k in (_RK["allocation_min"], _RK["allocation_max"]):
+            con = self.constraints[int(self.row_u[i])]
+            return (f"{s.nodes[s.blends[a].node].name}.{con['doc'].get('input')}->{s.blends[a].outputs[b].name}",
+                    s.nodes[s.blends[a].node].name, None)
         return "", None, None
 
     def _row_name(self, i: int) -> str:
@@ -423,9 +427,6 @@ class OptModel:
             fam = s.nodes[bl.node].family
             if k == _RK["demand"]:
                 return f"nodes.{fam}.outputs.{o.name}.demand"
-            if k == _RK["nominal"]:
-                return (f"nodes.{fam}.outputs.{o.name}.nominal: {s.channels[c]} above the nominal content goes to "
-                        "the excess sink, below it comes from the balancing source")
             side = 0 if k == _RK["window_min"] else 1
             arr = (o.window_lo if side == 0 else o.window_hi)[:, c]
             return (f"nodes.{fam}.outputs.{o.name}.window.{s.channels[c]} "
@@ -444,7 +445,8 @@ class OptModel:
 def optimise(system: System | str | Path, objective: Any = "losses", scenario: str | None = None,
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
-             time_limit: float | None = None, **objective_options: Any):
+             time_limit: float | None = None, then: list | None = None, slack: float = 1e-6,
+             uniqueness: bool = False, **objective_options: Any):
     """Optimise a system; returns a :class:`~circopt.result.Result` (engine ``"optimise"``).
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
@@ -455,15 +457,24 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     second objective below a value. ``constraints``: user constraints added to the instance's
     (see :data:`CONSTRAINT_TYPES`). ``fix``: a simulation Result (or its decisions table)
     whose route flows, blend allocations and free-source amounts are imposed.
-    ``solver_options``: HiGHS options; ``time_limit`` in seconds.
+    ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
+    optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
+    :mod:`circopt.lexicographic`). ``uniqueness``: also report whether the optimum is unique
+    (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.uniqueness`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
     """
     system = _as_system(system, scenario)
+    if then:
+        from .lexicographic import optimise_lexicographic
+
+        return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
+                                      solver_options=solver_options, fix=fix, weights=weights,
+                                      time_limit=time_limit, uniqueness=uniqueness, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
-    return solve(om, solver_options=solver_options, time_limit=time_limit)
+    return solve(om, solver_options=solver_options, time_limit=time_limit, uniqueness=uniqueness)
 
 
 def build_model(system: System | str | Path, objective: Any = "losses", constraints: list[dict] | None = None,
@@ -481,8 +492,10 @@ def build_model(system: System | str | Path, objective: Any = "losses", constrai
     return om
 
 
-def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None):
-    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result."""
+def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None,
+          uniqueness: bool = False):
+    """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result
+    (``uniqueness``: with the alternative-optimum report of :mod:`circopt.uniqueness`)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -520,7 +533,12 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
                           f"after {solve_seconds:.3g} s ({om.n_cols} columns, {om.n_rows} rows); "
                           "raise time_limit or check solver_options")
     sol = h.getSolution()
-    return _result(om, hl, h, sol, solve_seconds, opts)
+    res = _result(om, hl, h, sol, solve_seconds, opts)
+    if uniqueness:
+        from .uniqueness import report
+
+        res.extra["uniqueness"] = report(om, hl, h, sol)
+    return res
 
 
 # ============================================================================================
@@ -575,8 +593,7 @@ class _Builder:
             row_u=self.row_u, objective={k: w for k, (w, _) in self.obj.items()}, terms=self.terms,
             constraints=self.cons, epsilon={k: v for k, (v, _) in self.eps.items()},
             mass_scale=self._mass_scale(), polish_rows=self.polish_rows, polish_cand=self.polish_cand,
-            A_polish=self.A_polish, route_room=getattr(self, "route_room", None), fixed=fixed, notes=list(self.notes), relaxed=relaxed,
-            nominal=(self.nom_rows, self.nom_e, self.nom_d, self.A_nominal))
+            A_polish=self.A_polish, route_room=getattr(self, "route_room", None), fixed=fixed, notes=list(self.notes), relaxed=relaxed)
         t = time.perf_counter()
         _pyomo_model(om)
         om.timings["pyomo_build"] = time.perf_counter() - t
@@ -588,7 +605,7 @@ class _Builder:
         E, N = self.E, len(s.nodes)
         dec = np.zeros(E, bool)
         for e in s.edges:
-            dec[e.id] = (e.rule in ("route", "blend_out", "surplus", "excess", "deficit")
+            dec[e.id] = (e.rule in ("route", "blend_out", "surplus")
                          or (e.rule == "source" and s.nodes[e.source].free))
         follows = [e for e in s.edges if e.rule == "source" and "follows" in s.nodes[e.source].meta]
         var_edge = dec.copy()
@@ -713,24 +730,6 @@ class _Builder:
                 self.state_col[nd] = block(C_STATE, nd, 0, -1)
             else:
                 self.state_col[nd] = block(C_STATE, nd, 0, 0, per_t=C)
-        # nominal blend outputs: the element difference to the nominal content, by sign
-        self.exc_col, self.def_col = {}, {}
-        self.nominal_coef = {}
-        for bi, bl in enumerate(s.blends):
-            comps = np.stack([self._in_comp(e) for e in bl.inputs]) if bl.inputs else np.zeros((0, T, C))
-            for j, o in enumerate(bl.outputs):
-                if o.nominal is None:
-                    continue
-                coef = comps - o.nominal[None, :, :]  # (n_in, T, C): what input i brings above nominal
-                for c in range(C):
-                    cf = coef[:, :, c]
-                    if not np.any(cf):
-                        continue
-                    self.nominal_coef[(bi, j, c)] = cf
-                    if np.any(cf > 0):
-                        self.exc_col[(bi, j, c)] = block(C_EXC, bi, j, c)
-                    if np.any(cf < 0):
-                        self.def_col[(bi, j, c)] = block(C_DEF, bi, j, c)
         self.cap_col = {}
         for k, con in enumerate(self.cons):
             if con["type"] == "capacity":
@@ -791,21 +790,14 @@ class _Builder:
                 bi = self.blend_of_node[e.source]
                 bl = s.blends[bi]
                 j = [o.edge for o in bl.outputs].index(e.id)
-                nominal = bl.outputs[j].nominal
                 for i, ein in enumerate(bl.inputs):
-                    put(fi, self.alloc_col[bi][i, j] + tcol, self._in_comp(ein) if nominal is None else nominal)
+                    put(fi, self.alloc_col[bi][i, j] + tcol, self._in_comp(ein))
             elif e.rule == "surplus":
                 bi = self.blend_of_node[e.source]
                 bl = s.blends[bi]
                 for i, ein in enumerate(bl.inputs):
                     if i in self.left_col[bi]:
                         put(fi, self.left_col[bi][i] + tcol, self._in_comp(ein))
-            elif e.rule in ("excess", "deficit"):
-                bi = self.blend_of_node[e.source if e.rule == "excess" else e.target]
-                cols = self.exc_col if e.rule == "excess" else self.def_col
-                for (b_, _j, c), st in cols.items():
-                    if b_ == bi:
-                        put(fi[:, c], st + self.tt, 1.0)
             elif e.rule == "tc":
                 nd = e.source
                 cols = self.state_cols_of(nd)
@@ -1030,25 +1022,6 @@ class _Builder:
                             add(A, 0.0, INF, side, bi, j, ci, ts)
                         else:
                             add(A, -INF, 0.0, side, bi, j, ci, ts)
-        # 3b. nominal outputs: excess - deficit = what the inputs bring above the nominal content -------
-        nom_rows, nom_e, nom_d = [], [], []
-        for (bi, j, c), cf in self.nominal_coef.items():
-            nin = cf.shape[0]
-            rows = np.repeat(self.tt, nin)
-            cols = (self.alloc_col[bi][:, j][None, :] + self.tt[:, None]).ravel()
-            A = direct(rows, cols, -cf.T.ravel(), T)
-            ec, dc = self.exc_col.get((bi, j, c)), self.def_col.get((bi, j, c))
-            if ec is not None:
-                A = A + direct(self.tt, ec + self.tt, 1.0, T)
-            if dc is not None:
-                A = A - direct(self.tt, dc + self.tt, 1.0, T)
-            r0 = add(A, 0.0, 0.0, "nominal", bi, j, c, self.tt)
-            nom_rows.append(r0 + self.tt)
-            nom_e.append(ec + self.tt if ec is not None else np.full(T, -1))
-            nom_d.append(dc + self.tt if dc is not None else np.full(T, -1))
-        self.nom_rows = np.concatenate(nom_rows) if nom_rows else np.zeros(0, int)
-        self.nom_e = np.concatenate(nom_e) if nom_e else np.zeros(0, int)
-        self.nom_d = np.concatenate(nom_d) if nom_d else np.zeros(0, int)
         # 4. free-source maxima -----------------------------------------------------------------------
         for e in s.edges:
             if e.rule == "source" and s.nodes[e.source].free and s.nodes[e.source].max_series is not None:
@@ -1085,7 +1058,6 @@ class _Builder:
             self.polish_rows = np.zeros(0, int)
             self.polish_cand = sp.csr_matrix((0, n))
         self.A_polish = A[self.polish_rows].tocsr()
-        self.A_nominal = A[self.nom_rows].tocsr()
         self.A = _drop_small(A)
 
     def _share_rows(self, add, direct, q_edge, q_t, q_w, side, u):
@@ -1185,62 +1157,35 @@ class _Builder:
         elif typ == "budget":
             row, off = self._term("cost", {"years": con.get("years")})
             add(row, -INF, float(con["max"]) - off, "budget", k, 0, 0, None, k)
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import rows
+
+            rows(self, k, con, add, direct)
 
     # -- objective terms --------------------------------------------------------------------------
     def _term(self, name: str, opts: dict) -> tuple[sp.csr_matrix, float]:
-        """A term as (1 x n row over columns, constant) in instance units."""
+        """A term as (1 x n row over columns, constant) in instance units: the weights on flows
+        of :func:`circopt.terms.flow_weights` through the flow map, + the cost of capacities."""
+        from .terms import flow_weights
+
         key = (name, _freeze(opts))
         cache = self.__dict__.setdefault("_term_cache", {})
         if key in cache:
             return cache[key]
-        s, T, E, C = self.s, self.T, self.E, self.C
-        mask = _years_mask(s, opts, name)
-        w = np.zeros((T, E, C))
+        w, const = flow_weights(self.s, name, opts)
         extra = np.zeros(self.n)
-        if name in ("losses", "surplus"):
-            types = (set(opts.get("loss_types") or DEFAULT_LOSS_TYPES) if name == "losses" else {"surplus"})
-            bad = types - set(_loss_types())
-            if bad:
-                raise InstanceError("objective option loss_types", "unknown loss type", sorted(bad),
-                                    expected=f"some of {list(_loss_types())}")
-            cw = _channel_weights(s, opts.get("elements") or {TOTAL: 1.0}, "objective option elements")
-            for i, nd in enumerate(s.nodes):
-                if nd.kind == "sink" and nd.loss in types:
-                    for e in s.in_edges(i):
-                        w[:, e, :] = cw[None, :]
-        elif name == "primary":
-            for e in s.edges:
-                if e.rule == "source" and s.nodes[e.source].free:
-                    w[:, e.id, :] = 1.0
-        elif name in ("energy", "co2", "cost"):
-            for i, nd in enumerate(s.nodes):
-                val = getattr(nd, name, None)
-                if val is None:
-                    continue
-                if nd.kind == "process":
-                    for e in s.in_edges(i):
-                        w[:, e, :] += val[:, None]
-                elif nd.kind == "source" and (name != "cost" or nd.free):
-                    for e in s.out_edges(i):
-                        w[:, e, :] += val[:, None]
-            for e in s.edges:
-                val = getattr(e, name, None)
-                if e.rule == "route" and val is not None:
-                    w[:, e.id, :] += val[:, None]
-            if name == "cost":
-                for k, con in enumerate(self.cons):
-                    if con["type"] == "capacity" and con.get("cost") is not None:
-                        keys = ["shared"] if con.get("shared") else con["edges"]
-                        for e in keys:
-                            extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
-        else:  # pragma: no cover - validated before
-            raise AssertionError(name)
-        w[~mask] = 0.0
+        if name == "cost":
+            mask = _years_mask(self.s, opts, name)
+            for k, con in enumerate(self.cons):
+                if con["type"] == "capacity" and con.get("cost") is not None:
+                    keys = ["shared"] if con.get("shared") else con["edges"]
+                    for e in keys:
+                        extra[self.cap_col[(k, e)] + self.tt[mask]] += float(con["cost"])
         wf = w.ravel()
         nz = np.flatnonzero(wf)
         W = sp.csr_matrix((wf[nz], (np.zeros(len(nz), int), nz)), shape=(1, self.F))
         row = (W @ self.G).tocsr() + sp.csr_matrix(extra[None, :])
-        off = float(wf[nz] @ self.g[nz])
+        off = float(wf[nz] @ self.g[nz]) + const
         cache[key] = (row.tocsr(), off)
         return cache[key]
 
@@ -1277,49 +1222,30 @@ class _Builder:
         return float(2.0 ** round(math.log2(v))) if v > 0 and math.isfinite(v) else 1.0
 
     def _fix(self, fix, lb, ub) -> dict:
-        """Fix route flows, blend allocations and free-source amounts to a simulation's values."""
+        """Fix route flows, blend allocations and free-source amounts to a run's decisions
+        (a Result, its decisions table or record, or a path to a decisions table)."""
+        from .decisions import as_decisions
+
         s = self.s
-        table = fix.decisions if hasattr(fix, "decisions") else fix
-        if not isinstance(table, pd.DataFrame) or not {"year", "node", "decision", "kind", "value"} <= set(table):
-            raise InstanceError("fix", "expected a simulation Result or its decisions table",
-                                type(fix).__name__, expected="columns year, node, decision, kind, value")
-        yidx = {int(y): t for t, y in enumerate(s.years)}
-        cols = {}
-        for e, st in self.route_col.items():
-            ed = s.edges[e]
-            cols[("route", s.nodes[ed.source].name, ed.label)] = st
-        for bi, bl in enumerate(s.blends):
-            for i, ein in enumerate(bl.inputs):
-                for j, o in enumerate(bl.outputs):
-                    key = ("allocation", s.nodes[bl.node].name, f"{s.nodes[s.edges[ein].source].name} -> {o.name}")
-                    cols[key] = self.alloc_col[bi][i, j]
-        for nd, st in self.supply_col.items():
-            cols[("supply", s.nodes[nd].name, "amount")] = st
-        # a free source feeding a blend supplies the sum of its allocations (fixed above)
-        implied = {("supply", s.nodes[e.source].name, "amount") for e in s.edges
-                   if e.rule == "source" and s.nodes[e.source].free and e.source not in self.supply_col}
+        try:
+            rec = as_decisions(s, fix)
+        except InstanceError as exc:
+            raise InstanceError("fix", exc.problem, exc.value,
+                                expected=exc.expected or "a Result of the same instance and scenario") from None
         seen = np.zeros(self.n, bool)
-        unknown = []
-        kinds = table["kind"].astype(str).to_numpy()
-        nodes = table["node"].astype(str).to_numpy()
-        decs = table["decision"].astype(str).to_numpy()
-        years = table["year"].astype(int).to_numpy()
-        vals = table["value"].astype(float).to_numpy()
-        for kind, node, dec, yr, val in zip(kinds, nodes, decs, years, vals):
-            st = cols.get((kind, node, dec))
-            if (kind, node, dec) in implied:
-                continue
-            if st is None or yr not in yidx:
-                if kind in ("route", "allocation", "supply"):
-                    unknown.append((kind, node, dec, yr))
-                continue
-            j = st + yidx[yr]
-            v = max(float(val), 0.0)
-            lb[j] = ub[j] = v
+
+        def put(start, values):
+            j = start + self.tt
+            lb[j] = ub[j] = np.maximum(values, 0.0)
             seen[j] = True
-        if unknown:
-            raise InstanceError("fix", "decisions that this system does not have", unknown[:5],
-                                expected="a Result of the same instance and scenario")
+
+        for e, st in self.route_col.items():
+            put(st, rec.route[e])
+        for bi, st in enumerate(self.alloc_col):
+            for (i, j), col in np.ndenumerate(st):
+                put(col, rec.allocation[bi][i, j])
+        for nd, st in self.supply_col.items():
+            put(st, rec.supply[nd])
         dec_cols = np.flatnonzero(np.isin(self.col_kind, DECISION_KINDS))
         missing = dec_cols[~seen[dec_cols]]
         return {"fixed_columns": int(seen.sum()), "unfixed_decisions": len(missing)}
@@ -1578,7 +1504,6 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     movable = hl.col_lb[: hl.n] < hl.col_ub[: hl.n]
     if _project_routes(om, x, movable):
         x = _polish(om, x)
-    x = _book_nominal(om, x)
     x_all[: hl.n] = x
     # Pyomo values
     for v, val in zip(om._xs, x.tolist()):
@@ -1605,12 +1530,24 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.solve_seconds = solve_seconds
     res.solver = {"name": "highs", "version": _highs_version(h), "options": dict(opts),
                   "model_status": h.modelStatusToString(h.getModelStatus())}
-    res.decisions = _decisions(om, x, flows)
+    res.decision_record = _decisions(om, x, flows)
+    res.decisions = res.decision_record.to_table(s)
     res.duals = _duals(om, hl, sol, x_all)
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
+                       "capacity_cost": _capacity_cost(om, x),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
     return res
+
+
+def _capacity_cost(om: OptModel, x: np.ndarray) -> list[float]:
+    """Per model year: the cost of the capacities capacity constraints introduce (cost x K[t])."""
+    cap = np.zeros(om.system.T)
+    for j in np.flatnonzero(om.col_kind == C_CAP).tolist():
+        cost = om.constraints[int(om.col_b[j])].get("cost")
+        if cost is not None:
+            cap[om.col_t[j]] += float(cost) * x[j]
+    return cap.tolist()
 
 
 def _violations(om: OptModel, x: np.ndarray) -> list[str]:
@@ -1762,29 +1699,6 @@ def _project_routes(om: OptModel, x: np.ndarray, movable: np.ndarray) -> bool:
     return True
 
 
-def _book_nominal(om: OptModel, x: np.ndarray) -> np.ndarray:
-    """Excess and deficit of nominal blend outputs as the simulator books them: the positive
-    part of what the inputs bring above the nominal content, and the negative part.
-
-    The LP only fixes their difference; a solution that sends mass from the balancing source
-    straight to the excess sink (possible when no objective term sees it) is undone here."""
-    if om.nominal is None or not len(om.nominal[0]):
-        return x
-    _, ec, dc, A = om.nominal
-    x = x.copy()
-    own = np.zeros(om.n_cols, bool)
-    own[ec[ec >= 0]] = True
-    own[dc[dc >= 0]] = True
-    dev = -(A[:, ~own] @ x[~own])  # each row reads: excess - deficit - dev = 0
-    has_e, has_d = ec >= 0, dc >= 0
-    both = has_e & has_d
-    exc = np.where(both, np.maximum(dev, 0.0), dev)  # only an excess column: dev >= 0 by construction
-    dfc = np.where(both, np.maximum(-dev, 0.0), -dev)
-    x[ec[has_e]] = exc[has_e]
-    x[dc[has_d]] = dfc[has_d]
-    return x
-
-
 def _highs_version(h) -> str:
     try:
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
@@ -1792,68 +1706,22 @@ def _highs_version(h) -> str:
         return "unknown"
 
 
-def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray) -> pd.DataFrame:
-    """Route shares and flows, blend allocations, free-source amounts and capacities, with the
-    columns of the simulator's decision table (year, node, decision, kind, share, value, input)."""
+def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray):
+    """The optimum's decisions (:class:`~circopt.decisions.Decisions`): route flows, blend
+    allocations (free inputs included), free-source amounts and capacities."""
+    from .decisions import Decisions
+
     s = om.system
-    tot = flows.sum(axis=2)  # (T, E)
-    years = s.years.astype(int)
-    parts = []
-
-    def part(node, decision, kind, t, value, inp):
-        inp = np.asarray(inp, float)
-        share = np.divide(value, inp, out=np.zeros(len(value)), where=inp > 0) if kind in ("route", "allocation") \
-            else np.full(len(value), np.nan)
-        parts.append(pd.DataFrame({"year": years[t], "node": node, "decision": decision, "kind": kind,
-                                   "share": share, "value": value, "input": inp}))
-
-    # routes, as the simulator reports them: the edge's total flow and its split's input
-    in_tot = {}
-    routes = [e for e in s.edges if e.rule == "route"]
-    if routes:
-        for e in routes:
-            if e.source not in in_tot:
-                in_tot[e.source] = tot[:, s.in_edges(e.source)].sum(axis=1)
-        eid = np.repeat([e.id for e in routes], s.T)
-        t = np.tile(np.arange(s.T), len(routes))
-        node = np.repeat([s.nodes[e.source].name for e in routes], s.T)
-        label = np.repeat([e.label for e in routes], s.T)
-        inp = np.concatenate([in_tot[e.source] for e in routes])
-        part(node, label, "route", t, tot[t, eid], inp)
+    alloc = {b: np.zeros((len(bl.inputs), len(bl.outputs), s.T)) for b, bl in enumerate(s.blends)}
     cols = np.flatnonzero(om.col_kind == C_ALLOC)
-    if len(cols):
-        bi, i, j, t = om.col_a[cols], om.col_b[cols], om.col_c[cols], om.col_t[cols]
-        keys, inv = np.unique(np.stack([bi, i, j], axis=1), axis=0, return_inverse=True)
-        inv = inv.ravel()
-        bnames, dnames, ein = [], [], []
-        for b_, i_, j_ in keys.tolist():
-            bl = s.blends[b_]
-            e_in = bl.inputs[i_]
-            bnames.append(s.nodes[bl.node].name)
-            dnames.append(f"{s.nodes[s.edges[e_in].source].name} -> {bl.outputs[j_].name}")
-            ein.append(e_in)
-        e_in = np.array(ein)[inv]
-        part(np.array(bnames, dtype=object)[inv], np.array(dnames, dtype=object)[inv], "allocation", t, x[cols],
-             tot[t, e_in])
-    free = [e for e in s.edges if e.rule == "source" and s.nodes[e.source].free]
-    if free:
-        eid = np.repeat([e.id for e in free], s.T)
-        t = np.tile(np.arange(s.T), len(free))
-        part(np.repeat([s.nodes[e.source].name for e in free], s.T), "amount", "supply", t, tot[t, eid],
-             np.full(len(t), np.nan))
-    cols = np.flatnonzero(om.col_kind == C_CAP)
-    if len(cols):
-        e = om.col_a[cols]
-        shared = om.col_c[cols] == 1  # a family's shared capacity is reported under the family's name
-        part(np.array([s.nodes[s.edges[k].source].family if sh else s.nodes[s.edges[k].source].name
-                       for k, sh in zip(e.tolist(), shared.tolist())], dtype=object),
-             np.array([s.edges[k].label for k in e.tolist()], dtype=object), "capacity", om.col_t[cols], x[cols],
-             np.full(len(cols), np.nan))
-    if not parts:
-        return pd.DataFrame(columns=["year", "node", "decision", "kind", "share", "value", "input"])
-    out = pd.concat(parts, ignore_index=True)
-    # the simulator's order: by decision, then year
-    return out
+    for j in cols.tolist():
+        alloc[int(om.col_a[j])][int(om.col_b[j]), int(om.col_c[j]), int(om.col_t[j])] = x[j]
+    cap = {}
+    for j in np.flatnonzero(om.col_kind == C_CAP).tolist():
+        e, shared = int(om.col_a[j]), int(om.col_c[j]) == 1  # a family's shared capacity: the family's name
+        node = s.nodes[s.edges[e].source].family if shared else s.nodes[s.edges[e].source].name
+        cap.setdefault((node, s.edges[e].label), np.zeros(s.T))[int(om.col_t[j])] = x[j]
+    return Decisions.from_flows(s, flows, alloc, cap)
 
 
 def _duals(om: OptModel, hl: _Handover, sol, x_all: np.ndarray) -> pd.DataFrame:
@@ -1966,7 +1834,7 @@ def _relax_hint(om: OptModel, r: int, side: str, name: str) -> str:
     if k == "demand":
         bl = s.blends[a]
         return (f"lower nodes.{s.nodes[bl.node].family}.outputs.{bl.outputs[b].name}.demand or give the blend "
-                "a free source (filler) that can make up the difference")
+                "a priced free source (primary, additions) that can make up the difference")
     if k in ("window_min", "window_max"):
         bl = s.blends[a]
         return (f"widen nodes.{s.nodes[bl.node].family}.outputs.{bl.outputs[b].name}.window.{s.channels[c]} "
@@ -2078,12 +1946,6 @@ def _as_system(system, scenario) -> System:
     return load(system, scenario)
 
 
-def _loss_types():
-    from .system import LOSS_TYPES
-
-    return LOSS_TYPES
-
-
 def _check_options(opts: dict, where: str) -> None:
     bad = set(opts) - OBJECTIVE_OPTIONS
     if bad:
@@ -2111,8 +1973,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
             spec[k] = w
     out = {}
     for name, val in spec.items():
-        if name not in OBJECTIVES:
-            raise InstanceError("objective", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("objective", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -2132,8 +1995,9 @@ def _parse_objective(objective, weights, options) -> dict[str, tuple[float, dict
 def _parse_epsilon(epsilon, options) -> dict[str, tuple[float, dict]]:
     out = {}
     for name, val in (epsilon or {}).items():
-        if name not in OBJECTIVES:
-            raise InstanceError("epsilon", f"unknown objective '{name}'", name, expected=f"one of {list(OBJECTIVES)}")
+        if not is_term(name):
+            raise InstanceError("epsilon", f"unknown objective '{name}'", name,
+                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
         opts = dict(options)
         if isinstance(val, dict):
             val = dict(val)
@@ -2410,6 +2274,10 @@ def _validate_constraints(system: System, extra: list[dict] | None) -> list[dict
             if el != TOTAL and el not in system.channels:
                 err("element", "unknown element", el, expected=f"one of {[*system.channels, TOTAL]}")
             con["element"] = el
+        elif typ in ("indicator", "allocation"):
+            from .constraints_extra import validate
+
+            validate(system, typ, doc, con, err, number)
         if len(errors) == n_err:
             out.append(con)
     if errors:

@@ -1,6 +1,6 @@
 """Structural facts about a System that both engines need, computed once.
 
-* blend inputs, baseline allocations and fillers are resolved;
+* blend inputs and baseline allocations are resolved;
 * the **linearity rule** is enforced: every stream a decision acts on (a split's input, a
   blend's inputs) must have a composition that no decision can change, known when the
   model is built (:func:`propagate_compositions`);
@@ -41,7 +41,7 @@ def check_structure(system: System) -> None:
             if len(outs) != 1:
                 errors.append(InstanceError(node.where, f"free source {node.name} must have exactly one target"))
         if (node.kind == "source" and not node.free and node.series is None
-                and not {"driven_by", "follows", "balancing"} & set(node.meta)):
+                and not {"driven_by", "follows"} & set(node.meta)):
             errors.append(InstanceError(node.where, f"source {node.name} has neither 'series' nor 'free: true'"))
     _closed_loops(system, errors)
     if errors:
@@ -50,7 +50,7 @@ def check_structure(system: System) -> None:
     for n_id, node in enumerate(system.nodes):
         if node.kind in ("split", "blend"):
             for e in system.in_edges(n_id):
-                if not system.comp_known[e] and system.edges[e].rule != "deficit":
+                if not system.comp_known[e]:
                     src = system.nodes[system.edges[e].source]
                     errors.append(InstanceError(
                         node.where,
@@ -66,22 +66,7 @@ def check_structure(system: System) -> None:
 def _resolve_blends(system: System, errors: list) -> None:
     for b in system.blends:
         node = system.nodes[b.node]
-        b.inputs = [e for e in system.in_edges(b.node) if system.edges[e].rule != "deficit"]
-        deficits = [e for e in system.in_edges(b.node) if system.edges[e].rule == "deficit"]
-        dref, dkey = getattr(b, "_deficit_ref", (None, ""))
-        has_nominal = any(o.nominal is not None for o in b.outputs)
-        if dref is not None or deficits:
-            names = [system.nodes[system.edges[e].source] for e in deficits]
-            if len(deficits) != 1 or (dref is not None and names[0].family != dref and names[0].name != dref):
-                errors.append(InstanceError(f"{node.where}.deficit", f"blend {node.name} needs exactly one balancing "
-                                            "source sending to it, named by 'deficit'", dref,
-                                            expected=f"a source with 'balancing: true' and 'to: {node.family}'"))
-            else:
-                b.deficit_edge = deficits[0]
-        if has_nominal and (b.deficit_edge is None or b.excess_edge is None):
-            errors.append(InstanceError(node.where, f"blend {node.name} has nominal outputs but no excess sink "
-                                        "or no balancing source"))
-
+        b.inputs = list(system.in_edges(b.node))
         spec = getattr(b, "_alloc_spec", {})
         alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
         names = [o.name for o in b.outputs]
@@ -98,37 +83,31 @@ def _resolve_blends(system: System, errors: list) -> None:
             if k not in used:
                 errors.append(InstanceError(f"{node.where}.allocation.{k}", f"{k} does not send to blend {node.name}",
                                             expected=f"one of {[system.nodes[system.edges[e].source].name for e in b.inputs]}"))
+        free = np.array([system.nodes[system.edges[e].source].free for e in b.inputs], bool)
         s = alloc.sum(axis=1)
-        if np.any(s > 1 + 1e-9):
-            ii, t = np.unravel_index(int(np.argmax(s)), s.shape)
+        if np.any(s[~free] > 1 + 1e-9):
+            ii, t = np.unravel_index(int(np.argmax(np.where(free[:, None], 0.0, s))), s.shape)
             errors.append(InstanceError(f"{node.where}.allocation", f"allocation shares of input "
                                         f"{system.nodes[system.edges[b.inputs[ii]].source].name} sum above 1 in "
                                         f"{int(system.years[t])}", f"{s[ii, t]:.12g}"))
-        if b.surplus_edge is None and np.any(np.abs(s - 1) > 1e-9):
-            for ii, e in enumerate(b.inputs):
-                if not system.nodes[system.edges[e].source].free and np.any(np.abs(s[ii] - 1) > 1e-9):
-                    errors.append(InstanceError(f"{node.where}.allocation", f"blend {node.name} has no surplus outlet, "
-                                                "so every non-free input must be fully allocated",
-                                                system.nodes[system.edges[e].source].name))
-                    break
+        if b.surplus_edge is None and np.any(np.abs(s[~free] - 1) > 1e-9):
+            ii = int(np.flatnonzero(~free)[np.argmax(np.abs(s[~free] - 1).max(axis=1))])
+            errors.append(InstanceError(f"{node.where}.allocation", f"blend {node.name} has no surplus outlet, "
+                                        "so every non-free input must be fully allocated",
+                                        system.nodes[system.edges[b.inputs[ii]].source].name))
+        # free inputs: the share of each output's shortfall to its demand they make up (simulation)
+        made_up = alloc[free].sum(axis=0)  # (n_out, T)
+        for j, o in enumerate(b.outputs):
+            names = [system.nodes[system.edges[e].source].name for e, f in zip(b.inputs, free) if f]
+            if np.any(made_up[j] > 1 + 1e-9):
+                errors.append(InstanceError(f"{node.where}.allocation", f"free inputs {names} make up more than "
+                                            f"the whole shortfall of output {o.name}", f"{made_up[j].max():.12g}",
+                                            expected="shares of the shortfall summing to at most 1"))
+            elif o.demand is None and np.any(made_up[j] > 0):
+                errors.append(InstanceError(f"{node.where}.allocation", f"free inputs {names} make up output "
+                                            f"{o.name}'s shortfall, but it has no demand",
+                                            expected=f"a 'demand' for {o.name}, or no allocation of free inputs to it"))
         b.allocation = alloc
-        for o in b.outputs:
-            f = o.filler
-            if f is None:
-                frees = [e for e in b.inputs if system.nodes[system.edges[e].source].free]
-                o.filler = frees[0] if (len(frees) == 1 and o.demand is not None) else None
-                continue
-            cands = [e for e in b.inputs if system.nodes[system.edges[e].source].family == f
-                     or system.nodes[system.edges[e].source].name == f]
-            if len(cands) != 1 or not system.nodes[system.edges[cands[0]].source].free:
-                errors.append(InstanceError(f"{node.where}.outputs.{o.name}.filler",
-                                            "the filler must be a free source sending to this blend", f))
-                o.filler = None
-            elif o.demand is None:
-                errors.append(InstanceError(f"{node.where}.outputs.{o.name}.filler", "a filler needs a demand"))
-                o.filler = None
-            else:
-                o.filler = cands[0]
 
 
 def propagate_compositions(system: System) -> None:
@@ -149,15 +128,7 @@ def propagate_compositions(system: System) -> None:
         if e.rule == "source":
             state[e.id] = 1
             comp[e.id] = system.nodes[e.source].composition
-        elif e.rule == "blend_out":
-            b = next(bl for bl in system.blends if bl.node == e.source)
-            o = next(o for o in b.outputs if o.edge == e.id)
-            if o.nominal is not None:
-                state[e.id] = 1
-                comp[e.id] = o.nominal
-            else:
-                state[e.id] = -1
-        elif e.rule in ("surplus", "excess", "deficit"):
+        elif e.rule in ("blend_out", "surplus"):
             state[e.id] = -1
     changed = True
     while changed:

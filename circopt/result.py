@@ -37,6 +37,7 @@ class Result:
     engine: str
     notes: list[str] = field(default_factory=list)
     decisions: pd.DataFrame | None = None
+    decision_record: Any = None  # circopt.decisions.Decisions: the typed record behind ``decisions``
     objective: float | None = None
     objective_terms: dict[str, float] = field(default_factory=dict)
     status: str = "ok"
@@ -62,41 +63,12 @@ class Result:
         return r
 
     def attach_decisions(self, shares, lambdas) -> None:
-        """Decision table of a simulation: route shares and blend allocations as flows and shares."""
-        sys_, F = self.system, self.flows_array
-        tot = F.sum(axis=2)  # (T, E)
-        years = sys_.years
-        recs = []
-        for e in sys_.edges:
-            if e.rule == "route":
-                inflow = tot[:, sys_.in_edges(e.source)].sum(axis=1)
-                for t in range(sys_.T):
-                    recs.append((int(years[t]), sys_.nodes[e.source].name, e.label, "route",
-                                 float(shares.route[e.id, t]), float(tot[t, e.id]), float(inflow[t])))
-        for bi, bl in enumerate(sys_.blends):
-            bname = sys_.nodes[bl.node].name
-            tot_in = tot[:, bl.inputs].T  # (n_in, T)
-            free = np.array([sys_.nodes[sys_.edges[e].source].free for e in bl.inputs])
-            # what each non-free input gives each output: its offer scaled by the output's factor
-            x = lambdas[bi][None, :, :] * shares.allocation[bi] * tot_in[:, None, :]  # (n_in, n_out, T)
-            x[free] = 0.0
-            # a filler's supply, split over the outputs it fills by what each still needed
-            for i in np.where(free)[0]:
-                need = np.zeros((len(bl.outputs), sys_.T))
-                for j, o in enumerate(bl.outputs):
-                    if o.filler == bl.inputs[i]:
-                        need[j] = np.clip(o.demand - x[:, j, :].sum(axis=0), 0.0, None)
-                total_need = need.sum(axis=0)
-                x[i] = np.divide(need * tot_in[i], total_need, out=np.zeros_like(need), where=total_need > 0)
-            for i, e_in in enumerate(bl.inputs):
-                src = sys_.nodes[sys_.edges[e_in].source].name
-                for j, o in enumerate(bl.outputs):
-                    share = np.divide(x[i, j], tot_in[i], out=np.zeros(sys_.T), where=tot_in[i] > 0)
-                    for t in range(sys_.T):
-                        recs.append((int(years[t]), bname, f"{src} -> {o.name}", "allocation", float(share[t]),
-                                     float(x[i, j, t]), float(tot_in[i, t])))
-        self.decisions = pd.DataFrame.from_records(
-            recs, columns=["year", "node", "decision", "kind", "share", "value", "input"])
+        """Decisions of a simulation (:func:`circopt.decisions.simulated`): the record and its table."""
+        from .decisions import simulated
+
+        self.decision_record = simulated(self.system, self.flows_array, shares, lambdas,
+                                         pulse=bool(self.extra.get("pulse")))
+        self.decisions = self.decision_record.to_table(self.system)
 
     # ---- tables -------------------------------------------------------------------
     @property
@@ -172,7 +144,7 @@ class Result:
 
         Sources: the inflow is what the source must send (series x fractions x composition;
         ratio x the followed node's input for a following source); a decided amount (free,
-        balancing, stock-driven, a traced pulse) is what it sends. Stocks: the change is
+        stock-driven, a traced pulse) is what it sends. Stocks: the change is
         inflow minus the convolution of inflows with the outflow kernel (see docs/concepts.md).
         """
         import scipy.sparse as sp
@@ -196,7 +168,7 @@ class Result:
             if n.kind != "source":
                 continue
             outs = s.out_edges(i)
-            decided = n.free or "balancing" in n.meta or "driven_by" in n.meta or (pulse and "follows" not in n.meta)
+            decided = n.free or "driven_by" in n.meta or (pulse and "follows" not in n.meta)
             if decided:
                 inflow[i] = outflow[i]
                 continue
@@ -267,6 +239,12 @@ class Result:
             "cumulative_losses": losses,
             "notes": list(self.notes),
         }
+        from .terms import free_supply, values
+
+        terms = values(self)
+        out["terms"] = {k: v for k, v in terms.items() if not k.startswith("indicator:")}
+        out["indicators"] = {k.split(":", 1)[1]: v for k, v in terms.items() if k.startswith("indicator:")}
+        out["free_sources"] = free_supply(self)
         if self.objective is not None:
             out["objective"] = self.objective
             out["objective_terms"] = dict(self.objective_terms)
@@ -313,12 +291,19 @@ class Result:
         return out[["model", "scenario", "region", "variable", "unit", "year", "value"]]
 
     def tables(self) -> dict[str, pd.DataFrame]:
+        from .terms import table as terms_table
+
         t = {"flows": self.flows, "stocks": self.stocks, "losses": self.losses, "audit": self.audit,
-             "iamc": self.iamc()}
+             "iamc": self.iamc(), "terms": terms_table(self)}
         if self.decisions is not None:
             t["decisions"] = self.decisions
         if self.duals is not None:
+            from .bounds import binding, binding_levers
+
             t["duals"] = self.duals
+            t["binding"] = binding(self)
+            if self.system.levers:
+                t["binding_levers"] = binding_levers(self, t["binding"])
         return t
 
     def to_dir(self, out: str | Path, formats: tuple[str, ...] = ("csv",), extra: dict | None = None) -> Path:

@@ -8,9 +8,15 @@ solve through its age-0 term ``pdf(0)``).
 
 Blend rule in simulation (documented in docs/concepts.md): input *i* offers the share
 ``a_ij`` of its mass to output *j*; an output with a demand takes what is offered up to
-that demand (every offer scaled by the same factor ``lambda_j <= 1``), its filler (a free
-source) makes up any shortfall, and whatever is not taken goes to the surplus outlet.
-``lambda_j`` is found by a fixed-point iteration (exact at convergence, 1e-15).
+that demand (every offer scaled by the same factor ``lambda_j <= 1``), each free input *f*
+makes up the share ``m_fj`` (its baseline allocation) of what is still missing, and
+whatever is not taken goes to the surplus outlet. ``lambda_j`` is found by a fixed-point
+iteration (exact at convergence, 1e-15).
+
+With given decisions (:class:`Shares` with ``exact=True``, made by
+:mod:`circopt.decisions` from an optimum or a decisions table) nothing is capped or made
+up: route shares and the allocation shares of every non-free input are applied as they
+are, and free inputs supply the given amounts to each output.
 """
 
 from __future__ import annotations
@@ -30,40 +36,27 @@ from .stocks import stock_plan
 
 @dataclass
 class Shares:
-    """Decisions for one simulation: route shares (E, T) and blend allocation factors."""
+    """Decisions for one simulation: route shares (E, T) and blend allocation factors.
+
+    ``allocation[b][i, j, t]``: for a non-free input, the share of its mass offered to output
+    ``j``; for a free input, the share of output ``j``'s shortfall it makes up (baseline rule).
+    With ``exact``, offers are taken as they are (no demand cap, nothing made up) and
+    ``free_alloc[b][i, j, t]`` is the mass free input ``i`` supplies to output ``j``;
+    ``free_amount`` the amount of each free source that does not feed a blend (node id -> (T,)).
+    """
 
     route: np.ndarray  # (E, T) share of a route edge of its split's input (nan for non-route edges)
     allocation: list[np.ndarray]  # per blend: (n_in, n_out, T)
+    exact: bool = False
+    free_alloc: list[np.ndarray] | None = None
+    free_amount: dict[int, np.ndarray] | None = None
 
 
 def shares_from_decisions(system: System, decisions) -> Shares:
-    """Shares implied by a decisions table (e.g. an optimised Result's): route shares of each
-    split's input, and blend allocations as shares of each input; where an input is zero the
-    baseline share (or 0) is kept."""
-    base = baseline_shares(system, strict=False)
-    route = base.route.copy()
-    years = {int(y): t for t, y in enumerate(system.years)}
-    d = decisions
-    for e in system.edges:
-        if e.rule != "route":
-            continue
-        sel = d[(d.kind == "route") & (d.node == system.nodes[e.source].name) & (d.decision == e.label)]
-        for r in sel.itertuples():
-            if r.input > 0:
-                route[e.id, years[int(r.year)]] = r.share
-    route = np.nan_to_num(route, nan=0.0)
-    alloc = [a.copy() for a in base.allocation]
-    for bi, bl in enumerate(system.blends):
-        bname = system.nodes[bl.node].name
-        sel = d[(d.kind == "allocation") & (d.node == bname)]
-        for i, e_in in enumerate(bl.inputs):
-            src = system.nodes[system.edges[e_in].source].name
-            for j, o in enumerate(bl.outputs):
-                rows = sel[sel.decision == f"{src} -> {o.name}"]
-                for r in rows.itertuples():
-                    if r.input > 0:
-                        alloc[bi][i, j, years[int(r.year)]] = r.share
-    return Shares(route=route, allocation=alloc)
+    """The exact shares of a decisions table, record or Result (see :mod:`circopt.decisions`)."""
+    from .decisions import as_decisions
+
+    return as_decisions(system, decisions).shares(system)
 
 
 def baseline_shares(system: System, strict: bool = True) -> Shares:
@@ -84,14 +77,18 @@ def baseline_shares(system: System, strict: bool = True) -> Shares:
 
 
 def simulate(system: System | str | Path, scenario: str | None = None, shares: Shares | None = None,
-             pulse: dict[str, np.ndarray] | None = None):
+             pulse: dict[str, np.ndarray] | None = None, decisions=None):
     """Simulate a system with its baseline (or the given) shares; returns a :class:`Result`.
 
     ``system`` may be a path to an instance folder; ``scenario`` then names a scenario.
+    ``decisions`` (a :class:`~circopt.decisions.Decisions`, a decisions table, an optimised
+    Result, or a path to a ``decisions.csv`` or an output folder) imposes every route flow,
+    blend allocation (free inputs included) and free-source amount exactly: the simulation
+    then reproduces the flows those decisions come from (the round trip).
     ``pulse`` (used by fate tracing) maps source node names to input series (T,): every
     other source, history cohort and following source is set to zero, and blends take
-    everything they are offered (demands and fillers belong to the full system, not to a
-    traced pulse of material).
+    everything they are offered (demands and free inputs belong to the full system, not to
+    a traced pulse of material).
     """
     from .instance import load
     from .result import Result
@@ -102,17 +99,36 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
         if system.path is None:
             raise ValueError("a scenario can only be applied to a System loaded from a folder")
         system = load(system.path, scenario)
+    rec = None
+    if decisions is not None:
+        if shares is not None:
+            raise SimulationError("give either shares or decisions, not both")
+        from .decisions import as_decisions
+
+        rec = as_decisions(system, decisions)
+        shares = rec.shares(system)
     sh = shares or baseline_shares(system)
     flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
     res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)
+    if rec is not None and pulse is None:
+        rec.check_reproduced(system, flows)
     res.attach_decisions(sh, lambdas)
+    if rec is not None:
+        from .decisions import with_capacities
+
+        res.decisions = with_capacities(system, res.decisions, rec)
     return res
 
 
-def _source_series(system: System, pulse: dict | None) -> dict[int, np.ndarray]:
+def _source_series(system: System, pulse: dict | None, sh: Shares) -> dict[int, np.ndarray]:
     out = {}
     for i, n in enumerate(system.nodes):
-        if n.kind != "source" or n.free or {"follows", "balancing"} & set(n.meta):
+        if n.kind != "source" or "follows" in n.meta:
+            continue
+        if n.free:
+            amount = (sh.free_amount or {}).get(i)
+            if amount is not None:
+                out[i] = np.zeros(system.T) if pulse is not None else np.asarray(amount, float).copy()
             continue
         if pulse is not None:
             out[i] = np.array(pulse.get(n.name, np.zeros(system.T)), dtype=float)
@@ -127,7 +143,7 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     plan = stock_plan(system)
     stock_index = {node: s for s, node in enumerate(plan.stocks)}
     inflow_ext = plan.hist_inflow.copy() if pulse is None else np.zeros_like(plan.hist_inflow)
-    series = _source_series(system, pulse)
+    series = _source_series(system, pulse, sh)
     notes: list[str] = []
 
     # --- static structure: same-channel pairs (row edge, col edge, coefficient getter) -------
@@ -151,18 +167,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         # stock pairs filled per year (pdf at age 0 of that year's cohort)
     stock_pairs = [(p, stock_index[system.edges[eid].source]) for p, (k, eid) in enumerate(zip(pair_kind, pair_ref))
                    if k == "stock"]
-    free_edges = [e.id for e in system.edges
-                  if e.rule == "source" and system.nodes[e.source].free]
-    fillers = {o.filler for b in system.blends for o in b.outputs if o.filler is not None}
-    for e in free_edges:
-        if system.edges[e].id not in fillers:
-            notes.append(f"free source {system.nodes[system.edges[e].source].name} fills no demand in simulation "
-                         "and supplies nothing")
-    for e in system.edges:
-        if e.rule == "source" and system.nodes[e.source].free and system.nodes[e.target].kind != "blend":
-            raise SimulationError(f"free source {system.nodes[e.source].name} feeds {system.nodes[e.target].name}, "
-                                  "not a blend: in simulation only a blend's demand can set a free source's amount")
-
+    if not sh.exact:
+        _check_free_sources(system, notes)
     flows = np.zeros((T, E, C))
     lambdas = [np.ones((len(b.outputs), T)) for b in system.blends]
     c_idx = np.arange(C)
@@ -212,10 +218,8 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             pdf = plan.pdf[s]
             coef_t[p] = pdf[0] if pdf.ndim == 1 else pdf[k, 0]
         vals = coef_t.ravel()
-        keep = _pulse_keep(system, C) if pulse is not None else None
         for _ in range(200):
-            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None,
-                                                              keep=keep)
+            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None)
             M = sp.coo_matrix((np.concatenate([vals, v_extra]),
                                (np.concatenate([rows, r_extra]), np.concatenate([cols, c_extra]))),
                               shape=(n, n)).tocsc()
@@ -229,14 +233,10 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             if not np.all(np.isfinite(x)):
                 raise SimulationError(_cycle_message(system, coef_t, pair_rows, pair_cols, t))
             f = x.reshape(E, C)
-            if pulse is not None:
-                if not _update_keep(system, sh, lambdas, keep, f, t):
-                    break
-            elif not _update_lambdas(system, sh, lambdas, f, t):
+            if pulse is not None or sh.exact or not _update_lambdas(system, sh, lambdas, f, t):
                 break
         else:
             raise SimulationError(f"blend allocation did not converge in {int(system.years[t])}")
-        _book_nominal(system, sh, lambdas, f, t, full=pulse is None)
         flows[t] = f
         for s, node_id in enumerate(plan.stocks):
             ins = system.in_edges(node_id)
@@ -251,39 +251,25 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     return flows, inflow_ext, lambdas, notes
 
 
-def _pulse_keep(system: System, C: int) -> list[np.ndarray]:
-    """Per blend, output and channel: the fraction of what the inputs bring that a nominal
-    output keeps in a traced pulse (starts at 1; see :func:`_update_keep`)."""
-    return [np.ones((len(b.outputs), C)) for b in system.blends]
+def _check_free_sources(system: System, notes: list[str]) -> None:
+    """Baseline rule: a free source supplies what a blend's demands need of it, nothing else."""
+    for e in system.edges:
+        if e.rule != "source" or not system.nodes[e.source].free:
+            continue
+        name = system.nodes[e.source].name
+        if system.nodes[e.target].kind != "blend":
+            raise SimulationError(f"free source {name} feeds {system.nodes[e.target].name}, not a blend: in a "
+                                  "baseline simulation only a blend's demand can set a free source's amount "
+                                  "(simulate given decisions instead: decisions=...)")
+        bl = next(b for b in system.blends if b.node == e.target)
+        if not bl.allocation[bl.inputs.index(e.id)].any():
+            notes.append(f"free source {name} makes up no demand in the baseline (no allocation of it to an "
+                         "output with a demand) and supplies nothing")
 
 
-def _update_keep(system: System, sh: Shares, lambdas, keep, f: np.ndarray, t: int) -> bool:
-    """A traced pulse follows only its own material: a nominal output keeps, per element, what
-    the pulse brings up to the nominal content (``min(brought, nominal x total)``); the rest is
-    the excess (booked to the excess sink by :func:`_book_nominal`), and the balancing source's
-    deficit is not pulse material, so it is not added. Returns True if ``keep`` changed (the
-    same-year solve is then repeated: a loop through the blend changes what it is offered)."""
-    changed = False
-    for bi, bl in enumerate(system.blends):
-        a = sh.allocation[bi][:, :, t]
-        free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
-        for j, o in enumerate(bl.outputs):
-            if o.nominal is None:
-                continue
-            brought = sum(lambdas[bi][j, t] * a[i, j] * f[e_in] for i, e_in in enumerate(bl.inputs)
-                          if not free_in[i]) + np.zeros(f.shape[1])
-            cap = o.nominal[t] * brought.sum()
-            new = np.divide(np.minimum(brought, cap), brought, out=np.ones_like(brought), where=brought > 0)
-            if np.abs(new - keep[bi][j]).max() > 1e-12:
-                keep[bi][j] = new
-                changed = True
-    return changed
-
-
-def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True, keep=None):
-    """Same-year rows that couple channels through totals: blend outputs (nominal ones take
-    their nominal composition; in a traced pulse, ``keep`` x what their inputs bring), surplus,
-    fillers, and sources that follow a node's input."""
+def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True):
+    """Same-year rows that couple channels through totals: blend outputs, surplus, free
+    inputs (making up demands, or given amounts), and sources that follow a node's input."""
     rows, cols, vals = [], [], []
     b_extra = np.zeros(len(system.edges) * C)
     c_idx = np.arange(C)
@@ -300,27 +286,30 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
         free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
         taken = np.zeros(len(bl.inputs))
         for j, o in enumerate(bl.outputs):
-            nom = o.nominal[t] if o.nominal is not None else None
             for i, e_in in enumerate(bl.inputs):
-                if free_in[i]:
-                    continue
-                coef = lam[j] * a[i, j]
+                coef = 0.0 if free_in[i] else lam[j] * a[i, j]
                 taken[i] += coef
-                if not coef:
-                    continue
-                if nom is None or keep is not None:
+                if coef:
                     rows.append(o.edge * C + c_idx)
                     cols.append(e_in * C + c_idx)
-                    vals.append(np.full(C, coef) if nom is None else coef * keep[bi][j])
-                else:
-                    cross(o.edge, e_in, nom, coef)
-            if full and o.filler is not None and lam[j] >= 1.0:
-                comp_f = system.nodes[system.edges[o.filler].source].composition[t]
-                for tgt, w in ((o.edge, comp_f if nom is None else nom), (o.filler, comp_f)):
-                    b_extra[tgt * C + c_idx] += w * o.demand[t]
-                    for i, e_in in enumerate(bl.inputs):
-                        if not free_in[i] and a[i, j]:
-                            cross(tgt, e_in, w, -lam[j] * a[i, j])
+                    vals.append(np.full(C, coef))
+            if not full:
+                continue
+            for f, e_f in enumerate(bl.inputs):
+                if not free_in[f]:
+                    continue
+                comp_f = system.nodes[system.edges[e_f].source].composition[t]
+                if sh.exact:  # a given amount to this output
+                    amount = sh.free_alloc[bi][f, j, t] if sh.free_alloc is not None else 0.0
+                    for tgt in (o.edge, e_f):
+                        b_extra[tgt * C + c_idx] += comp_f * amount
+                elif a[f, j] > 0 and o.demand is not None and lam[j] >= 1.0:
+                    # makes up its share a[f, j] of the shortfall: a[f, j] * (demand - sum_i offers)
+                    for tgt in (o.edge, e_f):
+                        b_extra[tgt * C + c_idx] += comp_f * a[f, j] * o.demand[t]
+                        for i, e_in in enumerate(bl.inputs):
+                            if not free_in[i] and a[i, j]:
+                                cross(tgt, e_in, comp_f, -lam[j] * a[i, j] * a[f, j])
         if bl.surplus_edge is not None:
             for i, e_in in enumerate(bl.inputs):
                 if free_in[i]:
@@ -341,34 +330,6 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
     if not rows:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0), b_extra
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), b_extra
-
-
-def _book_nominal(system: System, sh: Shares, lambdas, f: np.ndarray, t: int, full: bool = True) -> None:
-    """Elements above a nominal output's spec go to the excess sink, those below come from
-    the balancing source (terminal edges, so they are booked after the same-year solve)."""
-    for bi, bl in enumerate(system.blends):
-        if bl.excess_edge is None:
-            continue
-        exc = np.zeros(f.shape[1])
-        dfc = np.zeros(f.shape[1])
-        a = sh.allocation[bi][:, :, t]
-        tot_in = f[bl.inputs].sum(axis=1)
-        free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
-        for j, o in enumerate(bl.outputs):
-            if o.nominal is None:
-                continue
-            lam = lambdas[bi][j, t]
-            actual = sum(lam * a[i, j] * f[e_in] for i, e_in in enumerate(bl.inputs) if not free_in[i])
-            actual = actual + np.zeros(f.shape[1])
-            if full and o.filler is not None and lam >= 1.0:
-                fill = o.demand[t] - sum(lam * a[i, j] * tot_in[i] for i in range(len(bl.inputs)) if not free_in[i])
-                actual = actual + system.nodes[system.edges[o.filler].source].composition[t] * fill
-            dev = actual - f[o.edge]
-            exc += np.clip(dev, 0.0, None)
-            dfc += np.clip(-dev, 0.0, None)
-        f[bl.excess_edge] = exc
-        if bl.deficit_edge is not None:
-            f[bl.deficit_edge] = dfc
 
 
 def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) -> bool:
@@ -395,16 +356,16 @@ def _check_blend_outcomes(system: System, sh: Shares, lambdas, flows: np.ndarray
     for bl in system.blends:
         for o in bl.outputs:
             got = flows[:, o.edge].sum(axis=1)
-            if o.nominal is None:  # a carried output: report years outside its composition window
-                frac = np.divide(flows[:, o.edge, :], got[:, None], out=np.zeros_like(flows[:, o.edge, :]),
-                                 where=got[:, None] > 0)
-                off = ((frac < o.window_lo - 1e-9) | (frac > o.window_hi + 1e-9)) & (got[:, None] > 0)
-                if off.any():
-                    t, c = np.unravel_index(int(np.argmax(off)), off.shape)
-                    notes.append(f"blend {system.nodes[bl.node].name}: output {o.name} has {system.channels[c]} "
-                                 f"{frac[t, c]:.4g}, outside its window [{o.window_lo[t, c]:.4g}, "
-                                 f"{o.window_hi[t, c]:.4g}] in {int(system.years[t])} ({int(off.any(axis=1).sum())} "
-                                 "years); the simulation follows the given allocation, the optimiser enforces windows")
+            # report years outside the output's composition window
+            frac = np.divide(flows[:, o.edge, :], got[:, None], out=np.zeros_like(flows[:, o.edge, :]),
+                             where=got[:, None] > 0)
+            off = ((frac < o.window_lo - 1e-9) | (frac > o.window_hi + 1e-9)) & (got[:, None] > 0)
+            if off.any():
+                t, c = np.unravel_index(int(np.argmax(off)), off.shape)
+                notes.append(f"blend {system.nodes[bl.node].name}: output {o.name} has {system.channels[c]} "
+                             f"{frac[t, c]:.4g}, outside its window [{o.window_lo[t, c]:.4g}, "
+                             f"{o.window_hi[t, c]:.4g}] in {int(system.years[t])} ({int(off.any(axis=1).sum())} "
+                             "years); the simulation follows the given allocation, the optimiser enforces windows")
             if o.demand is None:
                 continue
             short = o.demand - got
@@ -412,7 +373,8 @@ def _check_blend_outcomes(system: System, sh: Shares, lambdas, flows: np.ndarray
             if bad.any():
                 t = int(np.argmax(bad))
                 notes.append(f"blend {system.nodes[bl.node].name}: output {o.name} gets {got[t]:.6g} of its demand "
-                             f"{o.demand[t]:.6g} in {int(system.years[t])} (no filler)")
+                             f"{o.demand[t]:.6g} in {int(system.years[t])} (free inputs make up "
+                             "only their allocated share of the shortfall)")
 
 
 def _cycle_message(system: System, coef_t, pair_rows, pair_cols, t) -> str:

@@ -39,7 +39,7 @@ class Node:
     where: str = ""  # file and key path for messages
     # kind-specific, all arrays over years (T,) or (T, C):
     series: np.ndarray | None = None  # source: total mass per year (None: free/filled)
-    free: bool = False  # source: a decision (optimiser) / filler (simulation)
+    free: bool = False  # source: a decision (optimiser) / makes up blend demands (simulation baseline)
     cost: np.ndarray | None = None  # source: cost per unit
     max_series: np.ndarray | None = None  # source: upper bound per year when free
     composition: np.ndarray | None = None  # source: (T, C) mass fractions
@@ -66,7 +66,6 @@ class Edge:
       * ``route``: a split route (a decision; ``coef`` holds the baseline share)
       * ``blend_out``: a blend output (a decision: allocations)
       * ``surplus``: the blend's leftover inputs
-      * ``excess`` / ``deficit``: element difference between a blend's inputs and its nominal outputs
     """
 
     id: int
@@ -86,15 +85,13 @@ class Edge:
 
 @dataclass
 class BlendOutput:
-    """One output of a blend: its edge, demand, composition window and baseline allocation."""
+    """One output of a blend: its edge, demand and composition window (it carries what its inputs bring)."""
 
     name: str
     edge: int
     demand: np.ndarray | None  # (T,) total; None = no demand (takes what is allocated)
     window_lo: np.ndarray  # (T, C) min mass fraction per channel (0 if none)
     window_hi: np.ndarray  # (T, C) max mass fraction per channel (1 if none)
-    filler: int | None = None  # input edge of a free source that fills the demand in simulation
-    nominal: np.ndarray | None = None  # (T, C) made-to-spec composition; None = carries its inputs
 
 
 @dataclass
@@ -103,9 +100,9 @@ class Blend:
     inputs: list[int]  # incoming edge ids
     outputs: list[BlendOutput]
     surplus_edge: int | None
-    allocation: np.ndarray  # (n_in, n_out, T): baseline share of input i allocated to output j
-    excess_edge: int | None = None  # nominal outputs: elements above nominal go here (a sink)
-    deficit_edge: int | None = None  # nominal outputs: elements below nominal come from here (balancing source)
+    #: (n_in, n_out, T) baseline: a non-free input's share of its mass offered to output j; a free
+    #: input's share of output j's shortfall to its demand that it makes up (simulation)
+    allocation: np.ndarray
 
 
 @dataclass

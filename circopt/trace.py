@@ -1,10 +1,15 @@
 """Fate tracing (the MaTrace view): where does the material of one year's input end up?
 
 A unit pulse of a source's stream enters in year ``t0``; the simulation then follows only
-that material (other sources, history cohorts, fillers and following sources are off,
-blends take what they are offered; a nominal output keeps, per element, what the pulse brings
-up to its nominal content -- the rest is its excess, a loss -- and the balancing source's
-deficit, not being pulse material, is not added). Because every year's flows end in a stock or a
+that material (other sources, history cohorts, free and following sources are off,
+blends take what they are offered).
+
+With an objective, the pulse follows *the optimum's decisions*: in every year each split
+sends the pulse along its routes in the shares the optimum's route flows have of that
+split's input, and each blend input offers the pulse to each output (and the surplus) in
+the fractions the optimum allocates of that input; free inputs add nothing to a pulse.
+(Where the optimum's split or blend input carries nothing in a year, the baseline shares,
+or an even split, apply.) Because every year's flows end in a stock or a
 sink, in every year
 
     sum over stocks (in use, by product and life) + cumulative sum over sinks (by loss type) = 1
@@ -69,7 +74,7 @@ def pulse_sources(system: System, source: str | None) -> list[int]:
     """The source nodes a pulse enters at: a node name, a family, or the instance's ``trace.source``."""
     name = source or (system.raw.get("trace") or {}).get("source")
     cands = [i for i, n in enumerate(system.nodes)
-             if n.kind == "source" and not n.free and not ({"follows", "balancing"} & set(n.meta))]
+             if n.kind == "source" and not n.free and "follows" not in n.meta]
     if name is None:
         if len(cands) != 1:
             raise CircoptError("fate tracing needs a source: give --source NAME (or 'trace: {source: NAME}' in the "
@@ -83,11 +88,14 @@ def pulse_sources(system: System, source: str | None) -> list[int]:
 
 
 def trace(system: System | str | Path, source: str | None = None, year: int | None = None, amount: float = 1.0,
-          scenario: str | None = None, shares: Shares | None = None, objective=None, **opt_kwargs) -> Fate:
+          scenario: str | None = None, shares: Shares | None = None, objective=None, decisions=None,
+          **opt_kwargs) -> Fate:
     """Trace a pulse of ``amount`` (unit of the instance) of a source's stream entering in ``year``.
 
-    With ``objective``, the system is first optimised and the pulse follows the optimal
-    shares; with ``shares``, those shares; otherwise the baseline.
+    With ``objective``, the system is first optimised and the pulse follows the optimum's
+    decisions (its route shares and allocation fractions, see the module docstring); with
+    ``decisions`` (a record, Result, table or path), those; with ``shares``, those shares;
+    otherwise the baseline.
     """
     from .instance import load
 
@@ -110,11 +118,12 @@ def trace(system: System | str | Path, source: str | None = None, year: int | No
         s = np.zeros(system.T)
         s[t0] = amount * w
         pulse[system.nodes[i].name] = s
-    if objective is not None and shares is None:
+    if objective is not None and shares is None and decisions is None:
         from .model import optimise
 
-        best = optimise(system, objective=objective, **opt_kwargs)
-        shares = shares_from_decisions(system, best.decisions)
+        decisions = optimise(system, objective=objective, **opt_kwargs)
+    if decisions is not None and shares is None:
+        shares = shares_from_decisions(system, decisions)
     res = simulate(system, shares=shares, pulse=pulse)
     table, summary = _fate_tables(system, res, ids, t0)
     _check_shares(system, table)

@@ -33,11 +33,13 @@ doc = {
                 "shares": {"reuse": [0.0, 0.3], "landfill": [0.05, 1.0]}, "source": "estimate"},
         "remelting": {"kind": "process", "to": {"secondary": {"Fe": 0.95, "Ni": 0.9, "default": 0.9},
                                                  "slag": "rest"}, "source": "estimate"},
-        "primary": {"kind": "source", "free": True, "stream": "iron", "to": "secondary", "source": "estimate"},
+        "primary": {"kind": "source", "free": True, "stream": "iron", "to": "secondary", "source": "estimate",
+                    "energy": 5.0, "co2": 1.9, "cost": 0.5},  # priced: no mass from nowhere
         "secondary": {"kind": "blend", "source": "estimate", "surplus": "surplus",
                       "outputs": {"steel": {"to": "market", "demand": {2020: 100, 2050: 140},
                                             "window": {"Ni": [0.0, 0.015]}}},
-                      "allocation": {"remelting": {"steel": 1.0}}},
+                      # primary makes up the steel's shortfall to its demand in the baseline
+                      "allocation": {"remelting": {"steel": 1.0}, "primary": {"steel": 1.0}}},
         "market": {"kind": "sink", "loss": "export"},
         "landfill": {"kind": "sink", "loss": "dissipation"},
         "slag": {"kind": "sink", "loss": "process"},

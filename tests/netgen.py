@@ -70,12 +70,23 @@ def random_instance(draw) -> dict:
     if use_blend:
         nodes["out"] = {
             "kind": "blend", "source": "estimate", "surplus": "surplus",
-            "outputs": {"p": {"to": "market", "demand": round(draw(st.floats(0.0, 80.0)), 3), "filler": "primary"},
+            "outputs": {"p": {"to": "market", "demand": round(draw(st.floats(0.0, 80.0)), 3)},
                         "q": {"to": "market2"}},
             "allocation": {"proc": {"p": _frac(draw, 0.0, 0.6), "q": _frac(draw, 0.0, 0.4)}},
         }
+        # priced free sources (primary metal, a pure addition) make up p's shortfall in the baseline
+        mk = _frac(draw, 0.0, 1.0)
+        nodes["out"]["allocation"].update({"primary": {"p": mk}, "addition": {"p": round(1.0 - mk, 6)}})
+        if draw(st.booleans()):  # a second output with a demand and a composition window
+            lo = _frac(draw, 0.0, 0.2)
+            nodes["out"]["outputs"]["q"].update({"demand": round(draw(st.floats(0.0, 40.0)), 3),
+                                                 "window": {"A": [lo, round(lo + _frac(draw, 0.05, 0.8), 6)]}})
+            nodes["out"]["allocation"]["primary"]["q"] = 1.0
+        price = {"energy": _frac(draw, 0.0, 20.0), "co2": _frac(draw, 0.0, 5.0), "cost": _frac(draw, 0.1, 3.0)}
         nodes["primary"] = {"kind": "source", "free": True, "composition": _composition(draw), "to": "out",
-                            "source": "estimate"}
+                            "source": "estimate", **price}
+        nodes["addition"] = {"kind": "source", "free": True, "composition": {"B": 1.0}, "to": "out",
+                             "source": "estimate", "energy": 5.0, "co2": 1.0, "cost": 4.0}
         nodes["market"] = {"kind": "sink", "loss": "export"}
         nodes["market2"] = {"kind": "sink", "loss": "export"}
         nodes["surplus"] = {"kind": "sink", "loss": "surplus"}

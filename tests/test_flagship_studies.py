@@ -20,7 +20,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=_ALU) if c == "global_aluminium" else c for c in sorted(CASES)])
 @pytest.mark.parametrize("verb", ["prioritise", "combine", "compare", "pareto", "sweep"])
 def test_study_cli_writes_table_and_chart(case, verb, tmp_path):
     c = CASES[case]

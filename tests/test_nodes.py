@@ -1,4 +1,4 @@
-"""Hand-worked numbers for node features beyond the toy: nominal blend outputs, sources
+"""Hand-worked numbers for node features beyond the toy: free inputs making up demands, sources
 that follow a node's input, history and initial stocks, stock-driven stocks."""
 
 from __future__ import annotations
@@ -22,46 +22,34 @@ def _flow(res, a, b, year, el="total"):
     return float(f[(f.source == a) & (f.target == b) & (f.year == year) & (f.element == el)].value.iloc[0])
 
 
-def test_nominal_output_books_excess_and_deficit(tmp_path):
-    nodes = {
-        "scrap": {"kind": "source", "composition": {"A": 0.5, "B": 0.2}, "series": 10, "to": "mix", "source": "estimate"},
-        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
-        "mix": {"kind": "blend", "source": "estimate", "excess": "dil",
-                "outputs": {"p": {"to": "market", "nominal": {"A": 0.4, "B": 0.3}}},
-                "allocation": {"scrap": {"p": 1.0}}, "deficit": "bal"},
-        "market": {"kind": "sink", "loss": "export"},
-        "dil": {"kind": "sink", "loss": "dilution"},
-    }
-    res = circopt.simulate(circopt.build(_doc(nodes), write_sources(tmp_path)))
-    # actual A 5, B 2, rest 3; nominal on 10 t: A 4, B 3, rest 3
-    assert _flow(res, "mix", "market", 2020, "A") == pytest.approx(4)
-    assert _flow(res, "mix", "market", 2020, "B") == pytest.approx(3)
-    assert _flow(res, "mix", "market", 2020) == pytest.approx(10)
-    assert _flow(res, "mix", "dil", 2020, "A") == pytest.approx(1)
-    assert _flow(res, "mix", "dil", 2020, "B") == pytest.approx(0)
-    assert _flow(res, "bal", "mix", 2020, "B") == pytest.approx(1)
-    assert _flow(res, "bal", "mix", 2020) == pytest.approx(1)
-    assert res.max_relative_imbalance <= 1e-9
-
-
-def test_nominal_outputs_make_downstream_composition_known(tmp_path):
-    # a split downstream of a nominal output is allowed (its composition is the nominal one)
+def test_free_inputs_make_up_their_shares_of_a_shortfall(tmp_path):
+    # 10 t of scrap (A 0.5) offers 60 % to p (demand 20): 6 t taken, 4 t surplus; the 14 t
+    # shortfall is made up 25 % by f1 (pure A, 3.5 t) and 75 % by f2 (pure B, 10.5 t)
+    priced = {"energy": 1.0, "co2": 1.0, "cost": 1.0, "source": "estimate", "free": True, "to": "mix"}
     nodes = {
         "scrap": {"kind": "source", "composition": {"A": 0.5}, "series": 10, "to": "mix", "source": "estimate"},
-        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
-        "mix": {"kind": "blend", "source": "estimate", "excess": "dil", "deficit": "bal",
-                "outputs": {"p": {"to": "route", "nominal": {"A": 0.4}}}, "allocation": {"scrap": {"p": 1.0}}},
-        "route": {"kind": "split", "routes": {"x": "market", "y": "dil"}, "baseline": {"x": 0.25, "y": "rest"},
-                  "source": "estimate"},
+        "f1": {"kind": "source", "composition": {"A": 1.0}, **priced},
+        "f2": {"kind": "source", "composition": {"B": 1.0}, **priced},
+        "mix": {"kind": "blend", "source": "estimate", "surplus": "spare",
+                "outputs": {"p": {"to": "market", "demand": 20}},
+                "allocation": {"scrap": {"p": 0.6}, "f1": {"p": 0.25}, "f2": {"p": 0.75}}},
         "market": {"kind": "sink", "loss": "export"},
-        "dil": {"kind": "sink", "loss": "dilution"},
+        "spare": {"kind": "sink", "loss": "surplus"},
     }
-    system = circopt.build(_doc(nodes), write_sources(tmp_path))
-    e = next(e for e in system.edges if system.nodes[e.target].name == "route")
-    assert system.comp_known[e.id]
-    np.testing.assert_allclose(system.edge_comp[e.id][0], [0.4, 0.0, 0.6])
-    res = circopt.simulate(system)
-    assert _flow(res, "route", "market", 2021, "A") == pytest.approx(0.25 * 4)
+    res = circopt.simulate(circopt.build(_doc(nodes), write_sources(tmp_path)))
+    assert _flow(res, "f1", "mix", 2020) == pytest.approx(3.5)
+    assert _flow(res, "f2", "mix", 2021) == pytest.approx(10.5)
+    assert _flow(res, "mix", "market", 2020) == pytest.approx(20)
+    assert _flow(res, "mix", "market", 2020, "A") == pytest.approx(3 + 3.5)
+    assert _flow(res, "mix", "market", 2020, "B") == pytest.approx(10.5)
+    assert _flow(res, "mix", "spare", 2020) == pytest.approx(4)
+    assert res.max_relative_imbalance <= 1e-9
+    d = res.decisions
+    assert d[(d.decision == "f2 -> p") & (d.year == 2020)].value.iloc[0] == pytest.approx(10.5)
+    # make-up shares of one output above 1 are refused
+    nodes["mix"]["allocation"]["f1"] = {"p": 0.5}
+    with pytest.raises(InstanceError, match="more than the whole shortfall"):
+        circopt.build(_doc(nodes), write_sources(tmp_path))
 
 
 def test_following_source_closes_its_own_loop(tmp_path):
@@ -150,10 +138,10 @@ def test_stock_driven_falling_stock_error_and_clip(tmp_path):
     assert any("clipped" in n for n in res.notes)
 
 
-def test_balancing_source_takes_no_stream(tmp_path):
+def test_balancing_source_is_refused(tmp_path):
     nodes = {"bal": {"kind": "source", "balancing": True, "stream": "x", "to": "s", "source": "estimate"},
              "s": {"kind": "sink", "loss": "dissipation"}}
-    with pytest.raises(InstanceError, match="balancing"):
+    with pytest.raises(InstanceError, match="balancing sources are gone"):
         circopt.build(_doc(nodes), write_sources(tmp_path))
 
 

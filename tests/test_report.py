@@ -118,7 +118,10 @@ def test_title_and_sankey_years_come_from_the_instance():
     assert 2030 <= years[0] <= 2040 and 2075 not in years
 
 
-@pytest.mark.parametrize("instance", ["japan_engines", "global_aluminium"])
+_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
+
+
+@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=_ALU)])
 def test_flagship_report_in_a_real_browser(instance, tmp_path):
     if chromium() is None:
         pytest.skip("chromium is not installed and could not be installed (.ci/run installs it with apt-get)")

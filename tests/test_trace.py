@@ -73,39 +73,6 @@ def test_fate_shares_sum_to_one_on_random_networks(doc, tmp_path_factory):
         assert fate.share_sum_error() < 1e-9
 
 
-def test_pulse_through_a_nominal_output_follows_only_its_own_material(tmp_path):
-    # 1 kt of scrap (A 0.5, B 0.2, rest 0.3) made into a product of nominal A 0.4, B 0.3: the
-    # product keeps A 0.4 (the excess 0.1 of A is a dilution loss), all of B 0.2 and the rest 0.3;
-    # the balancing source's 0.1 of B is not pulse material, so every element's shares add to 1
-    from .test_nodes import _doc
-
-    nodes = {
-        "scrap": {"kind": "source", "composition": {"A": 0.5, "B": 0.2}, "series": 10, "to": "mix",
-                  "source": "estimate"},
-        "bal": {"kind": "source", "balancing": True, "to": "mix", "source": "estimate"},
-        "mix": {"kind": "blend", "source": "estimate", "excess": "dil", "deficit": "bal",
-                "outputs": {"p": {"to": "use", "nominal": {"A": 0.4, "B": 0.3}}}, "allocation": {"scrap": {"p": 1.0}}},
-        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 50}, "to": "gone", "source": "estimate"},
-        "gone": {"kind": "sink", "loss": "dissipation"},
-        "dil": {"kind": "sink", "loss": "dilution"},
-    }
-    fate = trace(circopt.build(_doc(nodes), write_sources(tmp_path)), source="scrap", year=2020)
-    assert _share(fate, 2020, "in_use", "use", "A") == pytest.approx(0.8)   # 0.4 of 0.5
-    assert _share(fate, 2020, "loss", "dilution", "A") == pytest.approx(0.2)
-    assert _share(fate, 2020, "in_use", "use", "B") == pytest.approx(1.0)
-    assert _share(fate, 2020, "in_use", "use") == pytest.approx(0.9)        # 0.4 + 0.2 + 0.3
-    assert _share(fate, 2020, "loss", "dilution") == pytest.approx(0.1)
-    assert fate.share_sum_error() < 1e-12
-
-
-def test_global_aluminium_pulse_shares_sum_to_one():
-    # the pulse passes the cast house's nominal alloys: before the fix the balancing source's
-    # additions were counted as pulse material and the shares of Cu reached 2.67
-    fate = trace(circopt.load("instances/global_aluminium"), source="legacy_feed_ICEV", year=2020)
-    assert fate.share_sum_error() < 1e-9
-    assert fate.loss("total", "dilution").iloc[-1] > 0.0
-
-
 def test_a_trace_whose_shares_do_not_add_up_is_refused():
     from circopt.errors import CircoptError
     from circopt.trace import _check_shares
