@@ -163,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .instance import scenario_names
 
     args = _parser().parse_args(argv)
+    _one_line_warnings()
     if args.version:
         print(f"circopt {__version__}")
         return 0
@@ -272,6 +273,21 @@ def _explain(outdir, top: int = 10) -> int:
         if rep:
             print(format_report(rep))
     return 0
+
+
+def _one_line_warnings() -> None:
+    """A deprecated spelling in an instance is said once, on one line (not a traceback-like pair)."""
+    import warnings
+
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text not in seen:
+            seen.add(text)
+            print(f"circopt: {category.__name__}: {text}", file=sys.stderr)
+
+    warnings.showwarning = show
 
 
 def _notes(system) -> list[str]:

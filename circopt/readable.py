@@ -15,17 +15,8 @@ import numpy as np
 import pandas as pd
 
 #: rows that only state the network's physics (mass balances, a blend input allocated or
-#: left over, a nominal output's excess minus deficit): binding by construction, not a limit
-STRUCTURAL_ROWS = ("balance", "allocation", "nominal")
-#: what kind of limit each row family is
-ROW_CATEGORY = {
-    "share_min": "lever bound", "share_max": "lever bound", "forbid": "lever bound",
-    "capacity": "capacity", "capacity_growth": "capacity", "capacity_initial": "capacity",
-    "capacity_max": "capacity", "supply_max": "capacity", "demand": "market",
-    "window_min": "quality limit", "window_max": "quality limit", "recycled_content": "quality limit",
-    "budget": "budget", "flow_min": "flow limit", "flow_max": "flow limit", "epsilon": "second objective",
-    "user": "user constraint",
-}
+#: left over): binding by construction, not a limit
+STRUCTURAL_ROWS = ("balance", "allocation")
 OBJECTIVE_WORDS = {"losses": "losses", "surplus": "scrap surplus", "primary": "primary supply",
                    "energy": "energy use", "co2": "CO2 emissions", "cost": "cost"}
 
@@ -219,42 +210,38 @@ def _span(lo, hi) -> str:
 # what stops each decision
 # ---------------------------------------------------------------------------------------
 def what_binds(opt, objective=None) -> pd.DataFrame:
-    """Binding rows that are limits (not the network's physics), grouped by the instance key
-    that made them: category (lever bound, capacity, market, quality limit, budget, ...),
-    where, the years it binds, and its worth: the first-order change of the objective if the
-    limit were relaxed by one step in every year it binds -- one percentage point of a share
-    (objective change = dual x the split's input x 0.01, summed), one unit of mass otherwise."""
-    d = opt.duals
-    cols = ["limit", "category", "members", "binding years", "worth", "per"]
-    if d is None or not len(d):
+    """Binding limits (not the network's physics) of an optimum, from :func:`circopt.binding`,
+    grouped by the instance key that made them: category (share bound, capacity, market,
+    composition window, budget, ...), the lever that owns them, where, the years they bind, and
+    their worth: the objective's change if the limit moved one step in every year (a share by
+    0.01, a mass fraction by 0.001, a mass by one unit). A share fixed by the instance (lower
+    bound = upper bound) is not a decision: its category says so."""
+    from .bounds import binding
+
+    cols = ["limit", "category", "lever", "members", "binding years", "worth", "per"]
+    t = binding(opt)
+    t = t[t.binding_rows > 0] if len(t) else t
+    if t.empty:
         return pd.DataFrame(columns=cols)
-    sel = d[d.binding & ~d.kind.isin(STRUCTURAL_ROWS)]
-    big = float(d.dual.abs().max()) if len(d) else 0.0
-    sel = sel[sel.dual.abs() > 1e-9 * max(big, 1e-30)]
-    if sel.empty:
-        return pd.DataFrame(columns=cols)
-    unit = opt.system.unit
-    inputs = None
-    if opt.decisions is not None and len(opt.decisions):
-        r = opt.decisions[opt.decisions.kind == "route"]
-        inputs = r.drop_duplicates(["node", "year"]).set_index(["node", "year"])["input"]
-    key = sel.origin.fillna(sel.constraint.str.split("[").str[0]).replace("", np.nan).fillna(sel.kind)
+    fixed = _fixed_routes(opt.system)
+    key = t.origin.fillna(t.family).replace("", np.nan).fillna(t.family)
     recs = []
-    for origin, g in sel.groupby(key, sort=False):
-        kind = g.kind.iloc[0]
-        if kind in ("share_min", "share_max") and inputs is not None:
-            inp = np.array([inputs.get((n, int(y)), np.nan) for n, y in zip(g.node, g.year)], float)
-            worth = float(np.nansum(np.abs(g.dual.to_numpy()) * inp) * 0.01)
-            per = "1 percentage point looser share bound"
-        else:
-            worth = float(g.dual.abs().sum())
-            per = f"1 {unit} looser in each binding year"
-        years = pd.to_numeric(g.year, errors="coerce").dropna().astype(int)
-        span = f"{years.min()}–{years.max()} ({years.nunique()} years)" if len(years) else "all"
-        recs.append({"limit": _limit_words(str(origin)), "category": ROW_CATEGORY.get(kind, kind),
-                     "members": int(g.node.nunique()), "binding years": span, "worth": -worth, "per": per})
-    t = pd.DataFrame.from_records(recs, columns=cols)
-    return t.reindex(t.worth.abs().sort_values(ascending=False).index).reset_index(drop=True)
+    for origin, g in t.groupby(key, sort=False):
+        subj = [f.split("[", 1)[1][:-1] if "[" in f else "" for f in g.family]
+        is_fixed = g.kind.isin(["share_min", "share_max"]).all() and all(x in fixed for x in subj)
+        levers = sorted({str(v) for v in g.lever.dropna()})
+        recs.append({"limit": _limit_words(str(origin)), "category": "fixed share" if is_fixed else g.group.iloc[0],
+                     "lever": ", ".join(levers) or "—", "members": int(g.node.nunique()),
+                     "binding years": f"{int(g.first_binding.min())}–{int(g.last_binding.max())}",
+                     "worth": float(g.objective_change.sum()), "per": str(g.per.iloc[0])})
+    out = pd.DataFrame.from_records(recs, columns=cols)
+    return out.reindex(out.worth.abs().sort_values(ascending=False).index).reset_index(drop=True)
+
+
+def _fixed_routes(system) -> set[str]:
+    """``node.route`` of every split route whose share bounds are equal in every year."""
+    return {f"{system.nodes[e.source].name}.{e.label}" for e in system.edges
+            if e.rule == "route" and e.lo is not None and np.all(np.abs(np.asarray(e.hi) - np.asarray(e.lo)) < 1e-12)}
 
 
 def _limit_words(origin: str) -> str:

@@ -127,9 +127,17 @@ def _headline(system, base, opt, base_obj, objective) -> str:
               max(abs(bt.get(k, 0.0)), abs(ot.get(k, 0.0))) > floor]
     other_txt = "; ".join(f"{html.escape(k)} {rd.num(bt.get(k, 0.0), unit)} → {rd.num(ot.get(k, 0.0), unit)}"
                           for k in others)
-    top = rd.what_binds(opt, objective).head(3)
-    limits = "".join(f"<li>{html.escape(r.limit)} ({html.escape(r.category)}): {rd.num(r.worth, ou)} per "
+    binds = rd.what_binds(opt, objective)
+    worth = binds[binds.worth.abs() > 0]
+    top = worth[worth.category != "fixed share"].head(3)
+    fixed = worth[worth.category == "fixed share"].head(2)
+    limits = "".join(f"<li>{html.escape(r.limit)} ({html.escape(r.category)}"
+                     f"{', lever ' + html.escape(r.lever) if r.lever != '—' else ''}): {rd.num(r.worth, ou)} "
                      f"{html.escape(r.per)}</li>" for r in top.itertuples())
+    if len(fixed):
+        limits += ("<li>shares the instance fixes (not decisions): " + "; ".join(
+            f"{html.escape(r.limit)} {rd.num(r.worth, ou)} {html.escape(r.per)}" for r in fixed.itertuples())
+            + "</li>")
     cls = "good" if diff < 0 else "bad" if diff > 0 else ""
     notes = [n for n in base_obj.notes if n.startswith("fix=")]
     return (
@@ -203,17 +211,27 @@ def _decision_figure(opt, base, rows: pd.DataFrame) -> str | None:
 
 def _binding(opt, objective) -> str:
     t = rd.what_binds(opt, objective)
+    idle = t[t.worth.abs() <= 0]
+    t = t[t.worth.abs() > 0]
     ou = rd.objective_unit(objective, opt.system)
     n_struct = int((opt.duals.binding & opt.duals.kind.isin(rd.STRUCTURAL_ROWS)).sum()) if opt.duals is not None else 0
     body = (rd.table_html(t, units={"worth": ou}, max_rows=20, name="binding_limits") if len(t)
             else "<p>No limit binds: the optimum is set by the network alone.</p>")
     d = opt.duals
     full = d[d.binding & ~d.kind.isin(rd.STRUCTURAL_ROWS)] if d is not None else pd.DataFrame()
+    from .bounds import binding_levers
+
+    lv = binding_levers(opt)
+    levers = (rd.table_html(lv[["lever", "status", "binding_rows", "objective_change"]], units={"objective_change": ou},
+                            name="levers", caption="The instance's levers: at a bound, or free inside them")
+              if len(lv) else "")
     return ("<section id='binding'><h2>What stops each decision</h2>"
             "<p>Limits that bind at the optimum, grouped by the instance key that sets them, with their worth: the "
-            "first-order change of the objective if the limit were one step looser in every year it binds "
-            f"(negative = the objective would fall). {n_struct:,} binding rows that only state mass balances are "
-            "left out. " + (rd.csv_link(full, "binding_limit_rows") if len(full) else "") + "</p>" + body + "</section>")
+            "first-order change of the objective if the limit moved one step in every year (negative = the "
+            f"objective would fall; circopt.binding). {n_struct:,} binding rows that only state mass balances are "
+            f"left out, and {len(idle)} limits that bind with no worth (moving them alone changes nothing: "
+            f"{html.escape('; '.join(idle.limit.head(4)))}{' …' if len(idle) > 4 else ''}). " + (rd.csv_link(full, "binding_limit_rows") if len(full) else "") + "</p>" + body + levers
+            + "</section>")
 
 
 # ---------------------------------------------------------------------------------------
