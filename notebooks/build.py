@@ -61,6 +61,13 @@ def build(name: str) -> Path:
 
 
 if __name__ == "__main__":
+    failed = []
     for name in sys.argv[1:] or NAMES:
-        path = build(name)
+        try:
+            path = build(name)
+        except Exception as e:  # noqa: BLE001 - report every notebook, then fail
+            failed.append(name)
+            print(f"{name}: not regenerated ({type(e).__name__}: {str(e)[:300]})", file=sys.stderr)
+            continue
         print(f"wrote {path.relative_to(HERE.parent)}: {json.dumps(headline(__import__('nbformat').read(path, 4)))}")
+    sys.exit(1 if failed else 0)
