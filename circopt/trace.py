@@ -76,6 +76,8 @@ def pulse_sources(system: System, source: str | None) -> list[int]:
     cands = [i for i, n in enumerate(system.nodes)
              if n.kind == "source" and not n.free and "follows" not in n.meta]
     if name is None:
+        if len({system.nodes[i].family for i in cands}) == 1:  # one source, or the members of one family
+            return cands
         if len(cands) != 1:
             raise CircoptError("fate tracing needs a source: give --source NAME (or 'trace: {source: NAME}' in the "
                                f"instance); sources: {[system.nodes[i].name for i in cands]}")
