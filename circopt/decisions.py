@@ -244,6 +244,8 @@ class Decisions:
             inp = sum(self.route[r] for r in system.out_edges(p) if r in self.route)
             part(system.nodes[p].name, system.edges[e].label, "route", self.route[e], inp)
         for b, bl in enumerate(system.blends):
+            if b not in self.allocation:  # a partial record (e.g. capacities only)
+                continue
             bname = system.nodes[bl.node].name
             for i, e_in in enumerate(bl.inputs):
                 src = system.nodes[system.edges[e_in].source].name

@@ -624,7 +624,9 @@ class _Builder:
                             stack.append(s.edges[e].target)
             # a source following a node whose input a decision changes follows the decision too
             for e in follows:
-                if not var_edge[e.id] and var_node[s.nodes[e.source].meta["follows"]]:
+                f = s.nodes[e.source].meta["follows"]
+                if not var_edge[e.id] and (var_node[f] or (s.nodes[f].kind == "source"
+                                                             and any(var_edge[o] for o in s.out_edges(f)))):
                     var_edge[e.id] = True
                     stack.append(e.target)
             if not stack:
@@ -644,8 +646,10 @@ class _Builder:
             ins, outs = s.in_edges(n), s.out_edges(n)
             known = all(s.comp_known[e] for e in ins) and all(s.comp_known[e] for e in outs) and len(ins) > 0
             self.total_mode[n] = known
-            if known:
-                self.node_comp[n] = s.edge_comp[ins[0]]
+            if known:  # the composition of an input that carries something (an all-zero edge has none)
+                live = [e for e in ins if not (s.edges[e].rule in ("tc", "source") and s.edges[e].coef is not None
+                                               and not np.any(s.edges[e].coef))]
+                self.node_comp[n] = s.edge_comp[(live or ins)[0]]
 
     # -- constants by the simulator itself --------------------------------------------------------
     def _constants(self):
@@ -875,7 +879,7 @@ class _Builder:
             ins = s.in_edges(nd)
             if s.nodes[nd].kind == "source":  # amount = ratio x the followed node's input
                 nm = s.nodes[nd].meta
-                S = self._sel_total([s.in_edges(nm["follows"])], weights=np.asarray(nm["ratio"], float))
+                S = self._sel_total([s.followed_edges(nm["follows"])], weights=np.asarray(nm["ratio"], float))
                 M = S @ G - direct(self.tt, self.state_col[nd] + self.tt, 1.0, T)
                 st_rows_A.append(M)
                 st_lb.append(-(S @ g))
@@ -1531,7 +1535,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     res.solver = {"name": "highs", "version": _highs_version(h), "options": dict(opts),
                   "model_status": h.modelStatusToString(h.getModelStatus())}
     res.decision_record = _decisions(om, x, flows)
-    res.decisions = res.decision_record.to_table(s)
+    res.decisions = _with_bounds(om, res.decision_record.to_table(s))
     res.duals = _duals(om, hl, sol, x_all)
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
@@ -1722,6 +1726,47 @@ def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray):
         node = s.nodes[s.edges[e].source].family if shared else s.nodes[s.edges[e].source].name
         cap.setdefault((node, s.edges[e].label), np.zeros(s.T))[int(om.col_t[j])] = x[j]
     return Decisions.from_flows(s, flows, alloc, cap)
+
+
+def _with_bounds(om: OptModel, table: pd.DataFrame) -> pd.DataFrame:
+    """The decisions table with the bounds in force, ``lower``/``upper``: on the ``share`` of a
+    route (its split's bounds tightened by user share and forbid constraints) or of an
+    allocation (0..1), on the ``value`` of a free source's supply (0..its ``max``) or of a
+    capacity (0..inf; the capacity rows and their worth are in ``duals``)."""
+    s = om.system
+    n = len(table)
+    lower, upper = np.zeros(n), np.full(n, np.inf)
+    if not n:
+        return table.assign(lower=lower, upper=upper)
+    t = np.searchsorted(s.years.astype(int), table["year"].to_numpy(int))
+    kind = table["kind"].to_numpy()
+    upper[kind == "allocation"] = 1.0
+    edge_of = {(s.nodes[e.source].name, e.label): e.id for e in s.edges if e.rule == "route"}
+    rows = np.flatnonzero(kind == "route")
+    if len(rows):
+        eid = np.array([edge_of[(nd, lab)] for nd, lab in zip(table["node"].to_numpy()[rows],
+                                                                 table["decision"].to_numpy()[rows])], int)
+        lower[rows], upper[rows] = _route_bounds(om, eid, t[rows])
+    node_of = {nd.name: nd for nd in s.nodes}
+    for r in np.flatnonzero(kind == "supply"):
+        mx = node_of[table["node"].iat[r]].max_series
+        if mx is not None:
+            upper[r] = mx[t[r]]
+    return table.assign(lower=lower, upper=upper)
+
+
+def _route_bounds(om: OptModel, eid: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The share bounds in force on route ``eid`` in year index ``t`` (the split's own bounds
+    tightened by user share constraints and forbidden routes): what ``decisions`` reports as
+    ``lower``/``upper`` of a route's share."""
+    lo, hi = np.zeros(len(eid)), np.ones(len(eid))
+    if om.route_room is not None:
+        rc, _, lo_s, hi_s, _ = om.route_room
+        key = {(a, b): q for q, (a, b) in enumerate(zip(om.col_a[rc].tolist(), om.col_t[rc].tolist()))}
+        q = np.array([key.get((e, tt), -1) for e, tt in zip(eid.tolist(), t.tolist())], int)
+        ok = q >= 0
+        lo[ok], hi[ok] = lo_s[q[ok]], hi_s[q[ok]]
+    return lo, hi
 
 
 def _duals(om: OptModel, hl: _Handover, sol, x_all: np.ndarray) -> pd.DataFrame:

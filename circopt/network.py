@@ -117,8 +117,9 @@ def propagate_compositions(system: System) -> None:
     composition to every route; a process output is known when all its inputs are known
     and equal; a stock's outflow is known when its inflow composition is known and the
     same in every year (and equal to its history's); blend outputs and surplus carry
-    decided mixtures, so they are not known. A cycle is resolved by iterating to a fixed
-    point from "unknown".
+    decided mixtures, so they are known only when every input of the blend carries one and
+    the same known composition (a market of identical products: new, reused, rebuilt). A
+    cycle is resolved by iterating to a fixed point from "unknown".
     """
     E, T, C = len(system.edges), system.T, system.C
     known = np.zeros(E, bool)
@@ -128,14 +129,14 @@ def propagate_compositions(system: System) -> None:
         if e.rule == "source":
             state[e.id] = 1
             comp[e.id] = system.nodes[e.source].composition
-        elif e.rule in ("blend_out", "surplus"):
-            state[e.id] = -1
+        # blend outputs and surplus: decided below (known when all the blend's inputs carry one
+        # known composition, e.g. a market of identical engines; otherwise unknown)
     changed = True
     while changed:
         changed = False
         for n_id, node in enumerate(system.nodes):
             outs = [e for e in system.out_edges(n_id) if state[e] == 0]
-            if not outs or node.kind in ("source", "blend", "sink"):
+            if not outs or node.kind in ("source", "sink"):
                 continue
             # a stream whose coefficients are all zero carries nothing and no composition
             ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]

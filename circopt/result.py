@@ -174,7 +174,9 @@ class Result:
                 continue
             frac = sum(s.edges[e].coef for e in outs) if outs else np.zeros(T)
             if "follows" in n.meta:
-                amount = 0.0 if pulse else n.meta["ratio"] * inflow[n.meta["follows"]].sum(axis=1)
+                f = n.meta["follows"]
+                through = outflow[f] if s.nodes[f].kind == "source" else inflow[f]
+                amount = 0.0 if pulse else n.meta["ratio"] * through.sum(axis=1)
             else:
                 amount = n.series
             inflow[i] = (amount * frac)[:, None] * n.composition

@@ -325,7 +325,7 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
             if ed.rule != "source" or "follows" not in node.meta:
                 continue
             w = ed.coef[t] * node.meta["ratio"][t] * node.composition[t]
-            for e_in in system.in_edges(node.meta["follows"]):
+            for e_in in system.followed_edges(node.meta["follows"]):
                 cross(ed.id, e_in, w, 1.0)
     if not rows:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0), b_extra

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import terms
 from ._highs import new_highs
 from .errors import CircoptError, InstanceError, SolverError
 from .system import TOTAL, System
@@ -111,6 +112,7 @@ def indicators(res) -> dict[str, float]:
                   for e in s.out_edges(i))
     out["primary/total"] = primary
     out.setdefault("surplus/total", 0.0)
+    out["cost/total"] = terms.value(res, "cost")
     if res.objective is not None:
         out["objective"] = float(res.objective)
     out["max_relative_imbalance"] = res.max_relative_imbalance
@@ -256,6 +258,13 @@ def _row(run, lever, step, ind, base_ind, lv, adopted) -> dict:
     for k, v in ind.items():
         if k.startswith("losses/"):
             rec[f"d_{k}"] = v - base_ind[k]
+    # the money side: the change of the 'cost' term (route, source, process and capacity costs) and
+    # the ratio of the two changes (negative: losses fall as money is spent; positive with a negative
+    # d_cost/total: the lever saves money and losses; NaN where the cost does not change)
+    rec["d_cost/total"] = ind["cost/total"] - base_ind["cost/total"]
+    dc = rec["d_cost/total"]
+    rec["d_losses_per_d_cost"] = rec["d_losses/total"] / dc if abs(dc) > 1e-9 * max(1.0, abs(base_ind["cost/total"])) \
+        else float("nan")
     rec["max_relative_imbalance"] = ind["max_relative_imbalance"]
     return rec
 

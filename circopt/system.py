@@ -156,6 +156,11 @@ class System:
     def out_edges(self, node: int) -> list[int]:
         return self._incidence()[1][node]
 
+    def followed_edges(self, node: int) -> list[int]:
+        """The edges whose total a source that ``follows`` this node multiplies by its ratio:
+        the node's inflows, or, for a source (e.g. a free one), what it supplies."""
+        return self.out_edges(node) if self.nodes[node].kind == "source" else self.in_edges(node)
+
     def _incidence(self):
         cache = getattr(self, "_inc_cache", None)
         if cache is None or cache[2] != len(self.edges):

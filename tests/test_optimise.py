@@ -338,9 +338,14 @@ def test_optimising_toy_losses_beats_baseline():
     assert res.max_relative_imbalance <= 1e-9
     assert res.solver["name"] == "highs" and res.solver["version"].count(".") == 2
     assert res.solve_seconds is not None and res.solve_seconds >= 0
-    assert list(res.decisions.columns) == ["year", "node", "decision", "kind", "share", "value", "input"]
+    assert list(res.decisions.columns) == ["year", "node", "decision", "kind", "share", "value", "input",
+                                           "lower", "upper"]
     # the optimum respects the instance's share bounds: reuse <= 0.5, landfill >= 0.05 of eol input
     d = res.decisions.query("kind == 'route' and input > 1e-9")
+    # ... and reports them as the bounds in force (toy instance.yaml: reuse [0, 0.5] in life 1, landfill min 0.05)
+    assert (d.query("decision == 'reuse' and node == 'eol[1]'")["upper"] == 0.5).all()
+    assert (d.query("decision == 'landfill'")["lower"] == 0.05).all()
+    assert ((d["share"] >= d["lower"] - 1e-9) & (d["share"] <= d["upper"] + 1e-9)).all()
     assert (d.query("decision == 'reuse'")["share"] <= 0.5 + 1e-9).all()
     assert (d.query("decision == 'landfill'")["share"] >= 0.05 - 1e-9).all()
     # the demand of the alloy is met exactly every year
