@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -170,12 +171,12 @@ def decision_table(opt, base=None) -> pd.DataFrame:
         if kind == "supply" and base is not None:
             rec["baseline"] = _supplied(base, node)
         elif b is not None:
-            gb = b[(b.node == node) & (b.decision == dec)]
+            gb = b[(b.node == node) & (b.decision == dec) & (b.kind == kind)]
             if len(gb):
                 rec["baseline"] = float(gb.value.sum())
                 ib = float(gb.input.sum())
                 rec["baseline share"] = rec["baseline"] / ib if ib > 0 and kind != "supply" else np.nan
-        if (node, dec) in bounds:
+        if kind == "route" and (node, dec) in bounds:
             lo, hi = bounds[(node, dec)]
             rec["bounds"] = _span(lo, hi)
             share = g.share.to_numpy()
@@ -245,7 +246,16 @@ def _fixed_routes(system) -> set[str]:
 
 
 def _limit_words(origin: str) -> str:
-    """``nodes.engine_eol.shares.reuse (max share 0.1401)`` -> ``engine_eol: shares.reuse (max share 0.1401)``."""
+    """``nodes.engine_eol.shares.reuse (max share 0.1401)`` -> ``engine_eol: shares.reuse (max share 0.1401)``;
+    a user constraint ``FILE: constraints[0] {name: cap, type: capacity, node: n, route: r, ...}`` ->
+    ``constraint cap (capacity of n.r)``."""
+    m = re.search(r"constraints\[(\d+)\]\s*\{(.*)\}", origin)
+    if m:
+        fields = dict(re.findall(r"(\w+): ([^,{}\[\]]+)", m.group(2)))
+        label = fields.get("name", f"constraints[{m.group(1)}]").strip()
+        subject = ".".join(fields[k].strip() for k in ("node", "route") if k in fields) or fields.get("source", "")
+        kind = fields.get("type", "").strip()
+        return f"constraint {label} ({kind}{' of ' + subject if subject else ''})"
     if origin.startswith("nodes."):
         head, _, rest = origin[len("nodes."):].partition(".")
         return f"{head}: {rest}" if rest else head

@@ -52,6 +52,8 @@ def title_of(system) -> tuple[str, str]:
     desc = " ".join((system.description or "").split())
     cut = min([i for i in (desc.find(": "), desc.find(". ")) if i > 0] or [len(desc)])
     title = desc[:cut].strip() if 0 < cut <= 200 else system.name.replace("_", " ").capitalize()
+    if title.count("(") > title.count(")"):  # a clause cut inside parentheses: drop the open one
+        title = title[:title.rfind("(")].strip()
     return title or system.name, f"instance {system.name}"
 
 
@@ -154,10 +156,16 @@ def _headline(system, base, opt, base_obj, objective) -> str:
         + "</p>"
         + (f"<p><b>What limits it most</b> (objective change if the limit is relaxed):</p><ul>{limits}</ul>"
            if limits else "<p>No limit binds beyond the network's own balances.</p>")
-        + (f"<p class='note'>The baseline itself breaks limits the optimiser must respect: "
-           f"{html.escape(notes[0].removeprefix('fix=: the imposed decisions ').split(': ')[0])} (first: "
-           f"{html.escape(notes[0].split(': ', 2)[-1].split(';')[0])}; all in the notes).</p>" if notes else "")
+        + (f"<p class='note'>The baseline itself breaks {html.escape(_broken(notes[0]))} the optimiser must respect "
+           f"(first: {html.escape(notes[0].split(': ', 2)[-1].split(';')[0])}; all in the notes).</p>" if notes else "")
         + "</section>")
+
+
+def _broken(note: str) -> str:
+    import re
+
+    m = re.search(r"break (\d+) constraint", note)
+    return f"{m.group(1)} constraint rows" if m else "constraint rows"
 
 
 def _decisions(opt, base) -> str:
@@ -225,13 +233,14 @@ def _binding(opt, objective) -> str:
     levers = (rd.table_html(lv[["lever", "status", "binding_rows", "objective_change"]], units={"objective_change": ou},
                             name="levers", caption="The instance's levers: at a bound, or free inside them")
               if len(lv) else "")
+    idle_txt = (f", and {len(idle)} limits that bind with no worth (moving them alone changes nothing: "
+                f"{html.escape('; '.join(idle.limit.head(4)))}{' …' if len(idle) > 4 else ''})" if len(idle) else "")
     return ("<section id='binding'><h2>What stops each decision</h2>"
             "<p>Limits that bind at the optimum, grouped by the instance key that sets them, with their worth: the "
             "first-order change of the objective if the limit moved one step in every year (negative = the "
             f"objective would fall; circopt.binding). {n_struct:,} binding rows that only state mass balances are "
-            f"left out, and {len(idle)} limits that bind with no worth (moving them alone changes nothing: "
-            f"{html.escape('; '.join(idle.limit.head(4)))}{' …' if len(idle) > 4 else ''}). " + (rd.csv_link(full, "binding_limit_rows") if len(full) else "") + "</p>" + body + levers
-            + "</section>")
+            f"left out{idle_txt}. " + (rd.csv_link(full, "binding_limit_rows") if len(full) else "") + "</p>"
+            + body + levers + "</section>")
 
 
 # ---------------------------------------------------------------------------------------

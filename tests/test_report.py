@@ -121,7 +121,8 @@ def test_title_and_sankey_years_come_from_the_instance():
 _ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
 
 
-@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=_ALU)])
+@pytest.mark.parametrize("instance", ["japan_engines", "japan_engine_system",
+                                      pytest.param("global_aluminium", marks=_ALU)])
 def test_flagship_report_in_a_real_browser(instance, tmp_path):
     if chromium() is None:
         pytest.skip("chromium is not installed and could not be installed (.ci/run installs it with apt-get)")
@@ -136,3 +137,11 @@ def test_flagship_report_in_a_real_browser(instance, tmp_path):
     assert "optimum" in p.ids["headline"] and "baseline" in p.ids["headline"]
     assert "js-plotly-plot" in dom  # the interactive Sankey was drawn by the browser
     assert Path(out).stat().st_size < 20e6
+
+
+def test_limits_read_as_words():
+    assert rd._limit_words("nodes.engine_eol.shares.reuse (max share 0.1401)") == \
+        "engine_eol: shares.reuse (max share 0.1401)"
+    origin = ("instances/x/instance.yaml: constraints[0] {name: rebuild_capacity, type: capacity, node: core_pool, "
+              "route: reman, initial: 9.0, source: ['FNF_BLOG', 'estimate']}")
+    assert rd._limit_words(origin) == "constraint rebuild_capacity (capacity of core_pool.reman)"
