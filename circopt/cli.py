@@ -14,8 +14,11 @@ import time
 from collections.abc import Sequence
 
 from .errors import CircoptError, InstanceErrors
+from .system import BOUNDARIES
 
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
+BOUNDARY_HELP = ("view of exported material: domestic (default; lost to the region) or global (export nodes "
+                 "pass it on to their declared fate abroad)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("simulate", help="simulate with the instance's (or a scenario's) shares")
     s.add_argument("instance", help="instance folder")
+    s.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     s.add_argument("--out", required=True, help="output folder (replaced atomically)")
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
@@ -38,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
     o.add_argument("instance", help="instance folder")
+    o.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     o.add_argument("--objective", default="losses",
                    help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} or indicator:NAME "
                    "(an instance's indicator; default losses)")
@@ -62,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
     t.add_argument("instance", help="instance folder")
+    t.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     t.add_argument("--objective", help="trace under the optimal shares for this objective")
     t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
@@ -70,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="one self-contained HTML page: description, sources, tables, figures, audit")
     r.add_argument("instance", help="instance folder")
+    r.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     r.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     r.add_argument("--objective", help="also optimise for this objective and report it")
     r.add_argument("--out", required=True, help="the HTML file to write")
@@ -77,12 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prioritise", aliases=["prioritize"], help="rank the instance's levers: each alone, all, "
                         "greedy order, shadow prices")
     pr.add_argument("instance", help="instance folder")
+    pr.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     pr.add_argument("--objective", default="losses", help="objective (default losses)")
     pr.add_argument("--scenario", help="named scenario")
     pr.add_argument("--out", required=True, help="output folder: prioritise.csv, shadow_prices.csv, prioritise.png")
 
     cb = sub.add_parser("combine", help="best combination of levers under a budget (MILP), and the frontier")
     cb.add_argument("instance", help="instance folder")
+    cb.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     cb.add_argument("--budget", type=float, required=True, help="total adoption cost allowed")
     cb.add_argument("--objective", default="losses", help="objective (default losses)")
     cb.add_argument("--scenario", help="named scenario")
@@ -90,12 +99,16 @@ def _parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("compare", help="scenarios side by side, with differences from the first")
     cp.add_argument("instance", help="instance folder")
+    cp.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    cp.add_argument("--trace", action="store_true",
+                    help="compare the scenarios' fate traces (MaTrace view: fate_summary indicators) instead of runs")
     cp.add_argument("--scenarios", required=True, help="comma-separated scenario names ('base' for none)")
     cp.add_argument("--objective", help="optimise each scenario for this objective (default: simulate)")
     cp.add_argument("--out", required=True, help="output folder: compare.csv, compare.png")
 
     pa = sub.add_parser("pareto", help="ε-constraint front between two objectives")
     pa.add_argument("instance", help="instance folder")
+    pa.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     pa.add_argument("--objectives", required=True, help="two objectives, e.g. losses,energy")
     pa.add_argument("--points", type=int, default=5, help="number of points (default 5)")
     pa.add_argument("--scenario", help="named scenario")
@@ -116,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: every losses/surplus/primary/objective one)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
     return p
+
+
+def _load(args, scenario):
+    from .instance import load
+
+    return load(args.instance, scenario, boundary=getattr(args, "boundary", None))
 
 
 def parse_objective(text: str):
@@ -193,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         if args.verb == "simulate":
             t0 = time.perf_counter()
-            res = simulate(load(args.instance, args.scenario), decisions=args.decisions)
+            res = simulate(_load(args, args.scenario), decisions=args.decisions)
             res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
@@ -202,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(load(args.instance, args.scenario), objective=objective, time_limit=args.time_limit,
+            res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
                            then=[parse_objective(o) for o in args.then], slack=args.slack,
                            epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
@@ -217,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .report import build_report, write_report
 
             objective = parse_objective(args.objective) if args.objective else None
-            system = load(args.instance, args.scenario)
+            system = _load(args, args.scenario)
             path = write_report(args.out, build_report(system, args.scenario, objective=objective))
             print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
             return 0
@@ -225,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .trace import trace
 
             objective = parse_objective(args.objective) if args.objective else None
-            fate = trace(load(args.instance, args.scenario), source=args.source, year=args.year, objective=objective)
+            fate = trace(_load(args, args.scenario), source=args.source, year=args.year, objective=objective)
             fate.to_dir(args.out)
             summ = fate.summary
             print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
@@ -310,19 +329,20 @@ def _study(args) -> int:
     from . import load, studies
 
     if args.verb in ("prioritise", "prioritize"):
-        st = studies.prioritise(load(args.instance, args.scenario), objective=parse_objective(args.objective),
+        st = studies.prioritise(_load(args, args.scenario), objective=parse_objective(args.objective),
                                 progress=True)
     elif args.verb == "combine":
-        st = studies.combine(load(args.instance, args.scenario), budget=args.budget,
+        st = studies.combine(_load(args, args.scenario), budget=args.budget,
                              objective=parse_objective(args.objective), progress=True)
     elif args.verb == "compare":
         names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
-        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None)
+        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
+                             boundary=args.boundary, trace=args.trace)
     elif args.verb == "pareto":
         objs = [parse_objective(o) for o in args.objectives.split(",")]
         if len(objs) != 2:
             raise CircoptError("--objectives takes two names, e.g. losses,energy")
-        st = studies.pareto(load(args.instance, args.scenario), tuple(objs), points=args.points, progress=True)
+        st = studies.pareto(_load(args, args.scenario), tuple(objs), points=args.points, progress=True)
     else:
         grid = None
         if args.grid:

@@ -28,6 +28,8 @@ import yaml
 from .errors import InstanceError, InstanceErrors
 from .lifetimes import make_lifetime
 from .system import (
+    BOUNDARIES,
+    EXPORTED,
     LOSS_TYPES,
     NODE_KINDS,
     OTHER,
@@ -72,6 +74,7 @@ NODE_KEYS = {
     "split": COMMON_KEYS | {"routes", "shares", "baseline", "capacity", "energy", "co2", "cost"},
     "blend": COMMON_KEYS | {"outputs", "allocation", "surplus"},
     "sink": COMMON_KEYS | {"loss"},
+    "export": COMMON_KEYS | {"abroad"},
 }
 BLEND_OUTPUT_KEYS = {"to", "demand", "window"}
 #: keys of earlier versions that supplied mass from nowhere (no mass from nowhere: a melt's
@@ -374,29 +377,39 @@ def _first_bad(arr: np.ndarray, yrs: np.ndarray, mask: np.ndarray) -> str:
 # ----------------------------------------------------------------------------------------
 # building the System
 # ----------------------------------------------------------------------------------------
-def load(path: str | Path, scenario: str | None = None) -> System:
+def load(path: str | Path, scenario: str | None = None, boundary: str | None = None) -> System:
     """Load and validate an instance folder (optionally with a named scenario applied).
 
+    ``boundary`` is the view of material that leaves the region (``export`` nodes):
+    ``domestic`` (default: exported = lost to the region) or ``global`` (an export node with
+    ``abroad`` passes its material on to that declared end of life abroad).
     Raises :class:`InstanceErrors` listing every problem found.
     """
     doc, folder, digest = load_document(path, scenario)
-    system = build(doc, folder, file_label=str(folder / "instance.yaml"))
+    system = build(doc, folder, file_label=str(folder / "instance.yaml"), boundary=boundary)
     system.scenario = scenario
     system.path = str(folder)
     system.content_hash = digest
     return system
 
 
-def build(doc: dict, folder: str | Path = ".", file_label: str = "instance.yaml") -> System:
+def build(doc: dict, folder: str | Path = ".", file_label: str = "instance.yaml",
+          boundary: str | None = None) -> System:
     """Build a System from an instance document (a dict as read from YAML)."""
-    return _Builder(doc, Path(folder), file_label).run()
+    boundary = boundary or "domestic"
+    if boundary not in BOUNDARIES:
+        raise InstanceError("boundary", "unknown boundary view", boundary, expected=f"one of {list(BOUNDARIES)}")
+    system = _Builder(doc, Path(folder), file_label, boundary).run()
+    system.boundary = boundary
+    return system
 
 
 class _Builder:
-    def __init__(self, doc: dict, folder: Path, yml: str):
+    def __init__(self, doc: dict, folder: Path, yml: str, boundary: str = "domestic"):
         self.doc = doc
         self.folder = folder
         self.yml = yml
+        self.boundary = boundary
         self.errors: list[InstanceError] = []
 
     def err(self, key: str, problem: str, value=None, expected=None):
@@ -629,7 +642,7 @@ class _Builder:
             if bad:
                 self.err(f"{key}.over", "unknown dimension", bad, expected=f"one of {list(self.dims)}")
                 continue
-            if "source" not in spec and "sources" not in spec and kind != "sink":
+            if "source" not in spec and "sources" not in spec and kind not in ("sink", "export"):
                 self.err(f"{key}.source", "every node with numbers cites a source id or says 'estimate'")
             for sk in ("source", "sources"):
                 if sk in spec:
@@ -643,10 +656,18 @@ class _Builder:
             for combo in itertools.product(*[self.dims[o] for o in over]):
                 index = dict(zip(over, combo))
                 name = fam if not over else f"{fam}[{','.join(map(str, combo))}]"
-                node = Node(name=name, family=fam, kind=kind, index=index, where=f"{self.yml}: {key}")
+                node = Node(name=name, family=fam, kind=self._internal_kind(kind, spec), index=index,
+                            where=f"{self.yml}: {key}")
                 ids.append(len(self.nodes))
                 self.nodes.append(node)
             self.family_nodes[fam] = ids
+
+    def _internal_kind(self, kind: str, spec: dict) -> str:
+        """An ``export`` node is a sink tagged exported, except under the global boundary view
+        with a declared fate abroad (``abroad``), where it passes its input on (a process)."""
+        if kind != "export":
+            return kind
+        return "process" if self.boundary == "global" and spec.get("abroad") is not None else "sink"
 
     def _ref(self, ref: Any, src: int, key: str) -> int | None:
         """Resolve a target reference from node ``src``; None = past the last life (dropped)."""
@@ -755,6 +776,18 @@ class _Builder:
     def _node(self, nid: int, spec: dict):
         node = self.nodes[nid]
         key = f"nodes.{node.family}"
+        if spec.get("kind") == "export":
+            node.meta["exported"] = True  # results report its inflow as kind 'exported'
+            if spec.get("abroad") is not None:
+                tgt = self._ref(spec["abroad"], nid, f"{key}.abroad")
+                if tgt is None:
+                    raise InstanceError(self.ctx.where(f"{key}.abroad"), "the fate abroad must be a node", spec["abroad"])
+                # under the domestic view nothing reaches it: not a dangling node
+                self.nodes[tgt].meta["fate_abroad_of"] = node.name
+            if node.kind == "process":
+                return self._node_process(nid, node, {"to": spec["abroad"]}, key)
+            node.loss = EXPORTED
+            return None
         getattr(self, f"_node_{node.kind}")(nid, node, spec, key)
 
     def _per_unit(self, node, spec, name, key) -> np.ndarray | None:
@@ -1139,8 +1172,10 @@ class _Builder:
         s_edge = None
         if surplus is not None:
             tgt = self._ref(surplus, nid, f"{key}.surplus")
-            if tgt is None or self.nodes[tgt].kind != "sink":
-                raise InstanceError(self.ctx.where(f"{key}.surplus"), "the surplus outlet must be a sink", surplus)
+            exported = tgt is not None and (self.doc.get("nodes") or {}).get(self.nodes[tgt].family, {}).get("kind") == "export"
+            if tgt is None or (self.nodes[tgt].kind != "sink" and not exported):
+                raise InstanceError(self.ctx.where(f"{key}.surplus"), "the surplus outlet must be a sink (or an "
+                                    "export node)", surplus)
             s_edge = self._edge(nid, tgt, "surplus", "surplus", f"{key}.surplus").id
         alloc = spec.get("allocation") or {}
         if not isinstance(alloc, dict):
@@ -1172,6 +1207,13 @@ class _Builder:
         if loss not in LOSS_TYPES:
             raise InstanceError(self.ctx.where(f"{key}.loss"), "unknown loss type", loss,
                                 expected=f"one of {list(LOSS_TYPES)}")
+        if loss == "export":
+            import warnings
+
+            warnings.warn(f"{self.ctx.where(key)}: 'loss: export' is deprecated: for material that leaves the "
+                          "region write 'kind: export' (reported as exported, counted as lost to the region by "
+                          "default); for an outlet that is not a loss write 'loss: other'",
+                          DeprecationWarning, stacklevel=2)
         node.loss = loss
 
     # -- ranges of estimates (sensitivity / Monte Carlo) ------------------------------

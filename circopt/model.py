@@ -46,7 +46,7 @@ Row families (each row has a readable name in the instance's words)
 
 Objectives (``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1, "primary": 0.01}``)
     ``losses``: flows into sinks whose loss type is in ``loss_types`` (default dissipation,
-    process, dilution), weighted per element by ``elements`` (default ``{"total": 1}``), summed
+    process, dilution and exported material), weighted per element by ``elements`` (default ``{"total": 1}``), summed
     over the years up to ``horizon`` (or within ``years``); ``surplus``: flows into sinks of
     loss type ``surplus``; ``primary``: what free sources supply; ``energy`` / ``co2``: a
     process's ``energy`` per unit of its input, a source's per unit of its amount, a route's per
@@ -451,7 +451,7 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
 
     ``objective``: a name from :data:`OBJECTIVES`, a list of names, or ``{name: weight}``
     (a weight may be ``{"weight": w, **options}``); ``weights`` overrides the weights.
-    ``objective_options``: ``loss_types`` (default dissipation, process, dilution),
+    ``objective_options``: ``loss_types`` (default dissipation, process, dilution, exported),
     ``elements`` (``{element|"total": weight}``, default total mass), ``horizon`` (last year
     counted), ``years`` (``[first, last]`` or one year). ``epsilon``: ``{term: max}`` holds a
     second objective below a value. ``constraints``: user constraints added to the instance's
@@ -594,6 +594,7 @@ class _Builder:
             constraints=self.cons, epsilon={k: v for k, (v, _) in self.eps.items()},
             mass_scale=self._mass_scale(), polish_rows=self.polish_rows, polish_cand=self.polish_cand,
             A_polish=self.A_polish, route_room=getattr(self, "route_room", None), fixed=fixed, notes=list(self.notes), relaxed=relaxed)
+        om.boundary = _boundary_note(self.obj, s)
         t = time.perf_counter()
         _pyomo_model(om)
         om.timings["pyomo_build"] = time.perf_counter() - t
@@ -646,10 +647,8 @@ class _Builder:
             ins, outs = s.in_edges(n), s.out_edges(n)
             known = all(s.comp_known[e] for e in ins) and all(s.comp_known[e] for e in outs) and len(ins) > 0
             self.total_mode[n] = known
-            if known:  # the composition of an input that carries something (an all-zero edge has none)
-                live = [e for e in ins if not (s.edges[e].rule in ("tc", "source") and s.edges[e].coef is not None
-                                               and not np.any(s.edges[e].coef))]
-                self.node_comp[n] = s.edge_comp[(live or ins)[0]]
+            if known:
+                self.node_comp[n] = _input_comp(s, n, ins)
 
     # -- constants by the simulator itself --------------------------------------------------------
     def _constants(self):
@@ -1541,7 +1540,30 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
                        "capacity_cost": _capacity_cost(om, x),
                        "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
+    if getattr(om, "boundary", None):
+        res.extra["boundary"] = om.boundary
     return res
+
+
+def _input_comp(s: System, n: int, ins: list[int]) -> np.ndarray:
+    """Composition of a node's total input when it is known: its inputs' common composition, mixed
+    with the pick-up sources that follow the node's own input (not the first input edge's alone)."""
+    from .network import _pickups, _with_pickups
+
+    picks = _pickups(s, n, ins)
+    rest = [e for e in ins if e not in picks]
+    # an all-zero edge carries no composition of its own: take the first input that carries something
+    live = [e for e in rest if not (s.edges[e].rule in ("tc", "source") and s.edges[e].coef is not None
+                                    and not np.any(s.edges[e].coef))]
+    comp = s.edge_comp[(live or rest or ins)[0]]
+    return _with_pickups(s, s.edge_comp, comp, picks) if picks and rest else comp
+
+
+def _boundary_note(obj: dict, system: System) -> dict:
+    """The boundary view and whether the objective's losses term counts exported material."""
+    opts = (obj.get("losses") or (None, {}))[1]
+    counted = "losses" in obj and "exported" in set(opts.get("loss_types") or DEFAULT_LOSS_TYPES)
+    return {"view": system.boundary, "objective_counts_exported": bool(counted)}
 
 
 def _capacity_cost(om: OptModel, x: np.ndarray) -> list[float]:

@@ -34,7 +34,8 @@ def check_structure(system: System) -> None:
                 system.nodes[srcs[0].source].meta["driven_by"] = n_id
     for n_id, node in enumerate(system.nodes):
         ins, outs = system.in_edges(n_id), system.out_edges(n_id)
-        if node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None:
+        if (node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None
+                and "fate_abroad_of" not in node.meta):
             errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
                                         expected="at least one node sending to it (or remove it)"))
         if node.kind == "source" and node.free:
@@ -142,7 +143,10 @@ def propagate_compositions(system: System) -> None:
             ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]
             if any(state[e] == 0 for e in ins):
                 continue
-            c_in = _common(comp, state, ins, node)
+            picks = _pickups(system, n_id, ins)
+            c_in = _common(comp, state, [e for e in ins if e not in picks], node)
+            if c_in is not None and picks:
+                c_in = _with_pickups(system, comp, c_in, picks)
             if c_in is None:
                 for e in outs:
                     state[e] = -1
@@ -199,6 +203,37 @@ def _closed_loops(system: System, errors: list) -> None:
                                     "that leaves one of its nodes returns to it within the year, so its mass can "
                                     "only grow (the network has no solution)",
                                     expected="a stream out of the loop (a loss, a route elsewhere) or a stock in it"))
+
+
+def _pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
+    """Input edges of node ``n_id`` from sources that follow ``n_id``'s own total input (pick-up:
+    amount = coef x ratio x total input), whose streams have a fixed composition."""
+    out = []
+    for e in ins:
+        ed = system.edges[e]
+        src = system.nodes[ed.source]
+        if ed.rule == "source" and src.meta.get("follows") == n_id:
+            out.append(e)
+    return out
+
+
+def _with_pickups(system: System, comp, c_rest, picks):
+    """Composition of a node's total input when pick-up sources following that total add
+    fixed fractions r_k (= edge coefficient x ratio) of it: (1 - sum r) c_rest + sum r_k c_k.
+    Linear in the decisions however the rest of the input is made (the linearity rule)."""
+    r = np.stack([system.edges[e].coef * system.nodes[system.edges[e].source].meta["ratio"] for e in picks])
+    total = r.sum(axis=0)  # (T,)
+    if np.any(total >= 1.0):
+        t = int(np.argmax(total))
+        raise InstanceErrors([InstanceError(
+            system.nodes[system.edges[picks[0]].target].where,
+            f"sources following node {system.nodes[system.edges[picks[0]].target].name}'s own input add "
+            f"{total[t]:.6g} of it in {int(system.years[t])}: at 1 or more its input has no solution",
+            expected="ratios summing below 1")])
+    out = (1.0 - total)[:, None] * c_rest
+    for k, e in enumerate(picks):
+        out = out + r[k][:, None] * comp[e]
+    return out
 
 
 def _empty(edge) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 LOSS_COLOURS = {
-    "dissipation": "#8c564b", "process": "#7f7f7f", "dilution": "#e377c2", "export": "#17becf",
+    "dissipation": "#8c564b", "process": "#7f7f7f", "dilution": "#e377c2", "export": "#17becf", "exported": "#17becf",
     "surplus": "#d62728", "hibernation": "#bcbd22", "unspecified": "#aaaaaa",
 }
 KIND_COLOURS = {"source": "#1f77b4", "process": "#9edae5", "stock": "#2ca02c", "split": "#ff7f0e",

@@ -110,6 +110,10 @@ def indicator_unit(name: str, unit: str, objective=None) -> str:
     the audit ratio, the objective's own unit for the objective."""
     if name == "max_relative_imbalance":
         return "ratio"
+    if name.startswith("cost/"):
+        return "cost units"
+    if name.startswith(("energy/", "co2/")):
+        return "instance units"
     if name == "objective":
         return "" if objective is None else objective_unit(objective, unit)
     return unit

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .stocks import stock_plan
-from .system import TOTAL, System
+from .system import EXPORTED, TOTAL, System
 
 #: an imbalance is measured relative to the node's throughput, with a floor of this
 #: fraction of the largest flow of the system (so round-off on near-empty nodes is not
@@ -119,6 +119,8 @@ class Result:
 
     @property
     def losses(self) -> pd.DataFrame:
+        """What leaves through sinks, per year, sink, element: ``kind`` is ``loss`` or
+        ``exported`` (an export node: material leaving the region, not lost)."""
         s = self.system
         sinks = [i for i, n in enumerate(s.nodes) if n.kind == "sink"]
         arr = self._with_total(self.flows_array)
@@ -128,10 +130,10 @@ class Result:
             ins = s.in_edges(i)
             v = arr[:, ins, :].sum(axis=1) if ins else np.zeros((s.T, K))
             rows.append(pd.DataFrame({
-                "year": np.repeat(s.years, K), "node": s.nodes[i].name, "loss_type": s.nodes[i].loss,
-                "element": np.tile(self.element_names, s.T), "value": v.ravel()}))
+                "year": np.repeat(s.years, K), "node": s.nodes[i].name, "kind": sink_kind(s.nodes[i]),
+                "loss_type": s.nodes[i].loss, "element": np.tile(self.element_names, s.T), "value": v.ravel()}))
         if not rows:
-            return pd.DataFrame(columns=["year", "node", "loss_type", "element", "value"])
+            return pd.DataFrame(columns=["year", "node", "kind", "loss_type", "element", "value"])
         return pd.concat(rows, ignore_index=True)
 
     def cumulative_losses(self, by: str = "loss_type") -> pd.DataFrame:
@@ -231,6 +233,7 @@ class Result:
             "instance": s.name,
             "instance_hash": s.content_hash,
             "scenario": s.scenario,
+            "boundary": s.boundary,
             "engine": self.engine,
             "status": self.status,
             "unit": s.unit,
@@ -315,6 +318,11 @@ class Result:
         summary = self.summary()
         summary.update((extra or {}).get("summary", {}))
         return write_atomic(out, tables, summary, formats)
+
+
+def sink_kind(node) -> str:
+    """``exported`` for an export node (material leaving the region), else ``loss``."""
+    return "exported" if node.loss == EXPORTED else "loss"
 
 
 def write_atomic(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict | None,

@@ -98,7 +98,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     elif scenario is not None and scenario != system.scenario:
         if system.path is None:
             raise ValueError("a scenario can only be applied to a System loaded from a folder")
-        system = load(system.path, scenario)
+        system = load(system.path, scenario, boundary=system.boundary)
     rec = None
     if decisions is not None:
         if shares is not None:

@@ -35,8 +35,8 @@ import scipy.sparse as sp
 from . import terms
 from ._highs import new_highs
 from .errors import CircoptError, InstanceError, SolverError
-from .system import TOTAL, System
 from .readable import indicator_unit
+from .system import EXPORTED, TOTAL, System
 from .terminal import Progress as _Progress
 
 LOSS_TYPES = ("dissipation", "process", "dilution")
@@ -98,13 +98,17 @@ def lever_constraints(lv: dict[str, Lever], adopted: Iterable[str]) -> list[dict
 # ---------------------------------------------------------------------------------------
 def indicators(res) -> dict[str, float]:
     """Headline numbers of a Result: losses (the three loss types) per element and in total,
-    each loss type, surplus, primary supply, objective."""
+    exported (export nodes) and lost to the region (losses + exported: the domestic boundary
+    view) per element, each loss type, surplus, primary supply, objective."""
     s = res.system
     cum = res.cumulative_losses()
     out: dict[str, float] = {}
     for el in [*s.elements, TOTAL]:
         sel = cum[(cum.element == el) & cum.loss_type.isin(LOSS_TYPES)]
         out[f"losses/{el}"] = float(sel.value.sum())
+        exp = float(cum[(cum.element == el) & (cum.loss_type == EXPORTED)].value.sum())
+        out[f"exported/{el}"] = exp
+        out[f"lost_to_region/{el}"] = out[f"losses/{el}"] + exp
     for r in cum[cum.element == TOTAL].itertuples():
         out[f"{r.loss_type}/total"] = float(r.value)
     F = res.flows_array
@@ -162,9 +166,9 @@ class Study:
         elif self.kind == "combine":
             fig = plots.plot_pareto(self.table, "budget", "objective", title="Best objective against budget")
         elif self.kind == "compare":
-            t = self.table.set_index("indicator").drop(columns=[c for c in self.table.columns if c.startswith("diff")]
-                                                      + ["unit"], errors="ignore")
-            t = t[t.index.str.startswith(("losses/", "surplus/", "primary/"))]
+            t = self.table.set_index("indicator").drop(
+                columns=[c for c in self.table.columns if c.startswith(("diff", "rel_"))] + ["unit"], errors="ignore")
+            t = t[t.index.str.startswith(("losses/", "surplus/", "primary/", "lost_after_50y/", "exported_after_50y/"))]
             fig = plots.plot_bars(t, "What-if comparison", unit=self.meta.get("unit", ""))
         else:  # sweep
             fig = plots.plot_histograms(self.table, self.meta.get("plot", self.meta.get("indicators", [])),
@@ -465,15 +469,27 @@ def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
 # ---------------------------------------------------------------------------------------
 # what-if comparison
 # ---------------------------------------------------------------------------------------
-def compare(path: str | Path, scenarios: list[str | None], objective: Any = None, **opt) -> Study:
+def compare(path: str | Path, scenarios: list[str | None], objective: Any = None, boundary: str | None = None,
+            trace: bool = False, **opt) -> Study:
     """Scenarios side by side (simulated, or optimised when ``objective`` is given), with the
-    difference of each from the first."""
+    difference of each from the first (``diff_``) and relative to it (``rel_``: difference /
+    first, NaN where the first is 0). With ``trace``, the indicators are those of each
+    scenario's fate trace (``INDICATOR/ELEMENT`` from the fate summary; under the optimal
+    shares when ``objective`` is given)."""
     from .instance import load
     from .simulate import simulate
 
     cols, runs = {}, {}
     for name in scenarios:
-        system = load(path, name or None)
+        system = load(path, name or None, boundary=boundary)
+        if trace:
+            from .trace import trace as trace_pulse
+
+            fate = trace_pulse(system, objective=objective, **opt)
+            label = name or "base"
+            runs[label] = fate.result
+            cols[label] = {f"{r.indicator}/{r.element}": float(r.value) for r in fate.summary.itertuples()}
+            continue
         if objective is None:
             res = simulate(system)
         else:
@@ -486,8 +502,11 @@ def compare(path: str | Path, scenarios: list[str | None], objective: Any = None
     table = pd.DataFrame(cols)
     table.index.name = "indicator"
     first = table.columns[0]
-    for c in list(table.columns[1:]):
+    labels = list(table.columns[1:])
+    for c in labels:
         table[f"diff_{c}"] = table[c] - table[first]
+    for c in labels:
+        table[f"rel_{c}"] = (table[c] - table[first]) / table[first].where(table[first].abs() > 1e-12)
     unit = runs[first].system.unit
     table.insert(0, "unit", [indicator_unit(k, unit, objective) for k in table.index])
     return Study("compare", table.reset_index(), runs=runs, meta={"scenarios": [s or "base" for s in scenarios],

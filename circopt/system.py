@@ -21,8 +21,15 @@ import numpy as np
 
 from .lifetimes import Lifetime
 
-NODE_KINDS = ("source", "process", "stock", "split", "blend", "sink")
+NODE_KINDS = ("source", "process", "stock", "split", "blend", "sink", "export")
 LOSS_TYPES = ("dissipation", "process", "dilution", "export", "surplus", "hibernation", "unspecified")
+#: the sink tag of an ``export`` node: material that leaves the region. It is neither in use
+#: nor lost; results report it as kind ``exported``; the ``domestic`` boundary view counts it
+#: as lost to the region, the ``global`` view sends it on to the node's declared fate abroad.
+#: (``loss: export`` on a sink is the deprecated outlet of earlier versions: not counted by
+#: default, reported as a loss type.)
+EXPORTED = "exported"
+BOUNDARIES = ("domestic", "global")
 OTHER = "other"
 TOTAL = "total"
 
@@ -49,7 +56,7 @@ class Node:
     history_years: np.ndarray | None = None
     target_stock: np.ndarray | None = None  # stock-driven stock: total stock per year
     negative_inflow: str = "error"
-    loss: str | None = None  # sink: loss type
+    loss: str | None = None  # sink: loss type (EXPORTED for an export node)
     energy: np.ndarray | None = None  # per unit of throughput (process/split route/source)
     co2: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +129,7 @@ class System:
     scenario: str | None = None
     path: str | None = None
     content_hash: str | None = None
+    boundary: str = "domestic"  # boundary view the System was built for (see EXPORTED)
     sources: dict[str, str] = field(default_factory=dict)  # source id -> citation
     node_sources: dict[str, list[str]] = field(default_factory=dict)  # family -> source ids
     constraints: list[dict] = field(default_factory=list)  # user constraints (optimiser)

@@ -3,7 +3,7 @@
 A term is a weighted sum of the flows ``flow[t, e, c]`` (year, edge, channel) plus a constant:
 
 * ``losses``: flows into sinks whose loss type is in ``loss_types`` (default dissipation, process,
-  dilution), weighted per channel by ``elements`` (default ``{"total": 1}``);
+  dilution and ``exported``, the export nodes), weighted per channel by ``elements`` (default ``{"total": 1}``);
 * ``surplus``: flows into sinks of loss type ``surplus`` (same ``elements`` weights);
 * ``primary``: what decision-driven ("free") sources supply;
 * ``energy`` / ``co2``: a process's value per unit of its input, a source's per unit of its amount, a
@@ -29,7 +29,10 @@ __all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "object
            "value", "values"]
 
 TERMS = ("losses", "surplus", "primary", "energy", "co2", "cost")
-DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution")
+#: exported material (``export`` nodes) counts by default: under the domestic boundary view it is
+#: lost to the region, and an objective that ignored it would gain by pushing material abroad
+#: (under the global view an export node with a declared fate abroad is not a sink at all)
+DEFAULT_LOSS_TYPES = ("dissipation", "process", "dilution", "exported")
 INDICATOR = "indicator:"
 
 
@@ -92,9 +95,9 @@ def _intensity_weights(s: System, name: str, w: np.ndarray) -> None:
 
 
 def _loss_types():
-    from .system import LOSS_TYPES
+    from .system import EXPORTED, LOSS_TYPES
 
-    return LOSS_TYPES
+    return (*LOSS_TYPES, EXPORTED)
 
 
 def value(result, name: str, opts: dict | None = None) -> float:

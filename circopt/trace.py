@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CircoptError
+from .result import sink_kind
 from .simulate import Shares, shares_from_decisions, simulate
 from .system import TOTAL, System
 
@@ -33,11 +34,14 @@ SUMMARY_YEARS = (10, 25, 50, 100)
 #: a trace whose shares (in use + cumulative losses) miss 1 by more than this in any year and
 #: element is refused: its numbers would not be shares of the pulse
 SHARE_TOL = 1e-6
+#: horizon (years after the pulse) of the inflow-share indicators
+INFLOW_YEARS = 50
 
 
 @dataclass
 class Fate:
-    """Shares of a traced pulse by year, element, kind (``in_use`` or ``loss``) and state."""
+    """Shares of a traced pulse by year, element, kind (``in_use``, ``loss`` or ``exported``) and
+    state (the stock, the loss type, or ``export``)."""
 
     table: pd.DataFrame  # year, element, kind, state, share
     summary: pd.DataFrame  # element, indicator, value
@@ -55,6 +59,11 @@ class Fate:
         if loss_type:
             sel = sel[sel.state == loss_type]
         return sel.groupby("year")["share"].sum()
+
+    def exported(self, element: str = TOTAL) -> pd.Series:
+        """Cumulative share that has left the region through export nodes (neither in use nor lost)."""
+        t = self.table
+        return t[(t.element == element) & (t.kind == "exported")].groupby("year")["share"].sum()
 
     def to_dir(self, out: str | Path) -> Path:
         from .result import write_atomic
@@ -104,7 +113,7 @@ def trace(system: System | str | Path, source: str | None = None, year: int | No
     if not isinstance(system, System):
         system = load(system, scenario)
     elif scenario is not None and scenario != system.scenario:
-        system = load(system.path, scenario)
+        system = load(system.path, scenario, boundary=system.boundary)
     cfg = system.raw.get("trace") or {}
     year = int(year if year is not None else cfg.get("year", system.years[0]))
     if year not in set(int(y) for y in system.years):
@@ -157,10 +166,10 @@ def _fate_tables(system: System, res, ids: list[int], t0: int) -> tuple[pd.DataF
         if n.kind == "sink":
             ins = system.in_edges(i)
             if ins:
-                sinks.setdefault(n.loss, []).extend(ins)
-    for loss, edges in sorted(sinks.items()):
+                sinks.setdefault((sink_kind(n), n.loss), []).extend(ins)
+    for (kind, loss), edges in sorted(sinks.items()):
         cum = np.cumsum(F[t0:, edges, :].sum(axis=1), axis=0)
-        recs.append(_long(years, elements, "loss", loss, norm(cum)))
+        recs.append(_long(years, elements, kind, loss, norm(cum)))
     table = pd.concat(recs, ignore_index=True)
     present = [el for el, m in zip(elements, inj_k) if m > 0]  # an element absent from the pulse has no fate
     table = table[table.element.isin(present)]
@@ -180,12 +189,17 @@ def _fate_tables(system: System, res, ids: list[int], t0: int) -> tuple[pd.DataF
             y = years[0] + n_years
             if y <= years[-1]:
                 srecs.append((el, f"in_use_after_{n_years}y", float(iu.loc[y])))
+                for kinds, label in ((["loss"], "lost"), (["exported"], "exported"),
+                                     (["loss", "exported"], "lost_to_region")):
+                    sel = table[(table.element == el) & table.kind.isin(kinds) & (table.year == y)]
+                    srecs.append((el, f"{label}_after_{n_years}y", float(sel.share.sum())))
         srecs.append((el, "average_number_of_uses", float(uses_all[k])))
         srecs.append((el, "half_life_years", _half_life(iu.to_numpy(), years)))
-        lo = table[(table.element == el) & (table.kind == "loss") & (table.year == years[-1])]
+        lo = table[(table.element == el) & table.kind.isin(["loss", "exported"]) & (table.year == years[-1])]
         for r in lo.itertuples():
             srecs.append((el, f"cumulative_{r.state}_at_{years[-1]}", float(r.share)))
         srecs.append((el, f"in_use_at_{years[-1]}", float(iu.iloc[-1])))
+    srecs += _inflow_shares(system, F, t0, elements)
     summary = pd.DataFrame.from_records(srecs, columns=["element", "indicator", "value"])
     return table, summary
 
@@ -200,6 +214,35 @@ def _check_shares(system: System, table: pd.DataFrame) -> None:
         raise CircoptError(f"{system.name}: the traced shares of {el} add up to {total:.6g} in {year}, not 1 "
                            f"(tolerance {SHARE_TOL:g}): material that is not the pulse's enters its path, or "
                            "some leaves unbooked; the fate would be meaningless")
+
+
+def _inflow_shares(system: System, F: np.ndarray, t0: int, elements: list[str]) -> list[tuple]:
+    """Where the pulse enters use: per stock family with dimensions, the share of the family's
+    inflow (summed over the first INFLOW_YEARS years, every cycle) that goes to each value of
+    each dimension other than life, e.g. ``inflow_share_50y/products[product=construction]``."""
+    all_names = [*system.elements, TOTAL]
+    t1 = min(system.T, t0 + INFLOW_YEARS + 1)
+    fams: dict[str, list[int]] = {}
+    for i, n in enumerate(system.nodes):
+        if n.kind == "stock" and any(k != "life" for k in n.index):
+            fams.setdefault(n.family, []).append(i)
+    recs = []
+    for fam, ids in fams.items():
+        inflow = {i: sum(F[t0:t1, e, :].sum(axis=0) for e in system.in_edges(i)) for i in ids}
+        inflow = {i: np.concatenate([v[:-1], [v.sum()]]) if np.ndim(v) else np.zeros(len(all_names))
+                  for i, v in inflow.items()}
+        total = sum(inflow.values())
+        groups: dict[str, np.ndarray] = {}
+        for i in ids:
+            for dim, val in system.nodes[i].index.items():
+                if dim != "life":
+                    key = f"{fam}[{dim}={val}]"
+                    groups[key] = groups.get(key, 0.0) + inflow[i]
+        for key, v in groups.items():
+            share = np.divide(v, total, out=np.zeros_like(v), where=total > 0)
+            recs += [(el, f"inflow_share_{INFLOW_YEARS}y/{key}", float(share[all_names.index(el)]))
+                     for el in elements]
+    return recs
 
 
 def _long(years, elements, kind, state, arr) -> pd.DataFrame:

@@ -1,264 +1,212 @@
-"""Flagship case A (instances/japan_engines): headline numbers, hand-worked checks, audit,
-and the ordering of the three reuse/remanufacturing scenarios.
+"""Flagship case A (instances/japan_engines, the cohort view): hand-worked pieces, plausibility
+bands for the seed-table figures, the audit, and the boundary: exported material is its own
+kind, and the default objective gains nothing from pushing material abroad.
 
-The pinned values were computed from the instance when it was written (regression pins,
-rel 1e-6): a change in them means the instance or the engine changed, on purpose or not.
-The hand-worked checks (engine composition, the first-life end-of-life split) do not rely
-on the pins.
+Plausibility bands are wide on purpose (they follow from the data's ranges, not from the
+code's output): a figure outside them means a modelling error, not a recalibration.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 import circopt
-from circopt.instance import helper_module
+from circopt.instance import build, helper_module
+from circopt.trace import trace
 
 INSTANCE = Path(__file__).resolve().parents[1] / "instances" / "japan_engines"
+SEED_ELEMENTS = ("Fe_special", "Ni", "Cr", "Co")
 
 
-def _local(name: str):
-    """This instance folder's helper module (see circopt.instance.helper_module)."""
-    return helper_module(INSTANCE, name)
-
-
-metrics = _local("metrics")
-
-SCENARIOS = ("recycling_only", "current", "circular")
-ELEMENTS = ("Fe", "Ni", "Cr", "Co")
-
-# 50-year (2020-2070) shares of the initial mass: (losses of the 3 types, in use at end of 2070, export)
-PINS = {
-    "recycling_only": {
-        "Fe": (0.21422398785152344, 0.44496288682228785, 0.3408131253261885),
-        "Ni": (0.669182375227505, 0.02348003088100448, 0.3073375938914899),
-        "Cr": (0.6710192571580615, 0.022038000501510235, 0.3069427423404285),
-        "Co": (0.6691823752275051, 0.02348003088100448, 0.3073375938914901),
-    },
-    "current": {
-        "Fe": (0.2016672199690429, 0.43175859681408196, 0.3677195156485162),
-        "Ni": (0.6414731431382241, 0.023370075322711722, 0.33630211397070503),
-        "Cr": (0.6432665782967366, 0.0219493114135511, 0.3359294427213539),
-        "Co": (0.6414731431382238, 0.02337007532271173, 0.33630211397070536),
-    },
-    "circular": {
-        "Fe": (0.18322508690999553, 0.41181048376856505, 0.4091907118722592),
-        "Ni": (0.599987036397089, 0.023318740276212873, 0.38092050587751763),
-        "Cr": (0.601715442831248, 0.021928363337500145, 0.38058247638207177),
-        "Co": (0.5999870363970892, 0.023318740276212876, 0.3809205058775181),
-    },
-}
+def _summary(fate) -> dict[tuple[str, str], float]:
+    return {(r.element, r.indicator): r.value for r in fate.summary.itertuples()}
 
 
 @pytest.fixture(scope="module")
-def results():
-    return {sc: circopt.simulate(circopt.load(INSTANCE, sc)) for sc in SCENARIOS}
+def fates():
+    out = {}
+    for sc in ("recycling_only_physical_closed", "recycling_only_physical", "recycling_only"):
+        out[sc] = _summary(trace(circopt.load(INSTANCE, sc)))
+    out["global"] = _summary(trace(circopt.load(INSTANCE, "recycling_only_physical", boundary="global")))
+    return out
 
 
-@pytest.fixture(scope="module")
-def headline(results):
-    return {sc: metrics.indicators(r) for sc, r in results.items()}
-
-
-# ---------------------------------------------------------------- structure and audit --------
+# ---------------------------------------------------------------- structure, audit ---------------
 def test_instance_and_scenarios_load():
-    for sc in (None, *SCENARIOS, "circular_sorting", "recycling_only_physical", "current_physical",
-               "circular_physical", "matrace2014_check"):
-        s = circopt.load(INSTANCE, sc)
-        assert s.elements == list(ELEMENTS)
-        assert [int(s.years[0]), int(s.years[-1])] == [2020, 2075]
-    s = circopt.load(INSTANCE)
-    assert s.dimensions["life"] == [1, 2, 3]
-    assert len(s.dimensions["product"]) == 8
-    assert sum(1 for n in s.nodes if n.family == "products") == 16  # 8 categories x 2 grades
+    for name in [None, *circopt.instance.scenario_names(INSTANCE)]:
+        s = circopt.load(INSTANCE, name)
+        assert s.elements == ["Fe", "Fe_special", "Ni", "Cr", "Co", "Cu"]
+    g = circopt.load(INSTANCE, boundary="global")
+    kinds = {n.name: n.kind for n in g.nodes}
+    assert kinds["export_for_reuse"] == "process" and kinds["steel_export"] == "process"
+    d = circopt.load(INSTANCE)
+    assert {n.name: n.kind for n in d.nodes}["export_for_reuse"] == "sink"
 
 
-def test_base_instance_is_current():
-    a = circopt.simulate(circopt.load(INSTANCE))
-    b = circopt.simulate(circopt.load(INSTANCE, "current"))
-    np.testing.assert_array_equal(a.flows_array, b.flows_array)
+@pytest.mark.parametrize("boundary", ["domestic", "global"])
+def test_audit_and_trace_closure(boundary):
+    res = circopt.simulate(circopt.load(INSTANCE, "circular", boundary=boundary))
+    assert res.max_relative_imbalance <= 1e-9
+    fate = trace(circopt.load(INSTANCE, "circular", boundary=boundary))
+    assert fate.share_sum_error() <= 1e-9
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_audit(results, scenario):
-    assert results[scenario].max_relative_imbalance <= 1e-9
+def test_composition_script_matches_instance():
+    mod = helper_module(INSTANCE, "composition")
+    assert mod.main(check=True) == 0
+    t = mod.parts_table()
+    # by hand: 52.43 kg of ferrous parts + 1.40 kg attached Cu; Ni = 0.125 % of 10 kg SCM + 3.5 % of 0.4 kg SUH35
+    assert t.mass_kg.sum() == pytest.approx(53.83)
+    assert t.Ni.sum() == pytest.approx(0.00125 * 10.0 + 0.035 * 0.4 + 0.003 * 0.1)
+    assert t.Cu.sum() == pytest.approx(1.40)
 
 
-# ---------------------------------------------------------------- regression pins ------------
-@pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("element", ELEMENTS)
-def test_headline_pins(headline, scenario, element):
-    row = headline[scenario].loc[element]
-    losses, in_use, export = PINS[scenario][element]
-    assert row["losses"] == pytest.approx(losses, rel=1e-6)
-    assert row["in_use"] == pytest.approx(in_use, rel=1e-6)
-    assert row["export"] == pytest.approx(export, rel=1e-6)
+# ---------------------------------------------------------------- exported is its own kind ------
+def test_exported_is_reported_apart_from_losses():
+    res = circopt.simulate(circopt.load(INSTANCE))
+    lo = res.losses
+    exp = lo[lo.kind == "exported"]
+    assert set(exp.node) == {"export_for_reuse", "steel_export"}
+    assert set(lo[lo.kind == "loss"].loss_type) >= {"dissipation", "process", "dilution"}
+    # the first end of life sends 0.2995 of the engines abroad in used cars (MaTrace)
+    f = res.flows
+    out = f[(f.source == "engine_eol[1]") & (f.element == "total")].groupby("year").value.sum()
+    sent = f[(f.source == "engine_eol[1]") & (f.target == "export_for_reuse") & (f.element == "total")]
+    assert np.allclose(sent.set_index("year").value, 0.2995 * out, rtol=1e-9, atol=1e-12)
+    fate = trace(circopt.load(INSTANCE))
+    assert "exported" in set(fate.table.kind)
+    assert fate.exported("Fe").iloc[-1] > 0.3
 
 
-def test_shares_close(headline):
-    """in use + losses (3 types) + export = initial + new parts, per element."""
-    for sc, df in headline.items():
-        tot = df["in_use"] + df["losses"] + df["export"] - df["new_parts"]
-        np.testing.assert_allclose(tot.to_numpy(), 1.0, atol=1e-10, err_msg=sc)
+def test_default_objective_gains_nothing_from_a_higher_export_share():
+    """Raising the (fixed) used-car export share must not lower the default objective's optimum."""
+    from circopt.instance import load_document
+
+    doc, folder, _ = load_document(INSTANCE)
+    objective = {}
+    for share in (0.2995, 0.36):
+        doc["nodes"]["engine_eol"]["baseline"]["export"] = share
+        doc["nodes"]["engine_eol"]["shares"]["export"] = [share, share]
+        best = circopt.optimise(build(doc, folder), objective="losses")
+        assert best.extra["boundary"]["objective_counts_exported"] is True
+        objective[share] = best.objective
+    assert objective[0.36] >= objective[0.2995] * (1 + 1e-6)
 
 
-# ---------------------------------------------------------------- scenario ordering ----------
-@pytest.mark.parametrize("element", ELEMENTS)
-def test_more_reuse_less_loss(headline, element):
-    ro, cu, ci = (headline[s].loc[element, "losses"] for s in SCENARIOS)
-    assert ro > cu > ci
+def test_export_nodes_are_checked():
+    from circopt.errors import InstanceError, InstanceErrors
+
+    doc = {"name": "t", "unit": "t", "years": [2020, 2021], "elements": ["Fe"],
+           "nodes": {"src": {"kind": "source", "composition": {"Fe": 1.0}, "series": 1.0, "to": "out",
+                             "source": "estimate"},
+                     "out": {"kind": "export", "abroad": "nowhere"}}}
+    with pytest.raises((InstanceError, InstanceErrors), match="unknown node"):
+        build(doc, INSTANCE)
+    with pytest.raises(InstanceError, match="boundary"):
+        build(doc, INSTANCE, boundary="moon")
 
 
-def test_physical_convention_ordering():
-    """Without dilution booking the order holds too, and Cr > Fe > Ni as in the seed study."""
-    ind = {sc: metrics.indicators(circopt.simulate(circopt.load(INSTANCE, f"{sc}_physical")))
-           for sc in SCENARIOS}
-    for el in ELEMENTS:
-        ro, cu, ci = (ind[s].loc[el, "losses"] for s in SCENARIOS)
-        assert ro > cu > ci
-    lo = ind["recycling_only"]["losses"]
-    assert lo["Cr"] > lo["Fe"] > lo["Ni"]
+# ---------------------------------------------------------------- Cu window, by hand -------------
+def test_cu_window_on_a_tiny_subnetwork():
+    """Recycled steel with 0.30 % Cu and pig iron (0 % Cu, the priced diluent) fill a sheet demand
+    (Cu <= 0.10 %) and a rebar demand (Cu <= 0.40 %) of 100 t each; 150 t of scrap are offered and
+    what is not used is exported. By hand: rebar takes 100 t of scrap (0.30 % < 0.40 %), sheet at
+    most 100 x 0.10 / 0.30 = 33.33 t; minimal pig iron = 66.67 t; exported scrap = 16.67 t."""
+    doc = {"name": "cu", "unit": "t", "years": [2020, 2020], "elements": ["Cu"],
+           "nodes": {
+               "scrap": {"kind": "source", "composition": {"Cu": 0.003}, "series": 150.0, "to": "market",
+                         "source": "estimate"},
+               "pig_iron": {"kind": "source", "composition": {"Cu": 0.0}, "free": True, "cost": 1.0, "energy": 23.3, "co2": 2.2,
+                            "to": "market", "source": "estimate"},
+               "market": {"kind": "blend", "surplus": "scrap_export", "source": "estimate",
+                          "outputs": {"sheet": {"to": "sheet_use", "demand": 100.0, "window": {"Cu": [0, 0.001]}},
+                                      "rebar": {"to": "rebar_use", "demand": 100.0,
+                                                "window": {"Cu": [0, 0.004]}}}},
+               "sheet_use": {"kind": "sink", "loss": "other"},
+               "rebar_use": {"kind": "sink", "loss": "other"},
+               "scrap_export": {"kind": "export"}}}
+    best = circopt.optimise(build(doc, INSTANCE), objective={"losses": 1.0, "cost": 0.001})
+    f = best.flows[best.flows.element == "total"].set_index(["source", "target"]).value
+    assert f[("pig_iron", "market")] == pytest.approx(200.0 / 3.0, rel=1e-6)
+    assert f[("market", "scrap_export")] == pytest.approx(50.0 / 3.0, rel=1e-6)
+    cu = best.flows[best.flows.element == "Cu"].set_index(["source", "target"]).value
+    assert cu[("market", "sheet_use")] == pytest.approx(0.1, rel=1e-6)  # the window binds: 0.10 % of 100 t
 
 
-# ---------------------------------------------------------------- worked out by hand ---------
-def test_engine_composition_by_hand():
-    """Parts inventory (kg per engine) x grade compositions (wt %, midpoints of JIS ranges)."""
-    mass = 23.10 + 15.85 + 7.5 + 2.5 + 2.5 + 0.4 + 0.4 + 0.1 + 0.08  # = 52.43 kg
-    ni = 7.5 * 0.00125 + 2.5 * 0.00125 + 0.4 * 0.035 + 0.1 * 0.003  # SCM440, SCM420, SUH35, SUS440B
-    cr = (7.5 + 2.5 + 2.5) * 0.0105 + 0.4 * 0.08 + 0.4 * 0.21 + 0.1 * 0.17  # SCM/SCr, SUH11, SUH35, SUS440B
-    co = 0.08 * 0.125  # exhaust valve-seat inserts
-    assert mass == pytest.approx(52.43)
-    assert (ni, cr, co) == pytest.approx((0.0268, 0.26425, 0.01))
-    doc = yaml.safe_load((INSTANCE / "instance.yaml").read_text())
-    comp = doc["streams"]["engine_ferrous"]["composition"]
-    assert comp["Ni"] == pytest.approx(ni / mass, rel=1e-5)
-    assert comp["Cr"] == pytest.approx(cr / mass, rel=1e-5)
-    assert comp["Co"] == pytest.approx(co / mass, rel=1e-5)
-    # 2020 engine output: 4.5 M engines x 52.43 kg = 235.935 kt
-    assert doc["nodes"]["engine_production"]["series"]["2020"] == pytest.approx(4.5e6 * mass / 1e6)
-    # the script that writes these numbers agrees with the YAML
-    assert _local("composition").main(check=True) == 0
+# ---------------------------------------------------------------- plausibility bands --------------
+def test_seed_physical_closed_bands(fates):
+    """Physical accounting, boundary closed (the seed's setting as far as it can be read): special
+    steel and Cr losses after 50 years within the seed's order (25 %, 37 %), Ni above the seed's
+    18 % because valves and seats leave with the aluminium head."""
+    f = fates["recycling_only_physical_closed"]
+    assert 0.20 <= f[("Fe_special", "lost_after_50y")] <= 0.45
+    assert 0.30 <= f[("Cr", "lost_after_50y")] <= 0.65
+    assert f[("Ni", "lost_after_50y")] > f[("Fe_special", "lost_after_50y")]
+    for el in SEED_ELEMENTS:
+        assert f[(el, "exported_after_50y")] == 0.0
+    # construction's share of the recycled steel entering products, every cycle (MaTrace D)
+    assert 0.35 <= f[("Fe_special", "inflow_share_50y/products[product=construction]")] <= 0.50
 
 
-def _phi(x: float) -> float:
-    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+def test_boundary_views_bracket(fates):
+    """Open boundary: the domestic view (exported = lost to Japan) loses more than the closed
+    system, the losses abroad in the global view sit between the physical losses at home and
+    the domestic view, and each view's shares add up."""
+    closed, dom, glob = fates["recycling_only_physical_closed"], fates["recycling_only_physical"], fates["global"]
+    for el in SEED_ELEMENTS:
+        assert dom[(el, "lost_to_region_after_50y")] > closed[(el, "lost_after_50y")]
+        assert glob[(el, "exported_after_50y")] == 0.0
+        assert dom[(el, "lost_after_50y")] < glob[(el, "lost_after_50y")] < dom[(el, "lost_to_region_after_50y")]
+        total = dom[(el, "lost_after_50y")] + dom[(el, "exported_after_50y")] + dom[(el, "in_use_after_50y")]
+        assert total == pytest.approx(1.0, abs=1e-9)
 
 
-@pytest.mark.parametrize("year", [2020, 2035])
-def test_first_life_eol_split_by_hand(results, year):
-    """Flows out of the first life: normal(15.6, 4.68) lifetime, timing 'end':
-    outflow(a) = P * (S(a-1) - S(a)), S(x) = Phi((15.6 - x) / 4.68), S(-1) = 1; then the
-    end-of-life split of 'current' and remanufacturing's fixed coefficients."""
-    res = results["current"]
-    s = res.system
-    a = year - 2020
-    S = lambda x: 1.0 if x < 0 else _phi((15.6 - x) / 4.68)
-    out_total = 235.935 * (S(a - 1) - S(a))
-    t = year - 2020
-    F = res.flows_array
-
-    def flow(src, tgt):
-        e = [ed.id for ed in s.edges if s.nodes[ed.source].name == src and s.nodes[ed.target].name == tgt]
-        assert len(e) == 1, (src, tgt)
-        return float(F[t, e[0], :].sum())
-
-    reuse, reman, export = 0.07005, 0.021015, 0.2995
-    recycle = 1 - reuse - reman - export
-    assert flow("engine_eol[1]", "engines[2]") == pytest.approx(reuse * out_total, rel=1e-9)
-    assert flow("engine_eol[1]", "remanufacturing[1]") == pytest.approx(reman * out_total, rel=1e-9)
-    assert flow("engine_eol[1]", "export_for_reuse") == pytest.approx(export * out_total, rel=1e-9)
-    assert flow("engine_eol[1]", "elv_scrap_recovery") == pytest.approx(recycle * out_total, rel=1e-9)
-    assert flow("engine_eol[1]", "elv_landfill") == pytest.approx(0.0, abs=1e-15)
-    assert flow("remanufacturing[1]", "engines[2]") == pytest.approx(0.9 * reman * out_total, rel=1e-9)
-    assert flow("remanufacturing[1]", "elv_scrap_recovery") == pytest.approx(0.1 * reman * out_total, rel=1e-9)
-    assert flow("reman_new_parts_1", "engines[2]") == pytest.approx(0.05 * reman * out_total, rel=1e-9)
-    if year == 2020:
-        # what leaves in the year of entry: the normal's mass below age 0 (Phi(-3.33) = 4.29e-4)
-        assert out_total / 235.935 == pytest.approx(4.2906e-4, rel=1e-4)
+def test_dilution_accounting_loses_more_than_physical(fates):
+    for el in SEED_ELEMENTS:
+        assert fates["recycling_only"][(el, "lost_after_50y")] > fates["recycling_only_physical"][(el, "lost_after_50y")]
 
 
-def test_dilution_convention(results):
-    """Ni, Cr, Co reaching carbon-steel remelting never reach carbon-steel products:
-    99 % of Ni and Co, 90 % of Cr are booked as dilution, the rest as slag."""
-    res = results["current"]
-    s = res.system
-    F = res.flows_array
-    rc = s.node_id("remelting[carbon]")
-    inflow = F[:, s.in_edges(rc), :].sum(axis=1)  # (T, C)
-    out = {s.nodes[s.edges[e].target].name: F[:, e, :] for e in s.out_edges(rc)}
-    busy = inflow.sum(axis=1) > 1e-9
-    for c, el in enumerate(ELEMENTS):
-        if el == "Fe":
-            continue
-        np.testing.assert_allclose(out["steel_market[carbon]"][busy, c], 0.0, atol=1e-15)
-        tc = {"Ni": 0.99, "Cr": 0.90, "Co": 0.99}[el]
-        np.testing.assert_allclose(out["dilution_loss"][busy, c], tc * inflow[busy, c], rtol=1e-9)
+def test_reuse_and_reman_cut_closed_physical_losses():
+    """Closed boundary, physical accounting: reuse + reman lower 50-year losses by a few per cent
+    (seed: 2-5 %), and never by more than the share of engines they take (20 + 10 %)."""
+    from circopt.studies import compare
+
+    st = compare(INSTANCE, ["recycling_only_physical_closed", "circular_physical_closed"])
+    t = st.table.set_index("indicator")
+    for el in ("Fe_special", "Ni", "Cr", "Co"):
+        rel = t.loc[f"losses/{el}", "rel_circular_physical_closed"]
+        assert -0.30 < rel < 0.0
 
 
-# ---------------------------------------------------------------- fate tracing ---------------
-def test_trace_agrees_with_simulation(headline):
-    from circopt.trace import trace
-
-    fate = trace(circopt.load(INSTANCE, "recycling_only"))  # no remanufacturing: no new parts
-    assert fate.share_sum_error() < 1e-9
-    s = fate.summary.set_index(["element", "indicator"])["value"]
-    for el in ELEMENTS:
-        assert s[(el, "in_use_after_50y")] == pytest.approx(headline["recycling_only"].loc[el, "in_use"], rel=1e-9)
-
-
-# ---------------------------------------------------------------- helper scripts -------------
-def test_sensitivity_groups_cover_every_range():
-    sensitivity = _local("sensitivity")
-    system = circopt.load(INSTANCE)
-    groups = sensitivity.parameter_groups(system.ranges)
-    keys = [k for ks in groups.values() for k in ks]
-    assert sorted(keys) == sorted(system.ranges)
-    assert (INSTANCE / "sensitivity.csv").is_file()
+def test_cu_pickup_and_attached_cu_reach_carbon_steel():
+    """Shredded engines carry their attached Cu (1.40 kg) into carbon steel; dismantled ones send it
+    to copper recycling; the pick-up adds 0.3 % of the shredded mass."""
+    res = circopt.simulate(circopt.load(INSTANCE))
+    f = res.flows[(res.flows.element == "Cu") & (res.flows.year == 2036)].set_index(["source", "target"]).value
+    shred_in = res.flows[(res.flows.target == "shredder") & (res.flows.element == "total") & (res.flows.year == 2036)]
+    pick = f[("elv_cu_pickup", "shredder")]  # ratio x the shredder's total input (pick-up included)
+    assert pick == pytest.approx(0.003 * shred_in.value.sum(), rel=1e-9)
+    to_cu = f[("part_dismantling", "copper_recycling")]
+    dis_cu = res.flows[(res.flows.target == "part_dismantling") & (res.flows.element == "Cu") & (res.flows.year == 2036)]
+    assert to_cu == pytest.approx(dis_cu.value.sum(), rel=1e-9)
 
 
-# ---------------------------------------------------------------- optimiser ------------------
-def _three_type_losses(res) -> float:
-    cum = res.cumulative_losses()
-    sel = cum[cum.loss_type.isin(metrics.LOSS_TYPES) & (cum.element == "total")]
-    return float(sel.value.sum())
-
-
-def test_optimised_losses_not_above_circular(results):
-    pytest.importorskip("circopt.model")
-    opt = circopt.optimise(circopt.load(INSTANCE), objective="losses")
-    circ = results["circular"]
-    # circular's shares lie inside the bounds, so the optimum cannot lose more
-    assert _three_type_losses(opt) <= _three_type_losses(circ) * (1 + 1e-6)
-
-
-def test_optimised_audit():
-    opt = circopt.optimise(circopt.load(INSTANCE), objective="losses")
-    assert opt.max_relative_imbalance <= 1e-9
-
-
-def test_per_element_optimum_not_above_circular_or_weighted(headline):
-    """optimise_elements.py: the optimum for element X loses no more of X than 'circular'
-    (whose shares lie within the bounds) nor than the optimum of the weighted sum (another
-    feasible mix); every run's audit closes."""
-    pytest.importorskip("circopt.model")
-    opt = _local("optimise_elements")
-    system = circopt.load(INSTANCE)
-    weights = opt.runs(system)
-    m0 = opt.initial_masses(system)
-    assert weights["weighted"] == pytest.approx({el: 1.0 / m0[el] for el in ELEMENTS})
-    ind = {}
-    for run, w in weights.items():
-        res = opt.optimise(system, w)  # asserts the audit <= 1e-9
-        assert res.max_relative_imbalance <= 1e-9
-        ind[run] = metrics.indicators(res)
-    for el in ELEMENTS:
-        own = ind[el].loc[el, "losses"]
-        assert own <= headline["circular"].loc[el, "losses"] * (1 + 1e-6), el
-        assert own <= ind["weighted"].loc[el, "losses"] * (1 + 1e-6), el
-        for other in ELEMENTS:
-            assert own <= ind[other].loc[el, "losses"] * (1 + 1e-6), (el, other)
+@pytest.mark.parametrize("boundary", ["domestic", "global"])
+def test_optimised_audit_with_pickup_and_cu_market(boundary):
+    """The optimum closes its audit: the shredder's input mixes the engines (a decided route) and
+    the Cu pick-up that follows it (the LP must use the mixed composition, not the first input's)."""
+    best = circopt.optimise(circopt.load(INSTANCE, "circular", boundary=boundary), objective="losses")
+    assert best.max_relative_imbalance <= 1e-9
+    d = best.decisions
+    alloc = d[(d.node == "carbon_steel_market") & (d.year == 2040)].set_index("decision").share
+    shred = alloc[[k for k in alloc.index if k.startswith("engine_shred_melt ->")]]
+    assert shred.get("engine_shred_melt -> motor_vehicles", 0.0) <= 1e-6  # never into 0.10 %-Cu sheet
+    if boundary == "domestic":
+        # Cu decides the cascade: the Cu-rich shredded engine steel goes where Cu is tolerated most
+        assert alloc["engine_shred_melt -> construction"] == pytest.approx(1.0, abs=1e-6)
+    else:
+        # export no longer counts as lost: the LP sends it abroad (the blend's surplus) instead
+        assert shred.sum() <= 1e-6

@@ -68,6 +68,84 @@ def test_following_source_closes_its_own_loop(tmp_path):
     assert res.max_relative_imbalance <= 1e-9
 
 
+def _pickup_blend_nodes():
+    # 10 t of scrap (A 10 %) is shredded; Fe-like pick-up B = 2 % of the shredder's total input
+    # enters the shredder; a blend makes 20 t of alloy with A in [7, 8] % and B <= 0.5 % from the
+    # shredded scrap, priced primary (energy 15/t) and a priced pure-A addition (energy 5/t)
+    return {
+        "scrap": {"kind": "source", "composition": {"A": 0.1}, "series": 10, "to": "shred", "source": "estimate"},
+        "pickup": {"kind": "source", "composition": {"B": 1.0}, "follows": "shred", "ratio": 0.02, "to": "shred",
+                   "source": "estimate"},
+        "shred": {"kind": "process", "to": "melt", "source": "estimate"},
+        "primary": {"kind": "source", "composition": {}, "free": True, "to": "melt", "energy": 15.0,
+                    "co2": 0.0, "cost": 0.0, "source": "estimate"},
+        "add_a": {"kind": "source", "composition": {"A": 1.0}, "free": True, "to": "melt", "energy": 5.0,
+                  "co2": 0.0, "cost": 0.0, "source": "estimate"},
+        "melt": {"kind": "blend", "source": "estimate", "surplus": "surplus",
+                 "outputs": {"alloy": {"to": "market", "demand": 20.0, "window": {"A": [0.07, 0.08], "B": [0, 0.005]}}},
+                 "allocation": {"shred": {"alloy": 1.0}}},
+        "market": {"kind": "sink", "loss": "export"},
+        "surplus": {"kind": "sink", "loss": "surplus"},
+    }
+
+
+def test_pickup_following_its_node_keeps_the_composition_known(tmp_path):
+    # pick-up f = 0.02 (10 + f) -> f = 0.2 / 0.98; the shredded stream (10.204 t) is 2 % B and
+    # 1 / 10.204 A, known at load although two streams of different composition mix
+    system = circopt.build(_doc(_pickup_blend_nodes()), write_sources(tmp_path))
+    e = next(e for e in system.edges if system.nodes[e.source].name == "shred")
+    assert system.comp_known[e.id]
+    np.testing.assert_allclose(system.edge_comp[e.id][0], [0.98 * 0.1, 0.02, 0.98 * 0.9], rtol=1e-12)
+
+
+def test_blend_with_pickup_and_priced_addition(tmp_path):
+    # B <= 0.5 % of 20 t = 0.1 t of B -> at most 0.1 / 0.02 = 5 t of shredded scrap (A 0.49 t);
+    # A is cheaper as addition (5) than primary (15) per t, so A sits at its 8 % top: 1.6 - 0.49 = 1.11 t
+    # added; primary 20 - 5 - 1.11 = 13.89 t; surplus 10.2041 - 5 = 5.2041 t; energy 15 x 13.89 + 5 x 1.11
+    system = circopt.build(_doc(_pickup_blend_nodes()), write_sources(tmp_path))
+    res = circopt.optimise(system, "energy")
+    f = 0.2 / 0.98
+    assert _flow(res, "pickup", "shred", 2020) == pytest.approx(f, rel=1e-9)
+    assert _flow(res, "shred", "melt", 2020) == pytest.approx(10 + f, rel=1e-9)
+    assert _flow(res, "melt", "surplus", 2020) == pytest.approx(10 + f - 5.0, rel=1e-7)
+    assert _flow(res, "add_a", "melt", 2020) == pytest.approx(1.6 - 5.0 * 0.098, rel=1e-7)
+    assert _flow(res, "primary", "melt", 2020) == pytest.approx(20 - 5.0 - 1.11, rel=1e-7)
+    assert res.objective == pytest.approx(2 * (15 * 13.89 + 5 * 1.11), rel=1e-7)
+    assert res.max_relative_imbalance <= 1e-9
+
+
+def test_pickup_following_a_decided_input_round_trips(tmp_path):
+    # the shredder's input mixes two scraps in decided proportions: its composition is unknown,
+    # but the pick-up (2 % of the total input) stays linear; simulating the optimum's decisions
+    # reproduces its flows
+    from circopt.simulate import shares_from_decisions
+    nodes = {
+        "s1": {"kind": "source", "composition": {"A": 0.1}, "series": 10, "to": "route", "source": "estimate"},
+        "s2": {"kind": "source", "composition": {"A": 0.3}, "series": 5, "to": "shred", "source": "estimate"},
+        "route": {"kind": "split", "routes": {"go": "shred", "no": "land"}, "baseline": {"go": 0.5, "no": "rest"},
+                  "shares": {"go": [0.0, 0.6]}, "source": "estimate"},
+        "pickup": {"kind": "source", "composition": {"B": 1.0}, "follows": "shred", "ratio": 0.02, "to": "shred",
+                   "source": "estimate"},
+        "shred": {"kind": "process", "to": "market", "source": "estimate"},
+        "market": {"kind": "sink", "loss": "export"},
+        "land": {"kind": "sink", "loss": "dissipation"},
+    }
+    system = circopt.build(_doc(nodes), write_sources(tmp_path))
+    res = circopt.optimise(system, "losses")
+    # 6 t of s1 go (share cap 0.6) + 5 t of s2 = 11 t; pick-up 0.02 x 11 / 0.98
+    assert _flow(res, "pickup", "shred", 2020) == pytest.approx(0.22 / 0.98, rel=1e-9)
+    sim = circopt.simulate(system, shares=shares_from_decisions(system, res.decisions))
+    m = res.flows.merge(sim.flows, on=["year", "source", "target", "element"])
+    np.testing.assert_allclose(m.value_x, m.value_y, rtol=1e-9, atol=1e-12)
+
+
+def test_pickup_ratios_at_one_are_refused(tmp_path):
+    nodes = _pickup_blend_nodes()
+    nodes["pickup"]["ratio"] = 1.0
+    with pytest.raises(circopt.errors.InstanceErrors, match="input has no solution"):
+        circopt.build(_doc(nodes), write_sources(tmp_path))
+
+
 def test_history_cohorts_leave_in_model_years(tmp_path):
     folder = write_sources(tmp_path)
     (folder / "hist.csv").write_text("year,value\n2017,6\n2018,0\n2019,4\n")

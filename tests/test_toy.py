@@ -121,7 +121,7 @@ def test_cli_check_and_simulate(tmp_path, capsys):
     f = pd.read_csv(out / "flows.csv")
     assert list(f.columns[:5]) == ["year", "source", "target", "element", "value"]
     assert list(pd.read_csv(out / "stocks.csv").columns) == ["year", "node", "life", "element", "value"]
-    assert list(pd.read_csv(out / "losses.csv").columns) == ["year", "node", "loss_type", "element", "value"]
+    assert list(pd.read_csv(out / "losses.csv").columns) == ["year", "node", "kind", "loss_type", "element", "value"]
     # total is the sum of the tracked elements and the rest; here Fe + Ni is all the mass
     tot = f[f.element == "total"].value.to_numpy()
     fe = f[f.element == "Fe"].value.to_numpy()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
-YEARS = range(2020, 2076)
+YEARS = range(2020, 2071)  # the model years (50 years after the production year)
 
 # the 8 categories of this instance -> MaTrace Global sectors (EXIOBASE p28-p36, p45)
 SECTORS = {
