@@ -57,20 +57,28 @@ def title_of(system) -> tuple[str, str]:
     return title or system.name, f"instance {system.name}"
 
 
-def sankey_years(res) -> list[int]:
-    """Years worth drawing: the peak of what leaves the in-use stocks (where the material is
-    on the move) and the middle year; the first and middle years if that peak is at an end."""
+def sankey_years(res, min_links: int = 4) -> list[int]:
+    """Years worth drawing: the peak of what leaves the in-use stocks (where the material is on
+    the move, unless that is the first or last year) and the middle year, else the first year;
+    a year whose Sankey would have fewer than ``min_links`` bands (one bar) is skipped."""
     s = res.system
     years = [int(y) for y in s.years]
-    stock_edges = [e.id for e in s.edges if e.rule == "stock"]
     mid = years[len(years) // 2]
-    if not stock_edges:
-        return sorted({years[0], mid})
-    out = res.flows_array[:, stock_edges, :].sum(axis=(1, 2))
-    peak = years[int(np.argmax(out))]
-    if peak in (years[0], years[-1]) or out.max() <= 0:
-        return sorted({years[0], mid})
-    return sorted({peak, mid}) if abs(mid - peak) >= 5 else [peak]
+    stock_edges = [e.id for e in s.edges if e.rule == "stock"]
+    cands = []
+    if stock_edges:
+        out = res.flows_array[:, stock_edges, :].sum(axis=(1, 2))
+        peak = years[int(np.argmax(out))]
+        if peak not in (years[0], years[-1]) and out.max() > 0:
+            cands.append(peak)
+    cands += [mid, years[0], years[len(years) // 4], years[(3 * len(years)) // 4]]
+    chosen = []
+    for y in dict.fromkeys(cands):
+        if len(chosen) == 2 or (chosen and abs(y - chosen[0]) < 5):
+            continue
+        if len(plots.sankey_links(res, y, min_share=0.002)) >= min_links:
+            chosen.append(y)
+    return sorted(chosen) or [mid]
 
 
 def build_report(system, scenario: str | None = None, objective=None, trace_source: str | None = None,
@@ -331,7 +339,15 @@ def _fate(system, res, trace_source) -> str:
         return f"<h3>Fate of one year's input</h3><p class='note'>No fate tracing: {html.escape(str(e))}</p>"
     shares = shares_from_decisions(system, res.decisions) if res.engine == "optimise" else None
     src = trace_source or (system.raw.get("trace") or {}).get("source") or system.nodes[ids[0]].family
-    fate = trace(system, source=src, shares=shares)
+    note = ""
+    try:
+        fate = trace(system, source=src, shares=shares)
+    except CircoptError as e:
+        if shares is None:
+            return f"<h3>Fate of one year's input</h3><p class='note'>No fate tracing: {html.escape(str(e))}</p>"
+        note = (f"<p class='note'>The pulse could not follow the optimum's shares ({html.escape(str(e))}); "
+                "the baseline's fate is shown.</p>")
+        fate, shares = trace(system, source=src), None
     run = "optimum" if shares is not None else "baseline"
     many = fate.table[fate.table.kind == "in_use"].state.nunique() > 10
     figs = [_img(plots.plot_fate(fate, el, group=plots._family if many else None),
@@ -339,7 +355,7 @@ def _fate(system, res, trace_source) -> str:
                  "cumulative losses (by type).")
             for el in [TOTAL, *system.elements] if el in set(fate.table.element)]
     summ = fate.summary[fate.summary.element == TOTAL]
-    return ("<h3>Fate of one year's input</h3><div class='grid'>" + "".join(figs) + "</div>"
+    return ("<h3>Fate of one year's input</h3>" + note + "<div class='grid'>" + "".join(figs) + "</div>"
             + rd.table_html(summ, max_rows=30, name="fate_summary",
                             caption=f"Fate summary, total mass ({run}); every element in the CSV")
             + rd.csv_link(fate.summary, "fate_summary_all_elements"))
