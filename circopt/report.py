@@ -164,7 +164,10 @@ def _headline(system, base, opt, base_obj, objective) -> str:
         + "</p>"
         + (f"<p><b>What limits it most</b> (objective change if the limit is relaxed):</p><ul>{limits}</ul>"
            if limits else "<p>No limit binds beyond the network's own balances.</p>")
-        + (f"<p class='note'>The baseline itself breaks {html.escape(_broken(notes[0]))} the optimiser must respect "
+        + (f"<p class='{'bad' if diff > 0 else 'note'}'>"
+           + ("The optimum is worse than the baseline because the baseline is not a feasible choice for the "
+              "optimiser: it " if diff > 0 else "The baseline itself ")
+           + f"breaks {html.escape(_broken(notes[0]))} the optimiser must respect "
            f"(first: {html.escape(notes[0].split(': ', 2)[-1].split(';')[0])}; all in the notes).</p>" if notes else "")
         + "</section>")
 
