@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("instance", help="instance folder")
     t.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    t.add_argument("--objective", help="trace under the optimal shares for this objective")
+    t.add_argument("--objective", help="trace under the optimum's decisions for this objective (its route shares and "
+                   "allocation fractions, year by year)")
     t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
     t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
     t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")
@@ -191,25 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if args.verb == "check":
-            names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
-            problems = 0
-            for name in names:
-                label = f"scenario {name}" if name else "base instance"
-                try:
-                    sysm = load(args.instance, name)
-                    print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
-                          f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
-                    for note in _notes(sysm):
-                        print(f"    note: {note}")
-                except InstanceErrors as e:
-                    problems += len(e.errors)
-                    print(f"ERR {label}: {len(e.errors)} problem(s)")
-                    for err in e.errors:
-                        print(f"  - {err}")
-                except CircoptError as e:
-                    problems += 1
-                    print(f"ERR {label}: {e}")
-            return 1 if problems else 0
+            return _check(args, load, scenario_names)
         if args.verb == "simulate":
             t0 = time.perf_counter()
             res = simulate(_load(args, args.scenario), decisions=args.decisions)
@@ -221,12 +204,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
-                           then=[parse_objective(o) for o in args.then], slack=args.slack,
-                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
+            import warnings
+
+            from .model import NumericalWarning
+
+            with warnings.catch_warnings():  # said once below, with the exit status
+                warnings.simplefilter("ignore", NumericalWarning)
+                res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
+                               then=[parse_objective(o) for o in args.then], slack=args.slack,
+                               epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
+            if res.status != "optimal":  # verified on the unscaled model: not a solution to rely on
+                print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
+                return 3
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)
@@ -263,6 +255,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"circopt: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _check(args, load, scenario_names) -> int:
+    """``circopt check``: load the base and every scenario (or the one named) with every check a
+    later step would make (constraints, levers, trace settings) and run the simulation; list every
+    problem and note."""
+    import warnings
+
+    from .errors import CircoptWarning
+
+    names = [args.scenario] if args.scenario else [None, *scenario_names(args.instance)]
+    problems = 0
+    for name in names:
+        label = f"scenario {name}" if name else "base instance"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CircoptWarning)  # listed below as notes
+                sysm = load(args.instance, name)
+                notes = [*sysm.notes, *_notes(sysm), *_simulation_notes(sysm)]
+            print(f"OK  {label}: {len(sysm.nodes)} nodes, {len(sysm.edges)} streams, "
+                  f"{sysm.years[0]}-{sysm.years[-1]}, elements {', '.join(sysm.elements)}")
+            for note in notes:
+                print(f"    note: {note}")
+        except InstanceErrors as e:
+            problems += len(e.errors)
+            print(f"ERR {label}: {len(e.errors)} problem(s)")
+            for err in e.errors:
+                print(f"  - {err}")
+        except CircoptError as e:
+            problems += 1
+            print(f"ERR {label}: {e}")
+    return 1 if problems else 0
 
 
 def _explain(outdir, top: int = 10) -> int:
@@ -307,6 +331,24 @@ def _one_line_warnings() -> None:
             print(f"circopt: {category.__name__}: {text}", file=sys.stderr)
 
     warnings.showwarning = show
+
+
+def _simulation_notes(system) -> list[str]:
+    """Run the simulation, as ``simulate`` would: its refusals (a stock-driven stock that would need
+    a negative inflow, a blend that cannot meet a demand, ...) are problems of the instance and
+    raise; an instance without baseline shares is for optimisation only, which a note says."""
+    from .simulate import simulate
+
+    bare = sorted({system.nodes[e.source].family for e in system.edges if e.rule == "route" and e.coef is None})
+    if bare:
+        return [f"not simulated: split(s) {', '.join(bare[:3])} have no 'baseline' shares (optimisation only)"]
+    from .errors import SimulationError
+
+    try:
+        simulate(system)
+    except SimulationError as e:
+        raise SimulationError(f"simulate refuses: {e}") from None
+    return []
 
 
 def _notes(system) -> list[str]:

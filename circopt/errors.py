@@ -6,6 +6,30 @@ value) and *what was expected*, so it can be fixed without reading circopt's cod
 
 from __future__ import annotations
 
+#: the longest excerpt of an offending value quoted in a message (characters of its repr)
+EXCERPT = 60
+
+
+class Excerpt(str):
+    """An already-quoted, shortened value: printed as it is (not repr'd again)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def excerpt(value: object, limit: int = EXCERPT) -> Excerpt:
+    """``repr(value)`` cut to ``limit`` characters (control characters escaped by repr), so that a
+    message never quotes more than a short excerpt of what it was given (never a file's contents)."""
+    if isinstance(value, Excerpt):
+        return value
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still named by its type
+        text = f"<{type(value).__name__}>"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return Excerpt(text)
+
 
 class CircoptError(Exception):
     """Base class of every error circopt raises on purpose."""
@@ -33,7 +57,7 @@ class InstanceError(CircoptError, ValueError):
         self.expected = expected
         msg = f"{where}: {problem}"
         if value is not None:
-            msg += f" (got {value!r})"
+            msg += f" (got {excerpt(value)})"
         if expected:
             msg += f"; expected {expected}"
         super().__init__(msg)
@@ -52,6 +76,10 @@ class InstanceErrors(InstanceError):
 
     def __str__(self) -> str:  # one problem per line
         return "\n".join(str(e) for e in self.errors)
+
+
+class CircoptWarning(UserWarning):
+    """Something allowed but worth a look (e.g. data spanning more magnitudes than the solver resolves)."""
 
 
 class SimulationError(CircoptError):

@@ -14,18 +14,19 @@ so that ``circopt check`` can list them at once.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from .errors import InstanceError, InstanceErrors
+from .definition import checks
+from .definition.files import InstanceFiles, canonical_key, read_table
+from .errors import CircoptWarning, InstanceError, InstanceErrors, excerpt
 from .lifetimes import make_lifetime
 from .system import (
     BOUNDARIES,
@@ -107,35 +108,10 @@ _REF = re.compile(r"^(?P<name>[A-Za-z_][\w\-]*)(?:\[(?P<idx>[^\]]*)\])?(?P<next>
 # ----------------------------------------------------------------------------------------
 # reading files
 # ----------------------------------------------------------------------------------------
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses duplicated keys (plain YAML keeps the last one silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InstanceError(str(path), "file not found") from None
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        loc = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InstanceError(f"{path}{loc}", f"malformed YAML: {getattr(exc, 'problem', exc)}") from None
-
-
 def _deep_merge_checked(base: dict, over: dict, path: str, where: str, *, must_exist: bool) -> None:
     for key, val in over.items():
+        if key not in base and canonical_key(key) in base:  # '2020' overrides 2020
+            key = canonical_key(key)
         kp = f"{path}.{key}" if path else str(key)
         if must_exist and key not in base:
             raise InstanceError(where, f"scenario overrides '{kp}', which does not exist in the instance",
@@ -163,13 +139,14 @@ def apply_scenario(doc: dict, scen: dict, where: str) -> dict:
             for dotted, new in (val or {}).items():
                 parts = str(dotted).split(".")
                 tgt = doc
-                for p in parts[:-1]:
+                for i, p in enumerate(parts):
+                    if isinstance(tgt, dict) and p not in tgt:
+                        p = canonical_key(p)  # 'nodes.eol.baseline.reuse.1' reaches the key 1
                     if not isinstance(tgt, dict) or p not in tgt:
-                        raise InstanceError(where, f"scenario replaces '{dotted}', which does not exist")
+                        raise InstanceError(where, f"scenario replaces {excerpt(dotted)}, which does not exist")
+                    if i == len(parts) - 1:
+                        tgt[p] = copy.deepcopy(new)
                     tgt = tgt[p]
-                if not isinstance(tgt, dict) or parts[-1] not in tgt:
-                    raise InstanceError(where, f"scenario replaces '{dotted}', which does not exist")
-                tgt[parts[-1]] = copy.deepcopy(new)
         else:
             _deep_merge_checked(doc, {key: val}, "", where, must_exist=True)
     return doc
@@ -195,49 +172,50 @@ def scenario_names(path: str | Path) -> list[str]:
     return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
 
 
-def load_document(path: str | Path, scenario: str | None = None) -> tuple[dict, Path, str]:
-    """Read ``instance.yaml`` and apply a scenario. Returns (document, folder, content hash)."""
+def load_document(path: str | Path, scenario: str | None = None,
+                  files: InstanceFiles | None = None) -> tuple[dict, Path, str]:
+    """Read ``instance.yaml`` and apply a scenario. Returns (document, folder, content hash).
+
+    Scenario files are read inside the folder only (``files`` records what was read)."""
     folder = Path(path)
     if folder.is_file():
         folder = folder.parent
     yml = folder / "instance.yaml"
     if not yml.is_file():
         raise InstanceError(str(folder), "no instance.yaml in this folder", expected="an instance folder")
-    doc = _read_yaml(yml)
+    files = files or InstanceFiles(folder)
+    doc = files.read_yaml("instance.yaml", str(yml), "instance.yaml")
     if not isinstance(doc, dict):
         raise InstanceError(str(yml), "the instance must be a YAML mapping", type(doc).__name__)
     if scenario:
-        chain, name = [], scenario
+        chain, name, where = [], scenario, "--scenario"
         while name:
+            if checks.bad_name(name):
+                raise InstanceError(where, "a scenario is named by its file in scenarios/ (without .yaml)",
+                                    excerpt(name), expected=checks.NAME_RULE)
             sp = folder / "scenarios" / f"{name}.yaml"
             if not sp.is_file():
                 raise InstanceError(str(folder / "scenarios"), f"unknown scenario '{name}'",
                                     expected=f"one of {scenario_names(folder)}")
-            sd = _read_yaml(sp)
+            sd = files.read_yaml(f"scenarios/{name}.yaml", where, "scenario file")
             chain.append((sd, str(sp)))
             name = sd.get("extends") if isinstance(sd, dict) else None
+            where = f"{sp}: extends"
             if len(chain) > 20:
                 raise InstanceError(str(sp), "scenario 'extends' chain is circular")
         for sd, sp in reversed(chain):
             doc = apply_scenario(doc, sd, sp)
-    return doc, folder, _content_hash(folder)
-
-
-def _content_hash(folder: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix in (".yaml", ".yml", ".csv") and "__pycache__" not in p.parts:
-            h.update(str(p.relative_to(folder)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    return doc, folder, files.content_hash()
 
 
 # ----------------------------------------------------------------------------------------
 # parameter resolution
 # ----------------------------------------------------------------------------------------
 class _Ctx:
-    def __init__(self, folder: Path, yml: str, years: np.ndarray, unit: str, dims: dict[str, list]):
+    def __init__(self, folder: Path, yml: str, years: np.ndarray, unit: str, dims: dict[str, list],
+                 files: InstanceFiles | None = None):
         self.folder = folder
+        self.files = files or InstanceFiles(folder)
         self.yml = yml
         self.years = years
         self.unit = unit
@@ -248,15 +226,10 @@ class _Ctx:
         return f"{self.yml}: {key}"
 
     def csv(self, rel: str, key: str) -> tuple[pd.DataFrame, str]:
-        p = (self.folder / rel).resolve()
-        label = str(self.folder / rel)
-        if label not in self._csv:
-            if not p.is_file():
-                raise InstanceError(self.where(key), "table file not found", rel)
-            try:
-                df = pd.read_csv(p, comment="#", skipinitialspace=True)
-            except Exception as exc:  # pandas raises many types
-                raise InstanceError(label, f"cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+        label = str(self.folder / rel) if isinstance(rel, str) else repr(rel)
+        if label not in self._csv:  # confined and read once per file
+            df = read_table(self.files.read_bytes(rel, self.where(key), "table file"), label,
+                            comment="#", skipinitialspace=True)
             if df.columns.duplicated().any():
                 raise InstanceError(label, "duplicated column names", list(df.columns[df.columns.duplicated()]))
             self._csv[label] = df
@@ -267,6 +240,8 @@ class _Ctx:
                 nonneg: bool = True, fraction: bool = False, years: np.ndarray | None = None,
                 allow_missing_years: bool = False) -> np.ndarray:
         yrs = self.years if years is None else years
+        if isinstance(value, dict) and "file" not in value:
+            checks.refuse_key_collisions(value, self.where(key))
         if isinstance(value, bool) or value is None:
             raise InstanceError(self.where(key), "expected a number, a table or a mapping", value)
         if isinstance(value, (int, float)):
@@ -283,24 +258,20 @@ class _Ctx:
                                         fraction=fraction, years=years, allow_missing_years=allow_missing_years)
             if not value:
                 raise InstanceError(self.where(key), "empty mapping", value, expected="a number or {year: value, ...}")
-            try:
-                pts = sorted((int(k), v) for k, v in value.items())
-            except (TypeError, ValueError):
+            if not all(k == "fill" or isinstance(canonical_key(k), (int, float)) for k in value):
                 raise InstanceError(self.where(key), "mapping keys are neither values of the node's dimensions "
                                     "nor years", list(value), expected=f"keys from {index or 'no dimensions'} "
-                                    "or years for interpolation") from None
-            xs = np.array([p[0] for p in pts], float)
-            ys = []
-            for k, v in pts:
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise InstanceError(self.where(f"{key}.{k}"), "expected a number", v)
-                ys.append(float(v))
-            arr = np.interp(yrs.astype(float), xs, np.array(ys))
+                                    "or years (with 'fill: hold | zero | interpolate' if some are left out)")
+            arr = checks.year_series(value, yrs, lambda k: self.where(f"{key}.{k}" if k else key))
         else:
             raise InstanceError(self.where(key), "expected a number, a CSV path, {file: ..., column: ...} or a "
                                 "mapping", value)
         if not np.all(np.isfinite(arr)):
             raise InstanceError(self.where(key), "value is NaN or infinite", _first_bad(arr, yrs, ~np.isfinite(arr)))
+        if np.any(np.abs(arr) > checks.MAX_MAGNITUDE):
+            raise InstanceError(self.where(key), f"value larger than {checks.MAX_MAGNITUDE:g} in magnitude",
+                                _first_bad(arr, yrs, np.abs(arr) > checks.MAX_MAGNITUDE),
+                                expected="a value in the instance's unit of a plausible size")
         if nonneg and np.any(arr < 0):
             raise InstanceError(self.where(key), "negative value", _first_bad(arr, yrs, arr < 0),
                                 expected="a value >= 0")
@@ -327,10 +298,7 @@ class _Ctx:
                                     expected=f"'{self.unit}' (the instance's unit)")
         vals = pd.to_numeric(sub[col], errors="coerce")
         if "year" in sub.columns:
-            try:
-                yr = sub["year"].astype(int).to_numpy()
-            except (TypeError, ValueError):
-                raise InstanceError(label, "column 'year' holds non-integers") from None
+            yr = checks.whole_years(sub["year"], label)
             if len(set(yr)) != len(yr):
                 dup = sorted({int(y) for y in yr if list(yr).count(y) > 1})
                 raise InstanceError(label, f"duplicated years for {_idx(index)}", dup[:5])
@@ -385,31 +353,51 @@ def load(path: str | Path, scenario: str | None = None, boundary: str | None = N
     ``abroad`` passes its material on to that declared end of life abroad).
     Raises :class:`InstanceErrors` listing every problem found.
     """
-    doc, folder, digest = load_document(path, scenario)
-    system = build(doc, folder, file_label=str(folder / "instance.yaml"), boundary=boundary)
+    folder = Path(path)
+    files = InstanceFiles(folder.parent if folder.is_file() else folder)
+    doc, folder, _ = load_document(path, scenario, files)
+    system = _build(doc, folder, str(folder / "instance.yaml"), boundary, files, scenario)
+    _warn_notes(system)
     system.scenario = scenario
     system.path = str(folder)
-    system.content_hash = digest
+    system.content_hash = files.content_hash()  # every file read, tables included
     return system
 
 
 def build(doc: dict, folder: str | Path = ".", file_label: str = "instance.yaml",
-          boundary: str | None = None) -> System:
-    """Build a System from an instance document (a dict as read from YAML)."""
+          boundary: str | None = None, files: InstanceFiles | None = None, scenario: str | None = None) -> System:
+    """Build a System from an instance document (a dict as read from YAML). Files it names are
+    read inside ``folder`` only. A note on the data's magnitude range is issued as a
+    :class:`~circopt.errors.CircoptWarning` and kept in ``System.notes``."""
+    system = _build(doc, Path(folder), file_label, boundary, files, scenario)
+    _warn_notes(system)
+    return system
+
+
+def _build(doc: dict, folder: Path, file_label: str, boundary: str | None, files: InstanceFiles | None,
+           scenario: str | None) -> System:
     boundary = boundary or "domestic"
     if boundary not in BOUNDARIES:
         raise InstanceError("boundary", "unknown boundary view", boundary, expected=f"one of {list(BOUNDARIES)}")
-    system = _Builder(doc, Path(folder), file_label, boundary).run()
+    system = _Builder(doc, folder, file_label, boundary, files, scenario).run()
     system.boundary = boundary
     return system
 
 
+def _warn_notes(system: System) -> None:
+    for note in system.notes:
+        warnings.warn(f"{system.name}: {note}", CircoptWarning, stacklevel=3)
+
+
 class _Builder:
-    def __init__(self, doc: dict, folder: Path, yml: str, boundary: str = "domestic"):
+    def __init__(self, doc: dict, folder: Path, yml: str, boundary: str = "domestic",
+                 files: InstanceFiles | None = None, scenario: str | None = None):
         self.doc = doc
         self.folder = folder
         self.yml = yml
         self.boundary = boundary
+        self.files = files or InstanceFiles(folder)
+        self.scenario = scenario
         self.errors: list[InstanceError] = []
 
     def err(self, key: str, problem: str, value=None, expected=None):
@@ -428,38 +416,7 @@ class _Builder:
     # -- top level -----------------------------------------------------------------
     def run(self) -> System:
         d = self.doc
-        if not isinstance(d, dict):
-            raise InstanceError(self.yml, "the instance must be a mapping")
-        for k in d:
-            if k not in TOP_KEYS:
-                self.err(str(k), "unknown top-level key", expected=f"one of {sorted(TOP_KEYS)}")
-        for k in ("name", "unit", "years", "elements", "nodes"):
-            if k not in d:
-                self.err(k, "required key missing")
-        self.fail_if_errors()
-        unit = str(d["unit"])
-        if unit not in UNITS:
-            self.err("unit", "unknown unit", unit, expected=f"one of {list(UNITS)}")
-        yrs = d["years"]
-        if (not isinstance(yrs, list) or len(yrs) != 2 or not all(isinstance(y, int) for y in yrs)
-                or yrs[1] < yrs[0]):
-            self.err("years", "expected [first, last] with first <= last", yrs)
-            self.fail_if_errors()
-        years = np.arange(yrs[0], yrs[1] + 1)
-        elements = d["elements"]
-        if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
-            self.err("elements", "expected a list of element names", elements)
-        elif len(set(elements)) != len(elements):
-            self.err("elements", "duplicated element", [e for e in elements if elements.count(e) > 1][0])
-        elif OTHER in elements or "total" in elements:
-            self.err("elements", "'other' and 'total' are reserved names", elements)
-        timing = d.get("timing", "end")
-        if timing not in ("end", "middle"):
-            self.err("timing", "unknown timing convention", timing, expected="'end' or 'middle'")
-        nodes_doc = d["nodes"]
-        if not isinstance(nodes_doc, dict) or not nodes_doc:
-            self.err("nodes", "expected a non-empty mapping of node name -> node", nodes_doc)
-        self.fail_if_errors()
+        unit, years, elements, timing, nodes_doc = self._header(d)
 
         self.elements = list(elements)
         self.C = len(elements) + 1
@@ -467,7 +424,7 @@ class _Builder:
         self.T = len(years)
         self.timing = timing
         self.dims = self._dimensions(d.get("dimensions") or {}, nodes_doc)
-        self.ctx = _Ctx(self.folder, self.yml, years, unit, self.dims)
+        self.ctx = _Ctx(self.folder, self.yml, years, unit, self.dims, self.files)
         self.sources = self._sources(d.get("sources", "sources.csv"))
         if "streams" in d and "compositions" in d:
             self.err("streams", "give 'compositions' only ('streams' is its deprecated name)")
@@ -512,12 +469,62 @@ class _Builder:
             self.errors.extend(e.errors)
         except InstanceError as e:
             self.errors.append(e)
+        if not self.errors:  # settings are read against a valid network
+            self.errors.extend(checks.study_settings(system, self.yml, self.folder, self.scenario))
         if not self.errors and "indicators" in d:
             from .indicators import validate
 
             self.errors.extend(validate(system, self.yml))
         self.fail_if_errors()
+        note = checks.magnitude_note(system)
+        if note:
+            system.notes.append(note)
         return system
+
+    def _header(self, d: Any) -> tuple:
+        """The top-level keys: unit, years, elements, timing, nodes (every problem listed)."""
+        if not isinstance(d, dict):
+            raise InstanceError(self.yml, "the instance must be a mapping")
+        for k in d:
+            if k not in TOP_KEYS:
+                self.err(str(k), "unknown top-level key", expected=f"one of {sorted(TOP_KEYS)}")
+        for k in ("name", "unit", "years", "elements", "nodes"):
+            if k not in d:
+                self.err(k, "required key missing")
+        for where, problem, value in checks.number_problems(d):
+            self.err(where, problem, value, expected=f"a finite number of magnitude <= {checks.MAX_MAGNITUDE:g}")
+        self.fail_if_errors()
+        unit = str(d["unit"])
+        if unit not in UNITS:
+            self.err("unit", "unknown unit", unit, expected=f"one of {list(UNITS)}")
+        yrs = d["years"]
+        if (not isinstance(yrs, list) or len(yrs) != 2
+                or not all(isinstance(y, int) and not isinstance(y, bool) for y in yrs) or yrs[1] < yrs[0]):
+            self.err("years", "expected [first, last], whole numbers with first <= last", yrs)
+            self.fail_if_errors()
+        if yrs[1] - yrs[0] >= checks.MAX_YEARS:
+            self.err("years", f"more than {checks.MAX_YEARS} model years", yrs)
+            self.fail_if_errors()
+        years = np.arange(yrs[0], yrs[1] + 1)
+        elements = d["elements"]
+        if not isinstance(elements, list) or not all(isinstance(e, str) for e in elements):
+            self.err("elements", "expected a list of element names", elements)
+        elif len(set(elements)) != len(elements):
+            self.err("elements", "duplicated element", [e for e in elements if elements.count(e) > 1][0])
+        elif OTHER in elements or "total" in elements:
+            self.err("elements", "'other' and 'total' are reserved names", elements)
+        else:
+            for e in elements:
+                if checks.bad_name(e):
+                    self.errors.append(checks.name_error(f"{self.yml}: elements", "an element name", e))
+        timing = d.get("timing", "end")
+        if timing not in ("end", "middle"):
+            self.err("timing", "unknown timing convention", timing, expected="'end' or 'middle'")
+        nodes_doc = d["nodes"]
+        if not isinstance(nodes_doc, dict) or not nodes_doc:
+            self.err("nodes", "expected a non-empty mapping of node name -> node", nodes_doc)
+        self.fail_if_errors()
+        return unit, years, elements, timing, nodes_doc
 
     def _dimensions(self, dims_doc: dict, nodes_doc: dict) -> dict[str, list]:
         dims: dict[str, list] = {}
@@ -525,8 +532,14 @@ class _Builder:
             self.err("dimensions", "expected a mapping dim -> list of values", dims_doc)
             return dims
         for k, v in dims_doc.items():
-            if not isinstance(v, list) or not v:
+            if checks.bad_name(k):
+                self.errors.append(checks.name_error(f"{self.yml}: dimensions.{k}", "a dimension name", k))
+            elif not isinstance(v, list) or not v:
                 self.err(f"dimensions.{k}", "expected a non-empty list of values", v)
+            elif any(checks.bad_name(x, value=True) for x in v):
+                bad = next(x for x in v if checks.bad_name(x, value=True))
+                self.errors.append(checks.name_error(f"{self.yml}: dimensions.{k}", "a dimension value", bad,
+                                                     value=True))
             elif len(set(map(str, v))) != len(v):
                 self.err(f"dimensions.{k}", "duplicated value", v)
             else:
@@ -545,13 +558,10 @@ class _Builder:
 
     def _sources(self, rel: str) -> dict[str, str]:
         p = self.folder / str(rel)
-        if not p.is_file():
-            self.err("sources", "sources table not found", str(p), expected="a CSV with source_id, citation")
-            return {}
         try:
-            df = pd.read_csv(p)
-        except Exception as exc:
-            self.errors.append(InstanceError(str(p), f"cannot be read as CSV: {exc}"))
+            df = read_table(self.files.read_bytes(rel, f"{self.yml}: sources", "sources table"), str(p))
+        except InstanceError as e:
+            self.errors.append(e)
             return {}
         if "source_id" not in df.columns:
             self.errors.append(InstanceError(str(p), "column 'source_id' missing", list(df.columns)))
@@ -575,6 +585,9 @@ class _Builder:
             return out
         for name, spec in sdoc.items():
             key = f"{label}.{name}"
+            if checks.bad_name(name):
+                self.errors.append(checks.name_error(self.ctx.where(key), "a composition name", name))
+                continue
             if not isinstance(spec, dict) or "composition" not in spec:
                 self.err(key, "expected {composition: {element: fraction}, source: id}", spec)
                 continue
@@ -615,8 +628,8 @@ class _Builder:
         self.node_sources: dict[str, list[str]] = {}
         for fam, spec in nodes_doc.items():
             key = f"nodes.{fam}"
-            if not re.match(r"^[A-Za-z_][\w\-]*$", str(fam)):
-                self.err(key, "node names are letters, digits, '_' and '-'", fam)
+            if checks.bad_name(fam):
+                self.errors.append(checks.name_error(self.ctx.where(key), "a node name", fam))
                 continue
             if not isinstance(spec, dict):
                 self.err(key, "expected a mapping", spec)
@@ -653,6 +666,11 @@ class _Builder:
                     self.node_sources[fam] = [str(x) for x in flat]
             self.family_dims[fam] = list(over)
             ids = []
+            size = math.prod(len(self.dims[o]) for o in over)
+            if size > checks.MAX_MEMBERS:
+                self.err(f"{key}.over", f"the family expands into {size:,} members", over,
+                         expected=f"at most {checks.MAX_MEMBERS:,}")
+                continue
             for combo in itertools.product(*[self.dims[o] for o in over]):
                 index = dict(zip(over, combo))
                 name = fam if not over else f"{fam}[{','.join(map(str, combo))}]"
@@ -995,7 +1013,7 @@ class _Builder:
             sub = _member_rows(df, node.index)
             if "year" not in sub.columns or col not in sub.columns:
                 raise InstanceError(label, "a history table needs columns 'year' and the value column", list(df.columns))
-            yrs = sub["year"].astype(int).to_numpy()
+            yrs = checks.whole_years(sub["year"], label)
             if yrs.size == 0:
                 raise InstanceError(label, f"no history rows for {node.name}")
             if yrs.max() >= t0:
@@ -1006,14 +1024,17 @@ class _Builder:
             if "unit" in sub.columns and set(sub["unit"].astype(str)) != {self.ctx.unit}:
                 raise InstanceError(label, "unit mismatch", sorted(set(sub["unit"].astype(str))),
                                     expected=f"'{self.ctx.unit}'")
+            if t0 - int(yrs.min()) > checks.MAX_YEARS:
+                raise InstanceError(label, f"history reaches back more than {checks.MAX_YEARS} years", int(yrs.min()))
             full = np.arange(int(yrs.min()), t0)
             vals = pd.Series(pd.to_numeric(sub[col], errors="coerce").to_numpy(), index=yrs).reindex(full)
             missing = full[vals.isna().to_numpy()]
             if missing.size:
                 raise InstanceError(label, f"missing or non-numeric history years for {node.name}", missing[:10].tolist())
             v = vals.to_numpy(float)
-            if np.any(v < 0) or not np.all(np.isfinite(v)):
-                raise InstanceError(label, f"negative or non-finite history inflow for {node.name}")
+            if np.any(v < 0) or not np.all(np.isfinite(v)) or np.any(v > checks.MAX_MAGNITUDE):
+                raise InstanceError(label, f"negative, non-finite or too large history inflow for {node.name}",
+                                    expected=f"values in [0, {checks.MAX_MAGNITUDE:g}]")
             node.history_years = full
             node.history = v[:, None] * comp[None, :]
         else:
@@ -1026,12 +1047,16 @@ class _Builder:
             sub = _member_rows(df, node.index)
             if "age" not in sub.columns:
                 raise InstanceError(label, "an initial_stock table needs columns 'age' and 'value'", list(df.columns))
-            ages = sub["age"].astype(int).to_numpy()
+            ages = checks.whole_years(sub["age"], label, "age")
             if np.any(ages < 0):
                 raise InstanceError(label, "negative age", int(ages.min()))
             vals = pd.to_numeric(sub[col], errors="coerce").to_numpy(float)
-            if np.any(~np.isfinite(vals)) or np.any(vals < 0):
-                raise InstanceError(label, f"negative or non-numeric stock for {node.name}")
+            if np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals > checks.MAX_MAGNITUDE):
+                raise InstanceError(label, f"negative, non-numeric or too large stock for {node.name}",
+                                    expected=f"values in [0, {checks.MAX_MAGNITUDE:g}]")
+            if ages.size == 0 or ages.max() >= checks.MAX_YEARS:
+                raise InstanceError(label, f"no rows, or ages of {checks.MAX_YEARS} years or more, for {node.name}",
+                                    int(ages.max()) if ages.size else None)
             A = int(ages.max()) + 1
             stock = np.zeros(A)
             np.add.at(stock, ages, vals)
@@ -1062,6 +1087,7 @@ class _Builder:
         made, base_vals, rest_route = [], {}, None
         for r, ref in routes.items():
             rk = f"{key}.routes.{r}"
+            checks.require_name(r, self.ctx.where(rk), "a route name")
             tgt = self._ref(ref, nid, rk)
             lohi = shares.get(r, [0.0, 1.0])
             if not isinstance(lohi, list) or len(lohi) != 2:
@@ -1140,6 +1166,7 @@ class _Builder:
         outputs = []
         for oname, ospec in outs.items():
             ok = f"{key}.outputs.{oname}"
+            checks.require_name(oname, self.ctx.where(ok), "a blend output name")
             if not isinstance(ospec, dict) or "to" not in ospec:
                 raise InstanceError(self.ctx.where(ok), "expected {to: node, demand: ..., window: {...}}", ospec)
             for k in ospec:

@@ -748,6 +748,17 @@ def inflow_driven(
     return result
 
 
+#: round-off allowed on a stock-driven inflow before it counts as negative, relative to the largest
+#: target stock of the series (one tolerance for the instance route and :func:`stock_driven`)
+NEGATIVE_INFLOW_RTOL = 1e-9
+
+
+def negative_inflow_tol(target: np.ndarray) -> np.ndarray:
+    """The amount below zero a stock-driven inflow may reach by round-off (then read as 0):
+    :data:`NEGATIVE_INFLOW_RTOL` x max(1, the series' largest |stock|), per series."""
+    return NEGATIVE_INFLOW_RTOL * np.maximum(1.0, np.max(np.abs(target), axis=-1))
+
+
 def stock_driven(
     stock: np.ndarray,
     lt: Lifetime,
@@ -795,7 +806,7 @@ def stock_driven(
         lead = np.broadcast_shapes(lead, s0.shape[:-1])
         remaining = np.broadcast_to(s0, lead + (n_t,)).copy()
         target = np.broadcast_to(target, lead + (n_t,))
-    tol = 1e-9 * np.maximum(1.0, np.max(np.abs(target), axis=-1))
+    tol = negative_inflow_tol(target)
     inflow = np.zeros(lead + (n_t,))
     actual = np.empty(lead + (n_t,))
     for t in range(n_t):

@@ -29,7 +29,12 @@ def check_structure(system: System) -> None:
             if not ok:
                 errors.append(InstanceError(node.where, f"stock-driven stock {node.name} must be fed by exactly one "
                                             "source that sends only to it (its series is then computed)"))
-            elif system.nodes[srcs[0].source].series is None:
+            elif (src := system.nodes[srcs[0].source]).series is not None and "driven_by" not in src.meta:
+                errors.append(InstanceError(f"{src.where}.series", f"source {src.name} feeds the stock-driven stock "
+                                            f"{node.name}, whose 'stock' sets its amount; it cannot also have a "
+                                            "series", expected="no 'series' on this source (or no 'stock' on "
+                                            f"{node.name}, to make it inflow-driven)"))
+            else:
                 system.nodes[srcs[0].source].series = np.zeros(system.T)  # computed by the engine
                 system.nodes[srcs[0].source].meta["driven_by"] = n_id
     for n_id, node in enumerate(system.nodes):

@@ -136,6 +136,7 @@ class System:
     levers: dict[str, dict] = field(default_factory=dict)
     ranges: dict[str, dict] = field(default_factory=dict)  # estimates: {keys, kind (value|factor), low, high}
     raw: dict[str, Any] = field(default_factory=dict)  # the (scenario-applied) instance document
+    notes: list[str] = field(default_factory=list)  # load-time warnings (e.g. magnitude range), listed by check
     comp_known: np.ndarray | None = None  # (n_edges,) bool: composition independent of decisions
     edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known
 

@@ -22,7 +22,7 @@ doc = {
     "streams": {"steel": {"composition": {"Fe": 0.97, "Ni": 0.02}, "source": "estimate"},
                 "iron": {"composition": {"Fe": 0.99}, "source": "estimate"}},
     "nodes": {
-        "production": {"kind": "source", "stream": "steel", "series": {2020: 100, 2050: 140}, "to": "in_use",
+        "production": {"kind": "source", "stream": "steel", "series": {2020: 100, 2050: 140, "fill": "interpolate"}, "to": "in_use",
                        "source": "estimate"},
         "in_use": {"kind": "stock", "lives": 1, "lifetime": {"model": "weibull", "mean": 12, "sd": 4},
                    "later_lives": {"lifetime": {"model": "normal", "mean": 6, "sd": 1.5}}, "to": "eol",
@@ -36,7 +36,7 @@ doc = {
         "primary": {"kind": "source", "free": True, "stream": "iron", "to": "secondary", "source": "estimate",
                     "energy": 5.0, "co2": 1.9, "cost": 0.5},  # priced: no mass from nowhere
         "secondary": {"kind": "blend", "source": "estimate", "surplus": "surplus",
-                      "outputs": {"steel": {"to": "market", "demand": {2020: 100, 2050: 140},
+                      "outputs": {"steel": {"to": "market", "demand": {2020: 100, 2050: 140, "fill": "interpolate"},
                                             "window": {"Ni": [0.0, 0.015]}}},
                       # primary makes up the steel's shortfall to its demand in the baseline
                       "allocation": {"remelting": {"steel": 1.0}, "primary": {"steel": 1.0}}},

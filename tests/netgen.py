@@ -39,7 +39,8 @@ def random_instance(draw) -> dict:
     lives = draw(st.integers(0, 2))
     nodes: dict = {}
     for i in range(n_src):
-        series = {2000: round(draw(st.floats(0.0, 100.0)), 3), 2000 + T - 1: round(draw(st.floats(0.0, 100.0)), 3)}
+        series = {2000: round(draw(st.floats(0.0, 100.0)), 3), 2000 + T - 1: round(draw(st.floats(0.0, 100.0)), 3),
+                  "fill": "interpolate"}
         nodes[f"src{i}"] = {"kind": "source", "composition": "s0", "series": series, "to": "use", "source": "estimate"}
     # one stream composition into the stock keeps the split's input composition known
     stock = {"kind": "stock", "lifetime": _lifetime(draw), "to": "eol", "source": "estimate"}

@@ -187,7 +187,7 @@ def test_stock_driven_stock_sets_its_source(tmp_path):
     folder = write_sources(tmp_path)
     nodes = {
         "prod": {"kind": "source", "composition": {"A": 1.0}, "to": "use", "source": "estimate"},
-        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "stock": {2020: 10, 2023: 16},
+        "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "stock": {2020: 10, 2023: 16, "fill": "interpolate"},
                 "to": "eol", "source": "estimate"},
         "eol": {"kind": "sink", "loss": "dissipation"},
     }
@@ -226,7 +226,7 @@ def test_balancing_source_is_refused(tmp_path):
 def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
     # remanufacturing as a process over life: at the last life nothing reaches it
     nodes = {
-        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, 2021: 0}, "to": "use",
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, "fill": "zero"}, "to": "use",
                  "source": "estimate"},
         "use": {"kind": "stock", "lives": 1, "lifetime": {"model": "fixed", "mean": 1}, "to": "eol",
                 "source": "estimate"},

@@ -85,7 +85,8 @@ def blend_doc(window_cu: float = 0.01) -> dict:
         "nodes": {
             "s1": {"kind": "source", "stream": "hi", "series": 30.0, "to": "mix", "source": "estimate"},
             "s2": {"kind": "source", "stream": "lo", "series": 30.0, "to": "mix", "source": "estimate"},
-            "prim": {"kind": "source", "free": True, "stream": "pure", "to": "mix", "source": "estimate", "energy": 0.0, "co2": 0.0, "cost": 0.0, },
+            "prim": {"kind": "source", "free": True, "stream": "pure", "to": "mix", "source": "estimate",
+                     "energy": 0.0, "co2": 0.0, "cost": 0.0},
             "mix": {"kind": "blend", "outputs": {"alloy": {"to": "market", "demand": 100.0,
                                                            "window": {"Cu": [0.0, window_cu]}}},
                     "surplus": "excess", "source": "estimate"},
@@ -294,8 +295,11 @@ def test_fixed_lp_reproduces_simulation_toy(scenario):
     assert rel_err(m["value"].to_numpy(), m["value_sim"].to_numpy()) <= 1e-9
 
 
+_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False))])
+@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=_ALU)])
 def test_fixed_lp_reproduces_simulation_flagships(instance):
     folder = ROOT / "instances" / instance
     if not (folder / "instance.yaml").is_file():
@@ -534,7 +538,8 @@ def networks(draw):
     elif kind == "weibull":
         lt = {"model": "weibull", "mean": draw(st.floats(1.5, 5.0)), "sd": draw(st.floats(0.5, 2.0))}
     else:
-        lt = {"model": "normal", "mean": {y0: draw(st.floats(2.0, 3.0)), y1: draw(st.floats(3.0, 5.0))}, "sd": 0.5}
+        lt = {"model": "normal", "mean": {y0: draw(st.floats(2.0, 3.0)), y1: draw(st.floats(3.0, 5.0)),
+                                          "fill": "interpolate"}, "sd": 0.5}
     routes = {"recycle": "remelt", "landfill": "dump"}
     baseline = {"landfill": draw(st.floats(0.0, 0.5)), "recycle": "rest"}
     if lives:
@@ -553,7 +558,8 @@ def networks(draw):
            "surplus": "excess"}
     nodes = {
         "src": {"kind": "source", "composition": comp, "series": {y0: draw(st.floats(10, 100)),
-                                                                   y1: draw(st.floats(10, 100))},
+                                                                   y1: draw(st.floats(10, 100)),
+                                                                   "fill": "interpolate"},
                 "to": "use", "source": "estimate"},
         "use": {"kind": "stock", "lifetime": lt, "to": "eol", "source": "estimate",
                 **({"lives": lives, "later_lives": {"lifetime": {"model": "fixed", "mean": draw(st.integers(1, 2))}}}
@@ -587,7 +593,8 @@ def networks(draw):
         nodes["fleet"] = {"kind": "stock", "lifetime": {"model": "fixed", "mean": 2}, "to": "scrap2",
                           # (a growth of ~1e-9 would leave a stock change of round-off size, which the
                           # audit, relative to throughput, magnifies: keep growth 0 or visible)
-                          "stock": {y0: 10.0, y1: 10.0 + draw(st.just(0.0) | st.floats(1.0, 30.0))},
+                          "stock": {y0: 10.0, y1: 10.0 + draw(st.just(0.0) | st.floats(1.0, 30.0)),
+                                    "fill": "interpolate"},
                           "source": "estimate"}
         nodes["scrap2"] = {"kind": "sink", "loss": "dissipation"}
     streams = {}
