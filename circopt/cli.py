@@ -239,7 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fate = trace(_load(args, args.scenario), source=args.source, year=args.year, objective=objective)
             fate.to_dir(args.out)
             summ = fate.summary
-            print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
+            fams = sorted({n.split("[")[0] for n in fate.pulse})
+            pulse = (fate.pulse if len(fate.pulse) <= 3 else
+                     f"{sum(fate.pulse.values()):g} {fate.result.system.unit} into {len(fate.pulse)} members of "
+                     f"{', '.join(fams)} (weighted by their series)")
+            print(f"trace: {fate.result.system.name}, pulse {pulse} in {fate.year}; "
                   f"shares sum to 1 within {fate.share_sum_error():.1e}; "
                   f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
             for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
