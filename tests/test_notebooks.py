@@ -21,11 +21,7 @@ def _build():
     return mod
 
 
-_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=_ALU) if "aluminium" in p.stem else p for p in NOTEBOOKS],
-                         ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_reproduces_its_stored_headline(path):
     build = _build()
     stored = nbformat.read(path, as_version=4)

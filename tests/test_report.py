@@ -126,11 +126,7 @@ def test_title_and_sankey_years_come_from_the_instance():
     assert 2020 < int(out.idxmax()) < 2029 and sankey_years(toy)[0] == int(out.idxmax())
 
 
-_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
-
-
-@pytest.mark.parametrize("instance", ["japan_engines", "japan_engine_system",
-                                      pytest.param("global_aluminium", marks=_ALU)])
+@pytest.mark.parametrize("instance", ["japan_engines", "japan_engine_system", "global_aluminium"])
 def test_flagship_report_in_a_real_browser(instance, tmp_path):
     if chromium() is None:
         pytest.skip("chromium is not installed and could not be installed (.ci/run installs it with apt-get)")
