@@ -1239,7 +1239,7 @@ class _Builder:
 
             warnings.warn(f"{self.ctx.where(key)}: 'loss: export' is deprecated: for material that leaves the "
                           "region write 'kind: export' (reported as exported, counted as lost to the region by "
-                          "default); for an outlet that is not a loss write 'loss: other'",
+                          "default); for an outlet that is not a loss write 'loss: unspecified'",
                           DeprecationWarning, stacklevel=2)
         node.loss = loss
 
