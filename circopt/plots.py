@@ -39,15 +39,9 @@ def _family(name: str) -> str:
 
 
 def _plt():
-    import os
-    import sys
-
-    import matplotlib
-
-    # headless by default, but a backend the user chose (MPLBACKEND, Jupyter's inline backend,
-    # pyplot already imported) is kept: figures show in notebooks
-    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
-        matplotlib.use("Agg")
+    """pyplot, imported when a figure is first drawn. circopt never chooses the backend: pyplot's
+    own rules apply (``MPLBACKEND``, the notebook's inline backend, Agg when there is no display);
+    the ``circopt`` command sets ``MPLBACKEND=Agg`` for itself when it is unset."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -72,8 +66,9 @@ def plot_fate(fate, element: str = "total", ax=None, title: str | None = None, g
         fig = ax.figure
     in_use = t[t.kind == "in_use"].pivot_table(index="year", columns="state", values="share", aggfunc="sum")
     losses = t[t.kind == "loss"].pivot_table(index="year", columns="state", values="share", aggfunc="sum")
+    years = np.sort(t.year.unique())  # every year of the trace, with or without a stock
+    in_use = in_use.reindex(years, fill_value=0.0)
     in_use = in_use.loc[:, in_use.max() > 1e-6]
-    years = in_use.index.to_numpy()
     cols = _state_shades(list(in_use.columns))
     stack = [in_use[c].to_numpy() for c in in_use.columns]
     labels = [f"in use: {c}" for c in in_use.columns]
@@ -84,7 +79,7 @@ def plot_fate(fate, element: str = "total", ax=None, title: str | None = None, g
             labels.append(f"loss: {c}")
             colours.append(LOSS_COLOURS.get(c, "#999999"))
     ax.stackplot(years, *stack, labels=labels, colors=colours, alpha=0.9)
-    ax.set_xlim(years[0], years[-1])
+    ax.set_xlim(years[0] - (years[0] == years[-1]) * 0.5, years[-1] + (years[0] == years[-1]) * 0.5)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"share of the {fate.year} pulse ({element})")
     ax.set_title(title or f"Fate of the {fate.year} input: {element}")
