@@ -36,6 +36,7 @@ _LAZY = {
     "binding": ("bounds", "binding"),
     "binding_levers": ("bounds", "binding_levers"),
     "build": ("instance", "build"),
+    "instance_dir": ("examples", "instance_dir"),
     "Decisions": ("decisions", "Decisions"),
     "DecisionsError": ("decisions", "DecisionsError"),
     "load": ("instance", "load"),
@@ -75,6 +76,6 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
-    "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "load",
+    "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "instance_dir", "load",
     "optimise", "simulate", "__version__",
 ]

@@ -162,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="where the points run (default processes)")
     sw.add_argument("--workers", type=COUNT, help="local processes (>= 1, default: all cores)")
     sw.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
+    sw.add_argument("--indicators", help="comma-separated indicators to plot, e.g. losses/Ni,surplus/total "
+                    "(default: every losses/surplus/primary/objective one)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
 
     se = sub.add_parser("sensitivity", help="global sensitivity over the instance's ranges (SALib: Morris, Sobol) "
@@ -350,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     simulate = _simulate  # circopt.simulate and its scipy.sparse load only for the verbs that run it
     args = _parser().parse_args(argv)
+    _one_line_warnings()
     if args.version:
         print(f"circopt {__version__}")
         return 0
@@ -410,7 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fate = trace(_load(args, args.scenario), source=args.source, year=args.year, objective=objective)
             fate.to_dir(args.out)
             summ = fate.summary
-            print(f"trace: {fate.result.system.name}, pulse {fate.pulse} in {fate.year}; "
+            fams = sorted({n.split("[")[0] for n in fate.pulse})
+            pulse = (fate.pulse if len(fate.pulse) <= 3 else
+                     f"{sum(fate.pulse.values()):g} {fate.result.system.unit} into {len(fate.pulse)} members of "
+                     f"{', '.join(fams)} (weighted by their series)")
+            print(f"trace: {fate.result.system.name}, pulse {pulse} in {fate.year}; "
                   f"shares sum to 1 within {fate.share_sum_error():.1e}; "
                   f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
             for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
@@ -486,6 +493,21 @@ def _explain(outdir, top: int = 10) -> int:
     return 0
 
 
+def _one_line_warnings() -> None:
+    """A deprecated spelling in an instance is said once, on one line (not a traceback-like pair)."""
+    import warnings
+
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = str(message)
+        if text not in seen:
+            seen.add(text)
+            print(f"circopt: {category.__name__}: {text}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
 def _simulation_notes(system) -> list[str]:
     """Run the simulation, as ``simulate`` would: its refusals (a stock-driven stock that would need
     a negative inflow, a blend that cannot meet a demand, ...) are problems of the instance and
@@ -543,9 +565,12 @@ def _study(args) -> int:
         st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
                            objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
                            executor="dask" if args.scheduler else args.executor, workers=args.workers,
-                           scheduler=args.scheduler)
+                           scheduler=args.scheduler,
+                           indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None)
     st.to_dir(args.out)
-    print(st.table.head(20).to_string(index=False))
+    from .terminal import print_study
+
+    print_study(st)
     print(f"written to {args.out}")
     return 0
 

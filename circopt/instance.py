@@ -52,7 +52,8 @@ TOP_KEYS = {
     "elements": "list of str, required: tracked elements",
     "timing": "end | middle: lifetime timing convention (default end, ODYM-exact)",
     "dimensions": "mapping dim -> list of values",
-    "streams": "mapping name -> {composition, source}",
+    "compositions": "mapping name -> {composition, source}: named compositions",
+    "streams": "deprecated name of 'compositions'",
     "nodes": "mapping name -> node, required",
     "sources": "path of the sources table (default sources.csv)",
     "constraints": "list of user constraints for the optimiser",
@@ -68,7 +69,8 @@ NODE_KEYS = {
                              "follows", "ratio"},
     "process": COMMON_KEYS | {"to", "energy", "co2", "cost"},
     "stock": COMMON_KEYS
-    | {"to", "lifetime", "lives", "later_lives", "history", "history_stream", "initial_stock", "stock",
+    | {"to", "lifetime", "lives", "later_lives", "history", "history_composition", "history_stream", "initial_stock",
+       "stock",
        "negative_inflow"},
     "split": COMMON_KEYS | {"routes", "shares", "baseline", "capacity", "energy", "co2", "cost"},
     "blend": COMMON_KEYS | {"outputs", "allocation", "surplus"},
@@ -93,6 +95,11 @@ REMOVED_KEYS = {
 #: a free source's amount is a decision, so each objective that counts these must see it
 PRICES = ("energy", "co2", "cost")
 STREAM_KEYS = {"composition", "source", "description"}
+#: old spelling -> new, accepted with a FutureWarning (the words now mean one thing each: a
+#: "composition" is a named mix of elements, a "stream" was both that and an edge; "other" is
+#: the rest-of-mass channel, no longer also a loss type)
+DEPRECATED = {"streams": "compositions", "stream": "composition", "history_stream": "history_composition",
+              "loss: other": "loss: unspecified"}
 UNITS = {"kg": 1e-3, "t": 1.0, "kt": 1e3, "Mt": 1e6, "Gt": 1e9}
 
 _REF = re.compile(r"^(?P<name>[A-Za-z_][\w\-]*)(?:\[(?P<idx>[^\]]*)\])?(?P<next>\.next_life)?$")
@@ -396,6 +403,12 @@ class _Builder:
     def err(self, key: str, problem: str, value=None, expected=None):
         self.errors.append(InstanceError(f"{self.yml}: {key}", problem, value, expected))
 
+    def deprecated(self, old: str, where: str = "") -> None:
+        import warnings
+
+        warnings.warn(f"{self.yml}: {where + ': ' if where else ''}'{old}' is deprecated, write "
+                      f"'{DEPRECATED[old]}'", FutureWarning, stacklevel=3)
+
     def fail_if_errors(self):
         if self.errors:
             raise InstanceErrors(self.errors)
@@ -413,7 +426,12 @@ class _Builder:
         self.dims = self._dimensions(d.get("dimensions") or {}, nodes_doc)
         self.ctx = _Ctx(self.folder, self.yml, years, unit, self.dims, self.files)
         self.sources = self._sources(d.get("sources", "sources.csv"))
-        self.streams = self._streams(d.get("streams") or {})
+        if "streams" in d and "compositions" in d:
+            self.err("streams", "give 'compositions' only ('streams' is its deprecated name)")
+        elif "streams" in d:
+            self.deprecated("streams")
+        label = "streams" if "streams" in d and "compositions" not in d else "compositions"
+        self.streams = self._streams(d.get(label) or {}, label)
         self.fail_if_errors()
 
         self._expand(nodes_doc)
@@ -560,15 +578,15 @@ class _Builder:
             if s != "estimate" and str(s) not in self.sources:
                 self.err(key, "unknown source id", s, expected="an id from the sources table or 'estimate'")
 
-    def _streams(self, sdoc: dict) -> dict[str, np.ndarray]:
+    def _streams(self, sdoc: dict, label: str = "compositions") -> dict[str, np.ndarray]:
         out = {}
         if not isinstance(sdoc, dict):
-            self.err("streams", "expected a mapping stream name -> {composition, source}", sdoc)
+            self.err(label, "expected a mapping name -> {composition, source}", sdoc)
             return out
         for name, spec in sdoc.items():
-            key = f"streams.{name}"
+            key = f"{label}.{name}"
             if checks.bad_name(name):
-                self.errors.append(checks.name_error(self.ctx.where(key), "a stream name", name))
+                self.errors.append(checks.name_error(self.ctx.where(key), "a composition name", name))
                 continue
             if not isinstance(spec, dict) or "composition" not in spec:
                 self.err(key, "expected {composition: {element: fraction}, source: id}", spec)
@@ -577,7 +595,7 @@ class _Builder:
                 if k not in STREAM_KEYS:
                     self.err(f"{key}.{k}", "unknown key", expected=f"one of {sorted(STREAM_KEYS)}")
             if "source" not in spec:
-                self.err(f"{key}.source", "every stream cites a source id or says 'estimate'")
+                self.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
             else:
                 self._check_source(f"{key}.source", spec["source"])
             try:
@@ -829,15 +847,19 @@ class _Builder:
                                     "objective that counts energy, co2 or cost must see what it supplies",
                                     expected="energy, co2 and cost per unit supplied (write 0 where it is truly "
                                     "zero; the node's 'source' ids cite it)")
-        if "stream" in spec:
-            if spec["stream"] not in self.streams:
-                raise InstanceError(self.ctx.where(f"{key}.stream"), "unknown stream", spec["stream"],
-                                    expected=f"one of {list(self.streams)}")
-            node.composition = self.streams[spec["stream"]]
+        named = "composition" if isinstance(spec.get("composition"), str) else "stream" if "stream" in spec else None
+        if named == "stream":
+            self.deprecated("stream", key)
+        if named:
+            if spec[named] not in self.streams:
+                raise InstanceError(self.ctx.where(f"{key}.{named}"), "unknown composition", spec[named],
+                                    expected=f"one of {list(self.streams)} (top-level 'compositions')")
+            node.composition = self.streams[spec[named]]
         elif "composition" in spec:
             node.composition = self._composition(spec["composition"], f"{key}.composition", node.index)
         else:
-            raise InstanceError(self.ctx.where(key), "a source needs 'stream' or 'composition'")
+            raise InstanceError(self.ctx.where(key), "a source needs a 'composition' (a mapping, or the name of one "
+                                "of the top-level 'compositions')")
         to = spec.get("to")
         if to is None:
             raise InstanceError(self.ctx.where(f"{key}.to"), "a source needs a target")
@@ -949,22 +971,26 @@ class _Builder:
             raise InstanceError(self.ctx.where(f"{key}.to"), "a stock's outflow cannot go past the last life", to)
         self._edge(nid, tgt, str(to), "stock", f"{key}.to")
         hist_comp = None
-        if "history_stream" in spec:
-            hs = spec["history_stream"]
+        hkey = "history_composition" if "history_composition" in spec else "history_stream"
+        if hkey == "history_stream" and hkey in spec:
+            self.deprecated("history_stream", key)
+        if hkey in spec:
+            hs = spec[hkey]
             if isinstance(hs, dict):  # one stream per member of the family, keyed by a dimension's values
                 hs = next((hs[str(v)] if str(v) in hs else hs.get(v) for v in node.index.values()
                            if str(v) in map(str, hs)), None)
                 if hs is None:
-                    raise InstanceError(self.ctx.where(f"{key}.history_stream"), f"no stream for {node.name}",
-                                        list(spec["history_stream"]), expected=f"a key among {list(node.index.values())}")
+                    raise InstanceError(self.ctx.where(f"{key}.{hkey}"), f"no composition for {node.name}",
+                                        list(spec[hkey]), expected=f"a key among {list(node.index.values())}")
             if hs not in self.streams:
-                raise InstanceError(self.ctx.where(f"{key}.history_stream"), "unknown stream", hs,
+                raise InstanceError(self.ctx.where(f"{key}.{hkey}"), "unknown composition", hs,
                                     expected=f"one of {list(self.streams)}")
             hist_comp = self.streams[hs]
         if "history" in spec or "initial_stock" in spec:
             if hist_comp is None:
-                raise InstanceError(self.ctx.where(f"{key}.history_stream"),
-                                    "a stock with history or initial_stock needs 'history_stream' (its composition)")
+                raise InstanceError(self.ctx.where(f"{key}.history_composition"),
+                                    "a stock with history or initial_stock needs 'history_composition' (the name of "
+                                    "its composition)")
             self._history(node, spec, key, hist_comp[0])
         if "stock" in spec:
             node.target_stock = self.ctx.resolve(spec["stock"], f"{key}.stock", node.index, mass=True)
@@ -1198,7 +1224,13 @@ class _Builder:
         self.blends[-1]._alloc_spec = resolved
 
     def _node_sink(self, nid, node: Node, spec, key):
-        loss = spec.get("loss", "dissipation")
+        if "loss" not in spec:
+            raise InstanceError(self.ctx.where(f"{key}.loss"), "a sink needs 'loss:', the kind of outflow it is",
+                                expected=f"one of {list(LOSS_TYPES)}")
+        loss = spec["loss"]
+        if loss == "other":
+            self.deprecated("loss: other", key)
+            loss = "unspecified"
         if loss not in LOSS_TYPES:
             raise InstanceError(self.ctx.where(f"{key}.loss"), "unknown loss type", loss,
                                 expected=f"one of {list(LOSS_TYPES)}")
@@ -1207,7 +1239,7 @@ class _Builder:
 
             warnings.warn(f"{self.ctx.where(key)}: 'loss: export' is deprecated: for material that leaves the "
                           "region write 'kind: export' (reported as exported, counted as lost to the region by "
-                          "default); for an outlet that is not a loss write 'loss: other'",
+                          "default); for an outlet that is not a loss write 'loss: unspecified'",
                           DeprecationWarning, stacklevel=2)
         node.loss = loss
 

@@ -21,7 +21,6 @@ constraints for its ambitious ones.
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -36,7 +35,9 @@ import scipy.sparse as sp
 from . import terms
 from ._highs import new_highs
 from .errors import CircoptError, InstanceError, SolverError
+from .readable import indicator_unit
 from .system import EXPORTED, TOTAL, System
+from .terminal import Progress as _Progress
 
 LOSS_TYPES = ("dissipation", "process", "dilution")
 LEVER_KEYS = {"description", "cost", "baseline", "ambitious", "source"}
@@ -122,6 +123,15 @@ def indicators(res) -> dict[str, float]:
     return out
 
 
+def objective_tolerance(res, *values: float) -> float:
+    """Differences of objectives below this are solver noise, not results: 1e-7 of the larger of
+    the objectives compared and of the largest flow of the run times its number of years (HiGHS
+    meets bounds to ~1e-9 of the largest flow per row; an objective adds up many rows)."""
+    F = res.flows_array
+    flow_scale = float(abs(F).sum(axis=2).max()) * F.shape[0] if F.size else 0.0
+    return 1e-7 * max([1e-300, flow_scale, *(abs(v) for v in values if v is not None and np.isfinite(v))])
+
+
 @dataclass
 class Study:
     """A study's tables (``table`` the main one) and the runs behind them."""
@@ -157,42 +167,18 @@ class Study:
             fig = plots.plot_pareto(self.table, "budget", "objective", title="Best objective against budget")
         elif self.kind == "compare":
             t = self.table.set_index("indicator").drop(
-                columns=[c for c in self.table.columns if c.startswith(("diff", "rel_"))], errors="ignore")
+                columns=[c for c in self.table.columns if c.startswith(("diff", "rel_"))] + ["unit"], errors="ignore")
             t = t[t.index.str.startswith(("losses/", "surplus/", "primary/", "lost_after_50y/", "exported_after_50y/"))]
-            fig = _bars(t, "What-if comparison")
+            fig = plots.plot_bars(t, "What-if comparison", unit=self.meta.get("unit", ""))
         else:  # sweep
-            fig = _hist(self.table, self.meta.get("indicators", []))
+            fig = plots.plot_histograms(self.table, self.meta.get("plot", self.meta.get("indicators", [])),
+                                        units=self.meta.get("units", {}))
         return plots.figure_png_bytes(fig)
 
 
 def _jsonable_meta(meta: dict) -> dict:
     return {k: (v if isinstance(v, (str, int, float, bool, list, dict, type(None))) else str(v))
             for k, v in meta.items()}
-
-
-def _bars(t: pd.DataFrame, title: str):
-    from .plots import _plt
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 2))
-    t.plot.barh(ax=ax)
-    ax.set_title(title)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def _hist(table: pd.DataFrame, cols: list[str]):
-    from .plots import _plt
-
-    plt = _plt()
-    cols = [c for c in cols if c in table.columns][:4] or [c for c in table.columns if c.startswith("losses/")][:4]
-    fig, axes = plt.subplots(1, max(1, len(cols)), figsize=(4 * max(1, len(cols)), 3.5), squeeze=False)
-    for ax, c in zip(axes[0], cols):
-        ax.hist(table[c].dropna(), bins=min(30, max(5, len(table) // 5)), color="#1f77b4")
-        ax.set_title(c, fontsize=9)
-    fig.tight_layout()
-    return fig
 
 
 # ---------------------------------------------------------------------------------------
@@ -252,12 +238,21 @@ def prioritise(system: System, objective: Any = "losses", progress: bool = False
         current = best[1]
     bar.done()
     table = pd.DataFrame.from_records(recs)
-    alone = table[table.run == "alone"].sort_values("improvement", ascending=False)
+    tol = objective_tolerance(base, *table.objective)
+    if float(table.improvement.abs().max()) <= tol:
+        raise CircoptError(f"prioritise: no lever changes the objective by more than the solver tolerance ({tol:.1e}; "
+                           f"baseline objective {base_ind['objective']:.3g}, every lever within "
+                           f"{float(table.improvement.abs().max()):.1e} of it): there is nothing to rank -- choose an "
+                           "objective the levers act on (e.g. losses), or another scenario")
+    table["within_tolerance"] = table.improvement.abs() <= tol
+    alone = table[(table.run == "alone") & ~table.within_tolerance].sort_values("improvement", ascending=False)
     rank = {n: i + 1 for i, n in enumerate(alone.lever)}
     table["rank"] = [rank.get(n) if r == "alone" else None for n, r in zip(table.lever, table.run)]
     shadow = _lever_shadow_prices(base, lv)
+    unranked = sorted(set(table[(table.run == "alone") & table.within_tolerance].lever))
     return Study("prioritise", table, {"shadow_prices": shadow}, runs,
-                 {"objective": str(objective), "levers": names, "greedy_order": chosen})
+                 {"objective": str(objective), "levers": names, "greedy_order": chosen, "tolerance": tol,
+                  "unranked": unranked})
 
 
 def _row(run, lever, step, ind, base_ind, lv, adopted) -> dict:
@@ -512,8 +507,10 @@ def compare(path: str | Path, scenarios: list[str | None], objective: Any = None
         table[f"diff_{c}"] = table[c] - table[first]
     for c in labels:
         table[f"rel_{c}"] = (table[c] - table[first]) / table[first].where(table[first].abs() > 1e-12)
+    unit = runs[first].system.unit
+    table.insert(0, "unit", [indicator_unit(k, unit, objective) for k in table.index])
     return Study("compare", table.reset_index(), runs=runs, meta={"scenarios": [s or "base" for s in scenarios],
-                                                                   "objective": str(objective)})
+                                                                   "objective": str(objective), "unit": unit})
 
 
 # ---------------------------------------------------------------------------------------
@@ -531,10 +528,24 @@ def pareto(system: System, objectives: tuple[str, str], points: int = 5, progres
     # f's optimum, with g evaluated (weight 0) -- and g's own optimum
     at_f = optimise(system, objective={f: 1.0, g: 0.0}, **opt)
     bar.step()
-    at_g = optimise(system, objective=g, **opt)
+    at_g = optimise(system, objective={g: 1.0, f: 0.0}, **opt)
     bar.step()
     g_hi = at_f.objective_terms[g]
     g_lo = at_g.objective
+    f_lo, f_at_g = at_f.objective_terms[f], _term_value(system, at_g, f, opt)
+    tol = objective_tolerance(at_f, g_hi, g_lo)
+    if g_hi - g_lo <= tol or abs(f_at_g - f_lo) <= objective_tolerance(at_f, f_lo, f_at_g):
+        bar.done()
+        why = (f"{g} is already at its minimum ({g_lo:.6g}) at the optimum of {f}" if g_hi - g_lo <= tol
+               else f"{f} is already at its minimum ({f_lo:.6g}) at the optimum of {g}")
+        if abs(g_hi) <= tol and abs(g_lo) <= tol:
+            why += f" (it is 0 at both: the instance has nothing that '{g}' counts)"
+        reason = f"the front collapses to one point: {why}; the two objectives do not conflict on this instance"
+        ind = indicators(at_f)
+        table = pd.DataFrame([{"point": 0, "epsilon": g_hi, f: f_lo, g: g_hi, "status": "collapsed",
+                               **{k: v for k, v in ind.items() if k.startswith("losses/")}}])
+        return Study("pareto", table, runs={"point0": at_f},
+                     meta={"objectives": [f, g], "points": 1, "collapsed": reason})
     recs, runs = [], {}
     for k, eps in enumerate(np.linspace(g_hi, g_lo, points)):
         slack = 1e-9 * max(1.0, abs(eps))
@@ -553,6 +564,15 @@ def pareto(system: System, objectives: tuple[str, str], points: int = 5, progres
     bar.done()
     return Study("pareto", pd.DataFrame.from_records(recs), runs=runs,
                  meta={"objectives": [f, g], "points": points})
+
+
+def _term_value(system, res, name: str, opt: dict) -> float:
+    """The value of objective term ``name`` at a Result's decisions."""
+    from .model import optimise
+
+    if name in res.objective_terms:
+        return float(res.objective_terms[name])
+    return float(optimise(system, objective=name, fix=res, **opt).objective)
 
 
 # ---------------------------------------------------------------------------------------
@@ -711,8 +731,10 @@ def _run_point(args) -> dict:
 
 def sweep(path: str | Path, samples: int | None = None, grid: dict[str, list[float]] | None = None,
           scenario: str | None = None, objective: Any = None, seed: int = 0, executor: str = "processes",
-          workers: int | None = None, scheduler: str | None = None, progress: bool = True, **opt) -> Study:
+          workers: int | None = None, scheduler: str | None = None, progress: bool = True,
+          indicators: list[str] | None = None, **opt) -> Study:
     """Run many parameter sets: Monte Carlo over the instance's ranges (``samples``) or a grid.
+    ``indicators``: the columns to plot (default: every losses/surplus/primary/objective one).
 
     ``executor``: ``inprocess``, ``processes`` (local process pool, default) or ``dask``
     (``scheduler`` = a Dask distributed scheduler address; without one a local cluster is
@@ -742,12 +764,18 @@ def sweep(path: str | Path, samples: int | None = None, grid: dict[str, list[flo
         raise CircoptError(f"sweep: every one of {len(table)} parameter sets was refused; the first: "
                            f"{table.status.iloc[0]}")
     inds = [c for c in table.columns if c.startswith(("losses/", "surplus/", "primary/", "objective"))]
-    summary = (table.loc[ok, inds].describe(percentiles=[0.05, 0.5, 0.95]).T.reset_index()
-               .rename(columns={"index": "indicator"}))
+    plot = list(indicators or inds)
+    unknown = [c for c in plot if c not in table.columns or c in ("sample", "status")]
+    if unknown:
+        raise CircoptError(f"sweep: unknown indicator(s) {unknown}; indicators: {inds}")
+    summary = (table.loc[ok, list(dict.fromkeys([*plot, *inds]))].astype(float)
+               .describe(percentiles=[0.05, 0.5, 0.95]).T.reset_index().rename(columns={"index": "indicator"}))
+    summary.insert(1, "unit", [indicator_unit(k, system.unit, objective) for k in summary.indicator])
     summary["refused_samples"] = int((~ok).sum())
     return Study("sweep", table, {"sweep_summary": summary},
                  meta={"samples": len(jobs), "seed": seed, "executor": executor, "objective": str(objective),
-                       "seconds": round(time.perf_counter() - t0, 3), "indicators": inds})
+                       "seconds": round(time.perf_counter() - t0, 3), "indicators": inds, "plot": plot,
+                       "units": {k: indicator_unit(k, system.unit, objective) for k in plot}})
 
 
 def map_jobs(fn, jobs: list, executor: str = "processes", workers: int | None = None,
@@ -800,25 +828,3 @@ def _dask_map(jobs, scheduler, bar, fn=None, workers: int | None = None):
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-class _Progress:
-    """A one-line progress bar on stderr (long runs show progress)."""
-
-    def __init__(self, total: int, label: str, enabled: bool = True):
-        self.total, self.label, self.n, self.enabled = max(1, total), label, 0, enabled
-        self.t0 = time.perf_counter()
-
-    def step(self):
-        self.n += 1
-        if self.enabled:
-            frac = self.n / self.total
-            bar = "#" * int(30 * frac)
-            el = time.perf_counter() - self.t0
-            sys.stderr.write(f"\r{self.label} [{bar:<30}] {self.n}/{self.total} {el:6.1f}s")
-            sys.stderr.flush()
-
-    def done(self):
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()

@@ -22,7 +22,7 @@ import numpy as np
 from .lifetimes import Lifetime
 
 NODE_KINDS = ("source", "process", "stock", "split", "blend", "sink", "export")
-LOSS_TYPES = ("dissipation", "process", "dilution", "export", "surplus", "hibernation", "other")
+LOSS_TYPES = ("dissipation", "process", "dilution", "export", "surplus", "hibernation", "unspecified")
 #: the sink tag of an ``export`` node: material that leaves the region. It is neither in use
 #: nor lost; results report it as kind ``exported``; the ``domestic`` boundary view counts it
 #: as lost to the region, the ``global`` view sends it on to the node's declared fate abroad.

@@ -31,6 +31,9 @@ from .simulate import Shares, shares_from_decisions, simulate
 from .system import TOTAL, System
 
 SUMMARY_YEARS = (10, 25, 50, 100)
+#: a trace whose shares (in use + cumulative losses) miss 1 by more than this in any year and
+#: element is refused: its numbers would not be shares of the pulse
+SHARE_TOL = 1e-6
 #: horizon (years after the pulse) of the inflow-share indicators
 INFLOW_YEARS = 50
 
@@ -83,6 +86,8 @@ def pulse_sources(system: System, source: str | None) -> list[int]:
     cands = [i for i, n in enumerate(system.nodes)
              if n.kind == "source" and not n.free and "follows" not in n.meta]
     if name is None:
+        if len({system.nodes[i].family for i in cands}) == 1:  # one source, or the members of one family
+            return cands
         if len(cands) != 1:
             raise CircoptError("fate tracing needs a source: give --source NAME (or 'trace: {source: NAME}' in the "
                                f"instance); sources: {[system.nodes[i].name for i in cands]}")
@@ -133,6 +138,7 @@ def trace(system: System | str | Path, source: str | None = None, year: int | No
         shares = shares_from_decisions(system, decisions)
     res = simulate(system, shares=shares, pulse=pulse)
     table, summary = _fate_tables(system, res, ids, t0)
+    _check_shares(system, table)
     return Fate(table=table, summary=summary, result=res,
                 pulse={k: float(v[t0]) for k, v in pulse.items()}, year=year)
 
@@ -197,6 +203,18 @@ def _fate_tables(system: System, res, ids: list[int], t0: int) -> tuple[pd.DataF
     srecs += _inflow_shares(system, F, t0, elements)
     summary = pd.DataFrame.from_records(srecs, columns=["element", "indicator", "value"])
     return table, summary
+
+
+def _check_shares(system: System, table: pd.DataFrame) -> None:
+    """Refuse a trace whose shares do not add up to 1 (material entered that is not the pulse's,
+    or left without being booked)."""
+    s = table.groupby(["year", "element"])["share"].sum()
+    err = (s - 1.0).abs()
+    if len(err) and float(err.max()) > SHARE_TOL:
+        (year, el), total = err.idxmax(), float(s[err.idxmax()])
+        raise CircoptError(f"{system.name}: the traced shares of {el} add up to {total:.6g} in {year}, not 1 "
+                           f"(tolerance {SHARE_TOL:g}): material that is not the pulse's enters its path, or "
+                           "some leaves unbooked; the fate would be meaningless")
 
 
 def _inflow_shares(system: System, F: np.ndarray, t0: int, elements: list[str]) -> list[tuple]:

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import circopt
 from circopt.instance import helper_module
 
-INST = "instances/global_aluminium"
+INST = str(circopt.instance_dir("global_aluminium"))  # found next to the package: runs from any folder
 aa = helper_module(INST, "alloy_analysis")   # the instance's own analysis helpers
 sim = circopt.simulate(INST)                  # today's practice, STEPS
 base = aa.yearly(sim)
@@ -68,6 +68,19 @@ for a in axes: a.legend(fontsize=8); a.grid(alpha=0.3)"""),
     nbf.v4.new_code_cell("""sse = pd.read_csv(f"{INST}/results/sse_breakeven.csv")
 sse.round(3)"""),
 ]
+cells += [
+    nbf.v4.new_markdown_cell("## Headline numbers\\nChecked by the tests: re-running this notebook must reproduce them."),
+    nbf.v4.new_code_cell("""import json
+headline = {
+    "simulated practice: scrap surplus 2040 (Mt/yr)": round(float(base.surplus.loc[2040]), 6),
+    "optimum, practice, no sorting/SSE: surplus 2040 (Mt/yr)": round(float(none.surplus.loc[2040]), 6),
+    "optimum, with sorting and SSE: surplus 2040 (Mt/yr)": round(float(both.surplus.loc[2040]), 6) + 0.0,
+}
+print(json.dumps(headline, indent=1))""", metadata={"tags": ["headline"]}),
+]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                "language": "python"}})
-nbf.write(nb, Path(__file__).with_name("global_aluminium.ipynb"))
+OUT = Path(__file__).with_name("global_aluminium.ipynb")
+
+if __name__ == "__main__":
+    nbf.write(nb, OUT)  # without outputs; `python notebooks/build.py` writes it with its outputs

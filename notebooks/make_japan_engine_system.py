@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import circopt
 from circopt import studies, terms
 
-INST = "instances/japan_engine_system"
+INST = circopt.instance_dir("japan_engine_system")  # found next to the package: runs from any folder
 system = circopt.load(INST)
 today = circopt.simulate(system)
 best = circopt.optimise(system, "losses", then=["cost"])      # least losses, then least cost
@@ -90,8 +90,16 @@ the one lever that costs money (≈11 bn JPY per kt of losses avoided, almost al
     nbf.v4.new_code_cell("""st = studies.prioritise(system, {"losses": 1.0, "cost": 1e-6})
 st.table.query("run in ['alone', 'all']")[["run", "lever", "d_losses/total", "d_losses/Cr", "d_cost/total",
                                            "d_losses_per_d_cost"]].round(3)"""),
+    nbf.v4.new_markdown_cell("## Headline numbers\nChecked by the tests: re-running this notebook must reproduce them."),
+    nbf.v4.new_code_cell("""import json
+headline = {"least losses, then least cost: losses (kt)": round(best.objective_terms.get("losses", best.objective), 6),
+            "least cost: cost": round(cheap.objective, 6)}
+print(json.dumps(headline, indent=1))""", metadata={"tags": ["headline"]}),
 ]
 
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                "language": "python"}})
-nbf.write(nb, Path(__file__).with_name("japan_engine_system.ipynb"))
+OUT = Path(__file__).with_name("japan_engine_system.ipynb")
+
+if __name__ == "__main__":
+    nbf.write(nb, OUT)  # without outputs; `python notebooks/build.py` writes it with its outputs

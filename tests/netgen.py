@@ -41,7 +41,7 @@ def random_instance(draw) -> dict:
     for i in range(n_src):
         series = {2000: round(draw(st.floats(0.0, 100.0)), 3), 2000 + T - 1: round(draw(st.floats(0.0, 100.0)), 3),
                   "fill": "interpolate"}
-        nodes[f"src{i}"] = {"kind": "source", "stream": "s0", "series": series, "to": "use", "source": "estimate"}
+        nodes[f"src{i}"] = {"kind": "source", "composition": "s0", "series": series, "to": "use", "source": "estimate"}
     # one stream composition into the stock keeps the split's input composition known
     stock = {"kind": "stock", "lifetime": _lifetime(draw), "to": "eol", "source": "estimate"}
     if lives:
@@ -95,7 +95,7 @@ def random_instance(draw) -> dict:
         nodes["out"] = {"kind": "sink", "loss": "export"}
     nodes["landfill"] = {"kind": "sink", "loss": "dissipation"}
     nodes["slag"] = {"kind": "sink", "loss": "process"}
-    return {"name": "random", "unit": "t", "years": years, "elements": ELEMENTS, "streams": streams,
+    return {"name": "random", "unit": "t", "years": years, "elements": ELEMENTS, "compositions": streams,
             "nodes": nodes}
 
 

@@ -207,3 +207,37 @@ def test_check_notes_a_baseline_outside_the_optimiser_bounds(toy_copy, capsys):
     assert main(["check", str(toy_copy)]) == 0  # allowed: the simulation follows the baseline
     out = capsys.readouterr().out
     assert "eol[1]: baseline share of 'reuse' 0.6 is outside the optimiser's bounds [0, 0.5]" in out
+
+
+def test_a_sink_must_say_what_kind_of_outflow_it_is(tmp_path):
+    import circopt
+    from circopt.errors import InstanceErrors
+
+    from .netgen import write_sources
+
+    doc = {"name": "t", "unit": "t", "years": [2020, 2021], "elements": ["A"],
+           "compositions": {"a": {"composition": {"A": 1.0}, "source": "estimate"}},
+           "nodes": {"src": {"kind": "source", "composition": "a", "series": 1, "to": "out", "source": "estimate"},
+                     "out": {"kind": "sink"}}}
+    with pytest.raises(InstanceErrors, match=r"nodes.out.loss.*a sink needs 'loss:'"):
+        circopt.build(doc, write_sources(tmp_path))
+
+
+def test_old_words_still_load_with_a_warning(tmp_path):
+    import circopt
+
+    from .netgen import write_sources
+
+    old = {"name": "t", "unit": "t", "years": [2020, 2021], "elements": ["A"],
+           "streams": {"a": {"composition": {"A": 0.5}, "source": "estimate"}},
+           "nodes": {"src": {"kind": "source", "stream": "a", "series": 2, "to": "out", "source": "estimate"},
+                     "out": {"kind": "sink", "loss": "other"}}}
+    with pytest.warns(FutureWarning) as rec:
+        s = circopt.build(old, write_sources(tmp_path))
+    text = " ".join(str(w.message) for w in rec)
+    assert "'streams' is deprecated, write 'compositions'" in text and "write 'composition'" in text
+    assert "'loss: other' is deprecated, write 'loss: unspecified'" in text
+    assert s.nodes[-1].loss == "unspecified"
+    res = circopt.simulate(s)
+    c = res.cumulative_losses()
+    assert float(c[(c.loss_type == "unspecified") & (c.element == "A")].value.sum()) == pytest.approx(2.0)

@@ -34,7 +34,7 @@ def test_top_level_keys():
 
 
 def test_stream_keys():
-    assert SECTIONS["Streams"] == STREAM_KEYS
+    assert SECTIONS["Compositions"] == STREAM_KEYS
 
 
 def test_common_node_keys():

@@ -20,7 +20,7 @@ CASES = {
 }
 
 
-_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
+_ALU = ()  # global_aluminium rebuilt on real alloys: no expected failures left
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=_ALU) if c == "global_aluminium" else c for c in sorted(CASES)])

@@ -355,7 +355,7 @@ def test_element_name_formula(toy_copy, tmp_path):
 
 def test_stream_name_control_character(toy_copy, tmp_path):
     _edit(toy_copy, lambda d: d["streams"].update({"bad\x07": {"composition": {"Fe": 1.0}, "source": "estimate"}}))
-    _fails(toy_copy, "a stream name", "'bad\\x07'", tmp_path=tmp_path)
+    _fails(toy_copy, "a composition name", "'bad\\x07'", tmp_path=tmp_path)
 
 
 def test_route_name_formula(toy_copy, tmp_path):
@@ -378,7 +378,7 @@ def test_blend_output_name_formula(toy_copy, tmp_path):
 
 
 def test_node_name_formula(toy_copy, tmp_path):
-    _edit(toy_copy, lambda d: d["nodes"].update({"=cmd": {"kind": "sink"}}))
+    _edit(toy_copy, lambda d: d["nodes"].update({"=cmd": {"kind": "sink", "loss": "dissipation"}}))
     _fails(toy_copy, "nodes.=cmd", "a node name", tmp_path=tmp_path)
 
 
@@ -442,7 +442,7 @@ def _stock_driven_doc(source_extra: dict, stock: object, initial: str | None = N
     return {"name": "sd", "unit": "t", "years": [2020, 2024], "elements": ["A"],
             "streams": {"s": {"composition": {"A": 1.0}, "source": "estimate"}},
             "nodes": {"prod": {"kind": "source", "stream": "s", "to": "use", "source": "estimate", **source_extra},
-                      "use": use, "eol": {"kind": "sink"}}}
+                      "use": use, "eol": {"kind": "sink", "loss": "dissipation"}}}
 
 
 def test_stock_driven_source_with_series(tmp_path):

@@ -14,7 +14,7 @@ from .netgen import write_sources
 
 def _doc(nodes, years=(2020, 2021), elements=("A", "B"), streams=None):
     return {"name": "t", "unit": "t", "years": list(years), "elements": list(elements),
-            "streams": streams or {}, "nodes": nodes}
+            "compositions": streams or {}, "nodes": nodes}
 
 
 def _flow(res, a, b, year, el="total"):
@@ -218,7 +218,7 @@ def test_stock_driven_falling_stock_error_and_clip(tmp_path):
 
 def test_balancing_source_is_refused(tmp_path):
     nodes = {"bal": {"kind": "source", "balancing": True, "stream": "x", "to": "s", "source": "estimate"},
-             "s": {"kind": "sink"}}
+             "s": {"kind": "sink", "loss": "dissipation"}}
     with pytest.raises(InstanceError, match="balancing sources are gone"):
         circopt.build(_doc(nodes), write_sources(tmp_path))
 
@@ -234,7 +234,7 @@ def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
                 "baseline": {"reman": {1: 0.5, 2: 0.0}, "lose": "rest"}, "source": "estimate"},
         "reman": {"kind": "process", "over": ["life"], "to": {"use.next_life": 0.8, "dump": "rest"},
                   "source": "estimate"},
-        "dump": {"kind": "sink"},
+        "dump": {"kind": "sink", "loss": "dissipation"},
     }
     doc = {"name": "t", "unit": "t", "years": [2020, 2023], "elements": ["A"], "nodes": nodes}
     # reman[2] would send past the last life; the route into it has share 0 there, so both go

@@ -28,7 +28,15 @@ def test_sankey_links_group_families_and_losses(res):
 
 def test_sankey_figures_render(res, tmp_path):
     fig = plots.sankey_figure(res, 2025)
-    assert len(fig.data[0].node.label) == len(set(plots.sankey_links(res, 2025)[["source", "target"]].values.ravel()))
+    # the interactive Sankey draws the static one's layout: the same nodes, loops through "eol ↻"
+    lay = plots.sankey_layout(plots.sankey_links(res, 2025, min_share=0.002))
+    assert list(fig.data[0].node.label) == lay["nodes"]
+    assert {"eol ↻", "↻ eol"} <= set(fig.data[0].node.label)
+    static = {t.get_gid() for t in plots.sankey_png(res, 2025).axes[0].texts}  # the label before wrapping
+    assert static == set(fig.data[0].node.label)
+    # a loop is drawn as two bands of the reused flow's width (30 kt of eol -> in_use in 2025)
+    links = lay["links"].set_index(["source", "target"]).value
+    assert links[("eol", "eol ↻")] == pytest.approx(30) and links[("↻ eol", "in_use")] == pytest.approx(30)
     html = plots.save(fig, tmp_path / "s.html")
     assert "Sankey" in html.read_text() or "sankey" in html.read_text()
     png = plots.save(plots.sankey_png(res, 2025), tmp_path / "s.png")
@@ -51,7 +59,7 @@ def test_fate_and_series_plots(res, tmp_path):
 def test_static_sankey_draws_loops_as_bands(res):
     # reuse (eol -> in_use, 30 kt in 2025) goes back in the network: drawn through "eol ↻" / "↻ eol"
     fig = plots.sankey_png(res, 2025)
-    labels = {t.get_text() for t in fig.axes[0].texts}
+    labels = {t.get_gid() for t in fig.axes[0].texts}
     assert {"eol ↻", "↻ eol", "in_use", "dissipation (landfill)"} <= labels
     grouped = plots.sankey_links(res, 2025, grouping={"remelting": "recycling", "secondary": "recycling"})
     assert "recycling" in set(grouped.source)

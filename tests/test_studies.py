@@ -146,3 +146,59 @@ def test_whatif_reuse_equals_rebuild(system):
     np.testing.assert_allclose(warm.objective, cold.objective, rtol=1e-9)
     np.testing.assert_allclose(warm.objective, [55 - 10 * v for v in vals], rtol=1e-9)
     assert warm.max_relative_imbalance.max() <= 1e-9
+
+
+def test_pareto_says_when_the_front_collapses(system):
+    # nothing in the instance has a cost, so 'cost' is 0 at every point: one point, and why
+    st = studies.pareto(system, ("losses", "cost"), points=5)
+    assert len(st.table) == 1 and st.table.status.iloc[0] == "collapsed"
+    assert st.table.losses.iloc[0] == pytest.approx(0)  # no lever constraint: all 100 t may be reused
+    assert "collapses to one point" in st.meta["collapsed"] and "nothing that 'cost' counts" in st.meta["collapsed"]
+
+
+def test_prioritise_refuses_to_rank_solver_noise(system):
+    # 'surplus': the instance has no surplus sink, every run's objective is 0: nothing to rank
+    with pytest.raises(circopt.CircoptError, match="no lever changes the objective by more than the solver"):
+        studies.prioritise(system, objective="surplus")
+
+
+def test_prioritise_leaves_a_lever_within_tolerance_unranked(tmp_path):
+    # reuse forbidden outright: the 'reuse' lever changes nothing (0 t), 'collect' saves 27 t
+    doc = {**DOC, "constraints": [{"type": "forbid", "node": "eol", "route": "reuse"}]}
+    st = studies.prioritise(circopt.build(doc, write_sources(tmp_path)), objective="losses")
+    alone = st.table[st.table.run == "alone"].set_index("lever")
+    assert alone.loc["collect", "improvement"] == pytest.approx(27) and alone.loc["collect", "rank"] == 1
+    assert bool(alone.loc["reuse", "within_tolerance"]) and pd.isna(alone.loc["reuse", "rank"])
+    assert st.meta["unranked"] == ["reuse"]
+
+
+def test_compare_and_sweep_carry_units(tmp_path):
+    st = studies.compare("instances/toy", [None, "more_reuse"])
+    units = st.table.set_index("indicator")["unit"]
+    assert units["losses/total"] == "kt" and units["max_relative_imbalance"] == "ratio"
+    folder = write_sources(tmp_path / "inst")
+    import yaml
+
+    (folder / "instance.yaml").write_text(yaml.safe_dump(DOC))
+    sw = studies.sweep(folder, samples=5, seed=1, executor="inprocess", progress=False,
+                       indicators=["process/total", "losses/total", "losses/A"])
+    assert sw.meta["plot"] == ["process/total", "losses/total", "losses/A"]
+    summ = sw.tables["sweep_summary"].set_index("indicator")
+    assert summ.loc["process/total", "unit"] == "t"
+    assert summ.loc["process/total", "mean"] == pytest.approx(sw.table["process/total"].mean())
+    with pytest.raises(circopt.CircoptError, match="unknown indicator"):
+        studies.sweep(folder, samples=2, executor="inprocess", progress=False, indicators=["nope"])
+
+
+def test_progress_in_a_pipe_writes_plain_lines():
+    import io
+
+    from circopt.terminal import Progress
+
+    buf = io.StringIO()
+    bar = Progress(3, "sweep", stream=buf)
+    for _ in range(3):
+        bar.step()
+    bar.done()
+    text = buf.getvalue()
+    assert "\r" not in text and text.splitlines()[0] == "sweep: 3 runs ..." and "sweep: 3 runs in" in text

@@ -71,3 +71,31 @@ def test_fate_shares_sum_to_one_on_random_networks(doc, tmp_path_factory):
     fate = trace(system, source="src0")
     if fate.pulse and sum(fate.pulse.values()) > 0:
         assert fate.share_sum_error() < 1e-9
+
+
+def test_a_trace_whose_shares_do_not_add_up_is_refused():
+    from circopt.errors import CircoptError
+    from circopt.trace import _check_shares
+
+    table = pd.DataFrame({"year": [2020, 2020], "element": ["Cu", "Cu"], "kind": ["in_use", "loss"],
+                          "state": ["use", "dilution"], "share": [1.5, 1.17]})
+    with pytest.raises(CircoptError, match="add up to 2.67 in 2020"):
+        _check_shares(circopt.load("instances/toy"), table)
+
+
+def test_default_pulse_is_the_one_source_family(tmp_path):
+    # no 'trace:' key; the only sources with a series are the two members of 'prod': the pulse
+    # enters both, weighted by their series in the pulse year (3 : 1)
+    from .test_nodes import _doc
+
+    nodes = {
+        "prod": {"kind": "source", "over": ["p"], "composition": {"A": 1.0}, "series": {"x": 3, "y": 1},
+                 "to": "use", "source": "estimate"},
+        "use": {"kind": "stock", "over": ["p"], "lifetime": {"model": "fixed", "mean": 5}, "to": "gone",
+                "source": "estimate"},
+        "gone": {"kind": "sink", "loss": "dissipation"},
+    }
+    doc = {**_doc(nodes), "dimensions": {"p": ["x", "y"]}}
+    fate = trace(circopt.build(doc, write_sources(tmp_path)), year=2020)
+    assert fate.pulse == pytest.approx({"prod[x]": 0.75, "prod[y]": 0.25})
+    assert _share(fate, 2020, "in_use", "use[x]") == pytest.approx(0.75)
