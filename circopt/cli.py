@@ -373,6 +373,8 @@ def _study(args) -> int:
                            scheduler=args.scheduler)
     st.to_dir(args.out)
     print(st.table.head(20).to_string(index=False))
+    for note in st.meta.get("notes", []):
+        print(f"note: {note}")
     print(f"written to {args.out}")
     return 0
 

@@ -521,25 +521,37 @@ def compare(path: str | Path, scenarios: list[str | None], objective: Any = None
 # ---------------------------------------------------------------------------------------
 def pareto(system: System, objectives: tuple[str, str], points: int = 5, progress: bool = False, **opt) -> Study:
     """ε-constraint sweep: minimise f with g held at N levels between g's own minimum and
-    g's value at f's minimum. Returns the front (f, g) with each point's indicators."""
+    g's least value at f's minimum (f optimised first, then g with f held: a front never starts
+    at a dominated point). Returns the front (f, g) with each point's indicators. When one
+    decision set minimises both (no trade-off), the front is that one point and
+    ``meta["notes"]`` says so."""
+    from .lexicographic import hold_bound
     from .model import optimise
 
     f, g = objectives
     if points < 2:
         raise CircoptError("a Pareto front needs at least 2 points")
-    bar = _Progress(points + 2, "pareto", progress)
-    # f's optimum, with g evaluated (weight 0) -- and g's own optimum
-    at_f = optimise(system, objective={f: 1.0, g: 0.0}, **opt)
+    bar = _Progress(points + 3, "pareto", progress)
+    held = dict(opt.pop("epsilon", None) or {})
+    # f's optimum, then g's least value with f held there -- and g's own optimum
+    f_best = optimise(system, objective=f, epsilon=held or None, **opt).objective
     bar.step()
-    at_g = optimise(system, objective=g, **opt)
+    g_hi = optimise(system, objective=g, epsilon={**held, f: hold_bound(f_best, 1e-9)}, **opt).objective
     bar.step()
-    g_hi = at_f.objective_terms[g]
-    g_lo = at_g.objective
+    g_lo = optimise(system, objective=g, epsilon=held or None, **opt).objective
+    bar.step()
+    notes = []
+    if g_hi - g_lo <= 1e-6 * max(1.0, abs(g_lo)):
+        notes.append(f"no trade-off: one decision set minimises both {f} ({f_best:.6g}) and {g} ({g_lo:.6g}); "
+                     "the front is that single point")
+        levels = [g_lo]
+    else:
+        levels = list(np.linspace(g_hi, g_lo, points))
     recs, runs = [], {}
-    for k, eps in enumerate(np.linspace(g_hi, g_lo, points)):
+    for k, eps in enumerate(levels):
         slack = 1e-9 * max(1.0, abs(eps))
         try:
-            r = optimise(system, objective=f, epsilon={g: float(eps) + slack}, **opt)
+            r = optimise(system, objective=f, epsilon={**held, g: float(eps) + slack}, **opt)
         except SolverError as e:
             recs.append({"point": k, "epsilon": float(eps), f: np.nan, g: np.nan, "status": str(e)[:80]})
             bar.step()
@@ -552,7 +564,7 @@ def pareto(system: System, objectives: tuple[str, str], points: int = 5, progres
         bar.step()
     bar.done()
     return Study("pareto", pd.DataFrame.from_records(recs), runs=runs,
-                 meta={"objectives": [f, g], "points": points})
+                 meta={"objectives": [f, g], "points": len(levels), "notes": notes})
 
 
 # ---------------------------------------------------------------------------------------
@@ -796,7 +808,9 @@ class _Progress:
     """A one-line progress bar on stderr (long runs show progress)."""
 
     def __init__(self, total: int, label: str, enabled: bool = True):
-        self.total, self.label, self.n, self.enabled = max(1, total), label, 0, enabled
+        # a bar only on a terminal: in a pipe or a log file its carriage returns are noise
+        self.total, self.label, self.n = max(1, total), label, 0
+        self.enabled = bool(enabled) and sys.stderr.isatty()
         self.t0 = time.perf_counter()
 
     def step(self):

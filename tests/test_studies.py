@@ -84,6 +84,17 @@ def test_pareto_points_on_the_hand_worked_line(system):
     assert list(t.losses) == pytest.approx([100 - 0.9 * e for e in (100, 75, 50, 25, 0)], abs=1e-6)
 
 
+def test_pareto_without_trade_off_is_one_point_and_says_so(system):
+    # energy = recycled flow; least energy (0) leaves landfill + reuse = 100 open, and among those
+    # optima losses (= landfill) are least, 0, with everything reused: one decision set minimises
+    # both, so the front is the single point (0, 0), not five copies of it
+    st = studies.pareto(system, ("energy", "losses"), points=5)
+    t = st.table
+    assert len(t) == 1
+    assert t.energy.iloc[0] == pytest.approx(0, abs=1e-6) and t.losses.iloc[0] == pytest.approx(0, abs=1e-6)
+    assert any("no trade-off" in n for n in st.meta["notes"])
+
+
 def test_compare_scenarios_side_by_side():
     st = studies.compare("instances/toy", [None, "more_reuse"])
     t = st.table.set_index("indicator")
@@ -146,3 +157,11 @@ def test_whatif_reuse_equals_rebuild(system):
     np.testing.assert_allclose(warm.objective, cold.objective, rtol=1e-9)
     np.testing.assert_allclose(warm.objective, [55 - 10 * v for v in vals], rtol=1e-9)
     assert warm.max_relative_imbalance.max() <= 1e-9
+
+
+def test_progress_bar_stays_out_of_pipes(capsys):
+    # stderr captured by pytest is not a terminal: carriage-return bars would only garble a log
+    bar = studies._Progress(3, "sweep", True)
+    bar.step()
+    bar.done()
+    assert capsys.readouterr().err == ""
