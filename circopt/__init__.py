@@ -14,6 +14,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .bounds import binding, binding_levers  # noqa: E402
+from .decisions import Decisions, DecisionsError  # noqa: E402
 from .errors import (  # noqa: E402
     CircoptError,
     InfeasibleError,
@@ -37,6 +38,6 @@ def optimise(*args, **kwargs):
 
 
 __all__ = [
-    "CircoptError", "InfeasibleError", "binding", "binding_levers", "InstanceError", "InstanceErrors", "Result", "SimulationError",
+    "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "binding", "binding_levers", "InstanceError", "InstanceErrors", "Result", "SimulationError",
     "SolverError", "System", "UnboundedError", "build", "load", "optimise", "simulate", "__version__",
 ]

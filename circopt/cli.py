@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("instance", help="instance folder")
     t.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    t.add_argument("--objective", help="trace under the optimal shares for this objective")
+    t.add_argument("--objective", help="trace under the optimum's decisions for this objective (its route shares and "
+                   "allocation fractions, year by year)")
     t.add_argument("--source", help="source node or family the pulse enters at (default: the instance's trace.source)")
     t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
     t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")
@@ -200,12 +201,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .model import optimise
 
             objective = parse_objective(args.objective)
-            res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
-                           then=[parse_objective(o) for o in args.then], slack=args.slack,
-                           epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
+            import warnings
+
+            from .model import NumericalWarning
+
+            with warnings.catch_warnings():  # said once below, with the exit status
+                warnings.simplefilter("ignore", NumericalWarning)
+                res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
+                               then=[parse_objective(o) for o in args.then], slack=args.slack,
+                               epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
+            if res.status != "optimal":  # verified on the unscaled model: not a solution to rely on
+                print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
+                return 3
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)

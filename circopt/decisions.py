@@ -152,6 +152,10 @@ class Decisions:
             raise DecisionsError(where, f"{len(gaps)} decision(s) missing for some years, e.g. {gaps[:3]}",
                                  expected="every decision of the system in every model year (a full run's table)")
 
+    def leftover(self, b: int) -> np.ndarray:
+        """(n_in, T): what each input of blend ``b`` sends to its surplus outlet (0 for free inputs)."""
+        return np.maximum(self.blend_input[b] - self.allocation[b].sum(axis=1), 0.0)
+
     # ---- use ---------------------------------------------------------------------------------
     def shares(self, system: System):
         """The simulator's exact shares: route shares, allocation shares of non-free inputs, free masses."""
@@ -229,15 +233,12 @@ class Decisions:
         """The long table of ``decisions.csv``: routes, allocations, supplies, capacities."""
         years = np.asarray(system.years).astype(int)
         T = len(years)
-        parts = []
+        labels, values, inputs = [], [], []  # one entry per decision, T values each: one frame at the end
 
         def part(node, decision, kind, value, inp):
-            value = np.asarray(value, float)
-            inp = np.asarray(inp, float)
-            share = (np.divide(value, inp, out=np.zeros(T), where=inp > 0) if kind in ("route", "allocation")
-                     else np.full(T, np.nan))
-            parts.append(pd.DataFrame({"year": years, "node": node, "decision": decision, "kind": kind,
-                                       "share": share, "value": value, "input": inp}))
+            labels.append((node, decision, kind))
+            values.append(np.asarray(value, float))
+            inputs.append(np.broadcast_to(np.asarray(inp, float), (T,)))
 
         for e in sorted(self.route):
             p = system.edges[e].source
@@ -257,9 +258,15 @@ class Decisions:
                 part(system.nodes[e.source].name, "amount", "supply", self.supply[e.source], np.full(T, np.nan))
         for (node, label), v in self.capacity.items():
             part(node, label, "capacity", v, np.full(T, np.nan))
-        if not parts:
+        if not labels:
             return pd.DataFrame(columns=COLUMNS)
-        return pd.concat(parts, ignore_index=True)
+        node, decision, kind = (np.repeat(np.array([lab[k] for lab in labels], dtype=object), T) for k in range(3))
+        value, inp = np.concatenate(values), np.concatenate(inputs)
+        share = np.full(len(value), np.nan)
+        ratio = np.isin(kind, ("route", "allocation"))
+        share[ratio] = np.divide(value[ratio], inp[ratio], out=np.zeros(int(ratio.sum())), where=inp[ratio] > 0)
+        return pd.DataFrame({"year": np.tile(years, len(labels)), "node": node, "decision": decision, "kind": kind,
+                             "share": share, "value": value, "input": inp})
 
 
 def _alloc_label(src: str, output: str) -> str:

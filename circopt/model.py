@@ -105,10 +105,18 @@ import scipy.sparse as sp
 
 from ._highs import new_highs
 from .errors import InfeasibleError, InstanceError, InstanceErrors, SolverError, UnboundedError
+from .decisions import Decisions
+from .lp.postsolve import _polish, _project_routes
+from .lp.sparse import row_abs_max
+from .lp.verify import UNRELIABLE, refuse_non_finite, verify
 from .stocks import stock_plan
 from .definition.checks import MAX_MAGNITUDE
 from .system import TOTAL, System
 from .terms import DEFAULT_LOSS_TYPES, is_term  # noqa: F401 - DEFAULT_LOSS_TYPES: a public name of this module
+
+
+class NumericalWarning(UserWarning):
+    """A solution that breaks its constraints on the unscaled model (status ``numerically unreliable``)."""
 
 __all__ = ["CONSTRAINT_TYPES", "OBJECTIVES", "OptModel", "build_model", "optimise", "solve"]
 
@@ -464,7 +472,10 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.uniqueness`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
-    :class:`UnboundedError` or :class:`SolverError`; never returns a non-optimal Result.
+    :class:`UnboundedError` or :class:`SolverError`. Every solution is verified on the unscaled
+    model (:mod:`circopt.lp.verify`): one that breaks a row or bound beyond the tolerance comes
+    back with status ``numerically unreliable`` (the worst rows in its notes and
+    ``extra["verification"]``) and a :class:`NumericalWarning`, never as ``optimal``.
     """
     system = _as_system(system, scenario)
     if then:
@@ -1223,7 +1234,7 @@ class _Builder:
             if e.capacity is not None and np.isfinite(e.capacity).any():
                 vals.append(np.abs(e.capacity[np.isfinite(e.capacity)]).max())
         v = max(vals)
-        return float(2.0 ** round(math.log2(v))) if v > 0 and math.isfinite(v) else 1.0
+        return float(2.0 ** min(round(math.log2(v)), 1000)) if v > 0 and math.isfinite(v) else 1.0
 
     def _fix(self, fix, lb, ub) -> dict:
         """Fix route flows, blend allocations and free-source amounts to a run's decisions
@@ -1261,12 +1272,7 @@ def _drop_small(A: sp.csr_matrix) -> sp.csr_matrix:
     A.sum_duplicates()
     if A.nnz == 0:
         return A
-    absd = np.abs(A.data)
-    counts = np.diff(A.indptr)
-    nonempty = counts > 0
-    rowmax = np.zeros(A.shape[0])
-    rowmax[nonempty] = np.maximum.reduceat(absd, A.indptr[:-1][nonempty])
-    keep = absd > DROP_REL * np.repeat(rowmax, counts)
+    keep = np.abs(A.data) > DROP_REL * np.repeat(row_abs_max(A), np.diff(A.indptr))
     if keep.all():
         return A
     A.data[~keep] = 0.0
@@ -1463,12 +1469,8 @@ def _handover(om: OptModel) -> _Handover:
     n_all = A.shape[1]
     # scaling: masses by a power of two, rows by a power of two of their largest entry, objective to ~1
     sigma = om.mass_scale
-    absd = np.abs(A.data)
     counts = np.diff(A.indptr)
-    rmax = np.ones(A.shape[0])
-    ne = counts > 0
-    if ne.any():
-        rmax[ne] = np.maximum.reduceat(absd, A.indptr[:-1][ne])
+    rmax = row_abs_max(A, empty=1.0)
     rscale = np.exp2(np.round(np.log2(rmax)))
     cs = c * sigma
     cmax = np.abs(cs).max() if cs.size else 0.0
@@ -1501,7 +1503,9 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
 
     s = om.system
     T, E, C = s.T, len(s.edges), s.C
+    t_post = time.perf_counter()
     x_all = np.asarray(sol.col_value, float) * hl.col_scale
+    refuse_non_finite(x_all, lambda j: _col_label(om, hl, j))
     x_all = np.minimum(np.maximum(x_all, hl.col_lb), hl.col_ub)
     x = x_all[: hl.n].copy()
     x = _polish(om, x)
@@ -1515,6 +1519,7 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     for v, val in zip(hl.extra_vars, x_all[hl.n:].tolist()):
         v.set_value(val, skip_validation=True)
     flows = (om.G @ x + om.g).reshape(T, E, C)
+    refuse_non_finite(flows.ravel(), lambda k: s.edge_name((k // C) % E), "flows of the solution")
     plan = stock_plan(s)
     inflow_ext = plan.hist_inflow.copy()
     for k, nd in enumerate(plan.stocks):
@@ -1530,13 +1535,21 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
         objective = float(om.c @ x + om.c_offset)
     res.objective = objective
     res.objective_terms = terms
-    res.status = "optimal"
+    check = _verify(om, hl, h, x_all, terms)
+    res.status = "optimal" if check.ok else UNRELIABLE
+    if not check.ok:
+        import warnings
+
+        res.notes.append(check.note())
+        warnings.warn(check.note(), NumericalWarning, stacklevel=3)
     res.solve_seconds = solve_seconds
     res.solver = {"name": "highs", "version": _highs_version(h), "options": dict(opts),
                   "model_status": h.modelStatusToString(h.getModelStatus())}
     res.decision_record = _decisions(om, x, flows)
     res.decisions = _with_bounds(om, res.decision_record.to_table(s))
     res.duals = _duals(om, hl, sol, x_all)
+    res.extra["verification"] = check.summary()
+    om.timings["postsolve"] = time.perf_counter() - t_post
     res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
                        "objective": dict(om.objective), "epsilon": dict(om.epsilon),
                        "capacity_cost": _capacity_cost(om, x),
@@ -1544,6 +1557,18 @@ def _result(om: OptModel, hl: _Handover, h, sol, solve_seconds: float, opts: dic
     if getattr(om, "boundary", None):
         res.extra["boundary"] = om.boundary
     return res
+
+
+def _verify(om: OptModel, hl: _Handover, h, x_all: np.ndarray, terms: dict[str, float]):
+    """The solution checked on the unscaled model (:mod:`circopt.lp.verify`)."""
+    names = om.row_names
+    extra = [nm for nm, _ in hl.extra_rows]
+    row_name = (lambda i: names[i] if i < om.n_rows else extra[i - om.n_rows])
+    own = None if hl.user_objective else float(sum(w * terms[k] for k, w in om.objective.items()))
+    highs = float(h.getInfo().objective_function_value) * hl.obj_scale + hl.obj_offset
+    return verify(hl.A, hl.row_lb, hl.row_ub, hl.col_lb, hl.col_ub, x_all, row_name,
+                  lambda j: _col_label(om, hl, j), objective=own, solver_objective=highs if own is not None else None,
+                  c=hl.c, floor=max(om.mass_scale, float(np.abs(x_all).max(initial=0.0))))
 
 
 def _input_comp(s: System, n: int, ins: list[int]) -> np.ndarray:
@@ -1619,113 +1644,6 @@ def _with_driven_series(s: System, flows: np.ndarray) -> System:
     return dataclasses.replace(s, nodes=nodes)
 
 
-def _polish(om: OptModel, x: np.ndarray) -> np.ndarray:
-    """Make every mass balance hold to round-off, keeping HiGHS's decisions.
-
-    Each balance / allocation row defines one column: a process's or stock's input, the
-    largest route of a split, a blend input's leftover (or its largest allocation). Those
-    columns are recomputed from all others by one sparse solve of the exact rows (with
-    every coefficient, also those too small to hand to HiGHS); a split then sends exactly
-    its input, whatever the solver's feasibility tolerance left over.
-    """
-    if not len(om.polish_rows):
-        return x
-    import warnings
-
-    import scipy.sparse.linalg as spla
-
-    cand = om.polish_cand.tocsr()
-    m = cand.shape[0]
-    counts = np.diff(cand.indptr)
-    if np.any(counts == 0):
-        return x
-    rows = np.repeat(np.arange(m), counts)
-    # the candidate with the largest value in each row; a split's route: the one with the most
-    # room within its share bounds (ties: the widest bounds, then the first)
-    score = x.copy()
-    width = np.zeros(om.n_cols)
-    if om.route_room is not None:
-        rc, sel, lo, hi, _ = om.route_room
-        inflow = sel @ (om.G @ x + om.g)
-        r = x[rc]
-        score[rc] = np.minimum(hi * inflow - r, r - lo * inflow)
-        width[rc] = hi - lo
-    order = np.lexsort((-width[cand.indices], -score[cand.indices], rows))
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    dep = cand.indices[order[first]]
-    if len(np.unique(dep)) != m:
-        return x
-    # the factorisation of the dependent block is kept for the next solve of the same model
-    # (a sweep re-solves it many times, usually with the same dependent columns)
-    key = dep.tobytes()
-    cache = getattr(om, "_polish_cache", None)
-    if cache is None or cache[0] != key:
-        A = om.A_polish.tocsc()
-        rest = np.ones(om.n_cols, bool)
-        rest[dep] = False
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                lu = spla.splu(A[:, dep].tocsc())
-        except (RuntimeError, ValueError, ArithmeticError, Warning):  # singular: a loop without outlet
-            return x
-        cache = (key, lu, A[:, rest].tocsr(), rest)
-        om._polish_cache = cache
-    _, lu, A_rest, rest = cache
-    rhs = om.row_lb[om.polish_rows] - A_rest @ x[rest]
-    try:
-        sol = lu.solve(rhs)
-    except (RuntimeError, ValueError, ArithmeticError):
-        return x
-    sol = np.atleast_1d(sol)
-    if not np.all(np.isfinite(sol)):
-        return x
-    out = x.copy()
-    out[dep] = sol
-    return out
-
-
-def _project_routes(om: OptModel, x: np.ndarray, movable: np.ndarray) -> bool:
-    """Put each split's route totals inside their share bounds, in place.
-
-    HiGHS meets a bound to its feasibility tolerance, an absolute amount: on a split whose
-    input is itself tiny that can read as a share far outside the bounds (e.g. 1e-6 t all on a
-    route capped at 0 %). Routes are clipped to ``[lo, hi] x input`` and what that moves is
-    spread over the routes with room, in proportion to it. Splits with a fixed route are left
-    alone. Returns whether anything moved."""
-    if om.route_room is None:
-        return False
-    rc, sel, lo, hi, grp = om.route_room
-    inflow = np.maximum(sel @ (om.G @ x + om.g), 0.0)
-    r = x[rc]
-    lo_m, hi_m = lo * inflow, hi * inflow
-    clipped = np.clip(r, lo_m, hi_m)
-    if not len(grp):
-        return False
-    ng = int(grp.max()) + 1
-    fixed_grp = np.bincount(grp, weights=(~movable[rc]).astype(float), minlength=ng) > 0
-    target = np.zeros(ng)
-    target[grp] = inflow  # every route of a split-year sees the same input
-    resid = target - np.bincount(grp, weights=clipped, minlength=ng)
-    up = hi_m - clipped
-    dn = clipped - lo_m
-    room_up = np.bincount(grp, weights=up, minlength=ng)
-    room_dn = np.bincount(grp, weights=dn, minlength=ng)
-    new = clipped.copy()
-    g_up = (resid > 0) & (room_up >= resid)
-    g_dn = (resid < 0) & (room_dn >= -resid)
-    w_up = np.divide(up, room_up[grp], out=np.zeros_like(up), where=room_up[grp] > 0)
-    w_dn = np.divide(dn, room_dn[grp], out=np.zeros_like(dn), where=room_dn[grp] > 0)
-    new = np.where(g_up[grp], new + w_up * resid[grp], new)
-    new = np.where(g_dn[grp], new + w_dn * resid[grp], new)
-    ok = (g_up | g_dn | (resid == 0)) & ~fixed_grp
-    change = ok[grp] & (new != r)
-    if not change.any():
-        return False
-    x[rc[change]] = new[change]
-    return True
-
-
 def _highs_version(h) -> str:
     try:
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
@@ -1736,8 +1654,6 @@ def _highs_version(h) -> str:
 def _decisions(om: OptModel, x: np.ndarray, flows: np.ndarray):
     """The optimum's decisions (:class:`~circopt.decisions.Decisions`): route flows, blend
     allocations (free inputs included), free-source amounts and capacities."""
-    from .decisions import Decisions
-
     s = om.system
     alloc = {b: np.zeros((len(bl.inputs), len(bl.outputs), s.T)) for b, bl in enumerate(s.blends)}
     cols = np.flatnonzero(om.col_kind == C_ALLOC)

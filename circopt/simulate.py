@@ -111,6 +111,13 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     sh = shares or baseline_shares(system)
     flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
     res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)
+    stock_tot = res.stock_array.sum(axis=-1)
+    if not np.all(np.isfinite(stock_tot)) or np.any(np.abs(stock_tot) > MAX_VALUE):
+        s_, t = np.unravel_index(int(np.argmax(~np.isfinite(stock_tot) | (np.abs(stock_tot) > MAX_VALUE))),
+                                 stock_tot.shape)
+        raise SimulationError(f"the stock of {system.nodes[stock_plan(system).stocks[s_]].name} in "
+                              f"{int(system.years[t])} is {stock_tot[s_, t]:.6g} {system.unit}: beyond {MAX_VALUE:g} "
+                              "(or not finite); check the inputs for huge values (or use a larger unit)")
     if rec is not None and pulse is None:
         rec.check_reproduced(system, flows)
     res.attach_decisions(sh, lambdas)
@@ -246,12 +253,29 @@ def _run(system: System, sh: Shares, pulse: dict | None):
             inflow_ext[s, k] = f[ins].sum(axis=0) if ins else 0.0
     if pulse is None:
         _check_blend_outcomes(system, sh, lambdas, flows, notes)
+    _refuse_huge(system, flows)
     if np.any(flows < -1e-9 * max(1.0, float(np.abs(flows).max()))):
         e, c = np.unravel_index(int(np.argmin(flows.min(axis=0))), (E, C))
         t = int(np.argmin(flows[:, e, c]))
         raise SimulationError(f"negative flow {flows[t, e, c]:.6g} on {system.edge_name(e)} "
                               f"({system.channels[c]}) in {int(system.years[t])}")
     return flows, inflow_ext, lambdas, notes
+
+
+#: flows beyond this cannot be summed, scaled or handed to a solver in double precision
+MAX_VALUE = 1e300
+
+
+def _refuse_huge(system: System, flows: np.ndarray) -> None:
+    """Non-finite or astronomically large flows (or totals over channels) are refused."""
+    tot = flows.sum(axis=2)
+    huge = (~np.isfinite(flows) | (np.abs(flows) > MAX_VALUE)).any(axis=2)
+    bad = ~np.isfinite(tot) | (np.abs(tot) > MAX_VALUE) | huge
+    if bad.any():
+        t, e = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise SimulationError(f"the flow {system.edge_name(e)} in {int(system.years[t])} is {tot[t, e]:.6g} "
+                              f"{system.unit}: beyond {MAX_VALUE:g} (or not finite) it cannot be summed or solved in "
+                              "double precision; check the inputs for huge values (or use a larger unit)")
 
 
 def _check_free_sources(system: System, notes: list[str]) -> None:

@@ -85,7 +85,8 @@ def blend_doc(window_cu: float = 0.01) -> dict:
         "nodes": {
             "s1": {"kind": "source", "stream": "hi", "series": 30.0, "to": "mix", "source": "estimate"},
             "s2": {"kind": "source", "stream": "lo", "series": 30.0, "to": "mix", "source": "estimate"},
-            "prim": {"kind": "source", "free": True, "stream": "pure", "to": "mix", "source": "estimate", "energy": 0.0, "co2": 0.0, "cost": 0.0, },
+            "prim": {"kind": "source", "free": True, "stream": "pure", "to": "mix", "source": "estimate",
+                     "energy": 0.0, "co2": 0.0, "cost": 0.0},
             "mix": {"kind": "blend", "outputs": {"alloy": {"to": "market", "demand": 100.0,
                                                            "window": {"Cu": [0.0, window_cu]}}},
                     "surplus": "excess", "source": "estimate"},
@@ -294,8 +295,11 @@ def test_fixed_lp_reproduces_simulation_toy(scenario):
     assert rel_err(m["value"].to_numpy(), m["value_sim"].to_numpy()) <= 1e-9
 
 
+_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False))])
+@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=_ALU)])
 def test_fixed_lp_reproduces_simulation_flagships(instance):
     folder = ROOT / "instances" / instance
     if not (folder / "instance.yaml").is_file():

@@ -197,3 +197,29 @@ def test_record_round_trips_through_its_table(toy):
     for b, v in rec.allocation.items():
         np.testing.assert_array_equal(back.allocation[b], v)
         np.testing.assert_array_equal(back.blend_input[b], rec.blend_input[b])
+    # leftovers: what the surplus outlet receives
+    sur = optimise(toy, "primary").flows.query("target == 'surplus' and element == 'total'")["value"].to_numpy()
+    np.testing.assert_allclose(back.leftover(0).sum(axis=0), sur, rtol=1e-9, atol=1e-9)
+
+
+def test_free_source_outside_a_blend_round_trips(tmp_path):
+    """A free source feeding a process (not a blend) has no baseline rule, so the baseline
+    simulation refuses it; given the optimum's decisions its amount is imposed exactly."""
+    nodes = {
+        "supply": {"kind": "source", "composition": {"A": 0.2}, "series": 100.0, "to": "fork", "source": "estimate"},
+        "extra": {"kind": "source", "free": True, "composition": {"A": 1.0}, "to": "fab", "source": "estimate",
+                  "energy": 1.0, "co2": 0.5, "cost": 2.0},
+        "fork": {"kind": "split", "routes": {"a": "dump", "b": "fab"}, "baseline": {"a": 0.5, "b": "rest"},
+                 "source": "estimate"},
+        "fab": {"kind": "process", "to": {"keep": 0.9, "dump": "rest"}, "source": "estimate"},
+        "dump": {"kind": "sink", "loss": "dissipation"},
+        "keep": {"kind": "sink", "loss": "export"},
+    }
+    doc = {"name": "free", "unit": "t", "years": [2020, 2022], "elements": ["A"], "nodes": nodes}
+    system = circopt.build(doc, write_sources(tmp_path))
+    with pytest.raises(SimulationError, match="free source extra feeds fab"):
+        circopt.simulate(system)
+    opt = optimise(system, "losses", constraints=[{"type": "flow", "source": "fab", "target": "keep", "min": 95.0}])
+    # all 100 t go to fab (90 kept), and 5.56 t of 'extra' make up the rest: 0.9 (100 + x) = 95
+    np.testing.assert_allclose(opt.decisions.query("kind == 'supply'")["value"], 95 / 0.9 - 100, rtol=1e-9)
+    assert_same_run(circopt.simulate(system, decisions=opt), opt)
