@@ -40,6 +40,8 @@ from .system import EXPORTED, TOTAL, System
 
 LOSS_TYPES = ("dissipation", "process", "dilution")
 LEVER_KEYS = {"description", "cost", "baseline", "ambitious", "source"}
+#: a change of an optimum smaller than this times max(1, |objective|) is within the solver's tolerance
+NOISE = 1e-7
 
 
 # ---------------------------------------------------------------------------------------
@@ -252,12 +254,21 @@ def prioritise(system: System, objective: Any = "losses", progress: bool = False
         current = best[1]
     bar.done()
     table = pd.DataFrame.from_records(recs)
-    alone = table[table.run == "alone"].sort_values("improvement", ascending=False)
+    # an improvement within the solver's tolerance (relative 1e-7 of the objective) is not an effect:
+    # such levers get no rank, and a note says so (ranking them would rank solver noise)
+    tol = NOISE * max(1.0, abs(base_ind["objective"]))
+    table["measurable"] = table.improvement.abs() > tol
+    alone = table[(table.run == "alone") & table.measurable].sort_values("improvement", ascending=False)
     rank = {n: i + 1 for i, n in enumerate(alone.lever)}
     table["rank"] = [rank.get(n) if r == "alone" else None for n, r in zip(table.lever, table.run)]
+    quiet = [n for n, r, m in zip(table.lever, table.run, table.measurable) if r == "alone" and not m]
+    notes = []
+    if quiet:
+        notes.append(f"lever(s) {', '.join(quiet)} change {objective} by at most {tol:.3g} alone (relative {NOISE:g} "
+                     f"of {base_ind['objective']:.6g}, the solver's tolerance): no measurable effect, not ranked")
     shadow = _lever_shadow_prices(base, lv)
     return Study("prioritise", table, {"shadow_prices": shadow}, runs,
-                 {"objective": str(objective), "levers": names, "greedy_order": chosen})
+                 {"objective": str(objective), "levers": names, "greedy_order": chosen, "notes": notes})
 
 
 def _row(run, lever, step, ind, base_ind, lv, adopted) -> dict:

@@ -74,6 +74,16 @@ def test_prioritise_ranking_and_greedy_order(system):
     assert sp.loc["reuse", "binding_rows"] == 1 and sp.loc["reuse", "sum_abs_dual"] == pytest.approx(0.1)
 
 
+def test_prioritise_does_not_rank_levers_without_effect(system):
+    # energy = recycled flow, least at 0 with or without either lever (landfill or reuse take it
+    # all): neither lever changes the optimum, so neither is ranked and a note says so
+    st = studies.prioritise(system, objective="energy")
+    alone = st.table[st.table.run == "alone"].set_index("lever")
+    assert list(alone.improvement) == pytest.approx([0, 0], abs=1e-6)
+    assert alone["rank"].isna().all() and not alone.measurable.any()
+    assert "collect, reuse" in st.meta["notes"][0]
+
+
 def test_pareto_points_on_the_hand_worked_line(system):
     # no reuse, no lever applied: landfill + recycled = 100, losses L = landfill + 0.1 recycled
     # and energy E = recycled (1 per t), so the front is L = 100 - 0.9 E for E in [0, 100]
