@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import circopt  # noqa: E402
 from circopt import studies  # noqa: E402
@@ -65,16 +65,9 @@ def main() -> None:
         f"the paths: {diff:.1e}; largest audit imbalance: {audit:.1e}.", ""])
     print(text)
     if not args.no_write:
-        path = ROOT / "benchmarks" / "RESULTS.md"
-        old = path.read_text() if path.exists() else "# Benchmark results\n"
-        block = f"<!-- sweep:start -->\n{text}\n<!-- sweep:end -->"
-        if "<!-- sweep:start -->" in old:
-            new = re.sub(r"<!-- sweep:start -->.*?<!-- sweep:end -->", lambda _: block, old, flags=re.S)
-        else:
-            new = old.rstrip() + "\n\n" + block + "\n"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(new)
-        os.replace(tmp, path)
+        from _results import write_section
+
+        write_section("sweep", text)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Command-line interface: ``circopt VERB INSTANCE [options]``.
 
 Verbs: ``check``, ``simulate``, ``optimise``, ``explain``, ``trace``, ``report``, and the studies
-``prioritise``, ``combine``, ``compare``, ``pareto``, ``sweep``. Every verb validates the instance first
+``prioritise``, ``combine``, ``compare``, ``pareto``, ``sweep``, ``sensitivity``. Every verb validates the instance first
 and writes nothing if anything is wrong (exit code 1, every problem listed); outputs are
 written atomically.
 """
@@ -127,6 +127,29 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, help="local processes (default: all cores)")
     sw.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
+
+    se = sub.add_parser("sensitivity", help="global sensitivity over the instance's ranges (SALib: Morris, Sobol) "
+                        "or one at a time, with robustness of the lever ranking")
+    se.add_argument("instance", help="instance folder")
+    se.add_argument("--method", default="morris", choices=["morris", "sobol", "oat"],
+                    help="morris (elementary effects), sobol (S1, ST) or oat (one at a time); default morris")
+    se.add_argument("--samples", type=int, help="Morris trajectories (default 10) or Sobol base sample size "
+                    "(a power of two, default 64); runs: r x (factors + 1), N x (factors + 2); oat: ignored")
+    se.add_argument("--indicators", help="comma-separated indicators (default: objective or losses/total, losses per "
+                    "element, the instance's indicators); e.g. losses/Ni,energy,indicator:NAME,decision:NODE.ROUTE")
+    se.add_argument("--objective", help="optimise every run for this objective (default: simulate)")
+    se.add_argument("--scenario", help="named scenario")
+    se.add_argument("--group", action="append", default=[], metavar="NAME=RANGE,RANGE",
+                    help="ranges analysed as one factor (SALib groups; repeatable)")
+    se.add_argument("--exclude", action="append", default=[], metavar="RANGE",
+                    help="keep this range at its nominal value (repeatable)")
+    se.add_argument("--executor", default="processes", choices=["local", "inprocess", "processes", "dask"],
+                    help="where the runs go (default processes); the numbers are the same on each")
+    se.add_argument("--workers", type=int, help="processes or local Dask workers (default: all cores / 2)")
+    se.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
+    se.add_argument("--seed", type=int, default=0, help="random seed of the design and the bootstrap (default 0)")
+    se.add_argument("--out", required=True, help="output folder: indices.csv, samples.csv, failures.csv, "
+                    "robustness.csv, robustness.txt, sensitivity.png, summary.json")
     return p
 
 
@@ -219,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.verb == "explain":
             return _explain(args.outdir, top=args.top)
+        if args.verb == "sensitivity":
+            return _sensitivity(args)
         if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
             return _study(args)
         if args.verb == "report":
@@ -387,6 +412,36 @@ def _study(args) -> int:
         print(f"note: {note}")
     print(f"written to {args.out}")
     return 0
+
+
+def _sensitivity(args) -> int:
+    from .sensitivity import sensitivity
+
+    groups = {}
+    for text in args.group:
+        name, sep, members = text.partition("=")
+        if not sep or not name.strip() or not members.strip():
+            raise CircoptError(f"--group: expected NAME=RANGE,RANGE, got {text!r}")
+        groups[name.strip()] = [m.strip() for m in members.split(",") if m.strip()]
+    inds = [i.strip() for i in args.indicators.split(",") if i.strip()] if args.indicators else None
+    st = sensitivity(args.instance, args.method, args.samples, indicators=inds,
+                     objective=parse_objective(args.objective) if args.objective else None, scenario=args.scenario,
+                     executor="dask" if args.scheduler else args.executor, workers=args.workers,
+                     scheduler=args.scheduler, seed=args.seed, groups=groups or None, exclude=args.exclude)
+    st.to_dir(args.out)
+    m = st.meta
+    print(f"sensitivity ({m['method']}): {m['instance']}, {m['runs']} runs + nominal, {len(m['factors'])} factors, "
+          f"{m['seconds']:.1f} s ({m['runs_per_second']:.2f} runs/s), failed runs {m['failed_runs']}, "
+          f"max relative imbalance {m['max_relative_imbalance']:.2e}")
+    if len(st.indices):
+        from .sensitivity import MAIN_INDEX
+
+        main = st.indices[(st.indices["index"] == MAIN_INDEX[m["method"]]) & (st.indices["rank"] <= 5)]
+        for ind, g in main.groupby("indicator", sort=False):
+            print(f"  {ind}: " + ", ".join(f"{r.factor} {r.value:.3g}" for r in g.itertuples()))
+    print(st.text)
+    print(f"written to {args.out}")
+    return 1 if st.refused else 0
 
 
 def _report(res, out) -> None:

@@ -756,24 +756,7 @@ def sweep(path: str | Path, samples: int | None = None, grid: dict[str, list[flo
     jobs = [(doc, folder, system.ranges, dict(row), objective, opt) for row in params.to_dict("records")]
     bar = _Progress(len(jobs), "sweep", progress)
     t0 = time.perf_counter()
-    if executor == "inprocess":
-        out = []
-        for j in jobs:
-            out.append(_run_point(j))
-            bar.step()
-    elif executor == "processes":
-        out = [None] * len(jobs)
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            futs = {ex.submit(_run_point, j): i for i, j in enumerate(jobs)}
-            from concurrent.futures import as_completed
-
-            for fu in as_completed(futs):
-                out[futs[fu]] = fu.result()
-                bar.step()
-    elif executor == "dask":
-        out = _dask_map(jobs, scheduler, bar)
-    else:
-        raise CircoptError(f"unknown executor '{executor}'; expected inprocess, processes or dask")
+    out = map_jobs(_run_point, jobs, executor, workers, scheduler, bar)
     bar.done()
     table = pd.DataFrame.from_records(out)
     table.insert(0, "sample", range(len(table)))
@@ -790,7 +773,34 @@ def sweep(path: str | Path, samples: int | None = None, grid: dict[str, list[flo
                        "seconds": round(time.perf_counter() - t0, 3), "indicators": inds})
 
 
-def _dask_map(jobs, scheduler, bar):
+def map_jobs(fn, jobs: list, executor: str = "processes", workers: int | None = None,
+             scheduler: str | None = None, bar=None) -> list:
+    """``[fn(j) for j in jobs]`` in order, computed ``inprocess``, in a local process pool
+    (``processes``, ``workers`` processes) or on Dask (``dask``; ``scheduler`` address or a local
+    cluster). ``fn`` must be a top-level function (picklable); ``bar.step()`` after each job."""
+    bar = bar or _Progress(len(jobs), "jobs", False)
+    if executor == "inprocess":
+        out = []
+        for j in jobs:
+            out.append(fn(j))
+            bar.step()
+    elif executor == "processes":
+        from concurrent.futures import as_completed
+
+        out = [None] * len(jobs)
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futs = {ex.submit(fn, j): i for i, j in enumerate(jobs)}
+            for fu in as_completed(futs):
+                out[futs[fu]] = fu.result()
+                bar.step()
+    elif executor == "dask":
+        out = _dask_map(jobs, scheduler, bar, fn, workers)
+    else:
+        raise CircoptError(f"unknown executor '{executor}'; expected inprocess, processes or dask")
+    return out
+
+
+def _dask_map(jobs, scheduler, bar, fn=None, workers: int | None = None):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:  # pragma: no cover - optional extra
@@ -799,10 +809,10 @@ def _dask_map(jobs, scheduler, bar):
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
-        futs = client.map(_run_point, jobs, pure=False)
+        futs = client.map(fn or _run_point, jobs, pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
         out = [None] * len(jobs)
         for fu in as_completed(futs):
