@@ -7,14 +7,20 @@ The public verbs::
     result = circopt.optimise(system, objective="losses")    # Pyomo LP solved by HiGHS
     result.flows, result.stocks, result.losses, result.audit, result.to_dir("out")
     circopt.binding(result)                                  # which bounds bind, what each is worth
+
+``import circopt`` is cheap: the verbs and classes are the real objects of their modules (so
+``help(circopt.optimise)`` shows its signature and documentation), imported the first time they are
+used; numpy, pandas, scipy, Pyomo and matplotlib load only when needed.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
+
 __version__ = "0.1.0"
 
-from .bounds import binding, binding_levers  # noqa: E402
-from .decisions import Decisions, DecisionsError  # noqa: E402
 from .errors import (  # noqa: E402
     CircoptError,
     InfeasibleError,
@@ -24,20 +30,51 @@ from .errors import (  # noqa: E402
     SolverError,
     UnboundedError,
 )
-from .instance import build, load  # noqa: E402
-from .result import Result  # noqa: E402
-from .simulate import simulate  # noqa: E402
-from .system import System  # noqa: E402
+
+#: public name -> (module, attribute), imported on first use
+_LAZY = {
+    "binding": ("bounds", "binding"),
+    "binding_levers": ("bounds", "binding_levers"),
+    "build": ("instance", "build"),
+    "Decisions": ("decisions", "Decisions"),
+    "DecisionsError": ("decisions", "DecisionsError"),
+    "load": ("instance", "load"),
+    "optimise": ("model", "optimise"),
+    "OutputError": ("io", "OutputError"),
+    "Result": ("result", "Result"),
+    "simulate": ("simulate", "simulate"),
+    "System": ("system", "System"),
+}
 
 
-def optimise(*args, **kwargs):
-    """Optimise a system (see :func:`circopt.model.optimise`)."""
-    from .model import optimise as _optimise
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'circopt' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    globals()[name] = value
+    return value
 
-    return _optimise(*args, **kwargs)
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Importing the submodule ``circopt.simulate`` must not hide the function ``circopt.simulate``
+    (Python binds a submodule as an attribute of its package once it is imported)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
-    "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "binding", "binding_levers", "InstanceError", "InstanceErrors", "Result", "SimulationError",
-    "SolverError", "System", "UnboundedError", "build", "load", "optimise", "simulate", "__version__",
+    "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
+    "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "load",
+    "optimise", "simulate", "__version__",
 ]

@@ -1,38 +1,39 @@
-"""A quiet HiGHS instance: HiGHS 1.16 prints its banner on stdout when the first ``Highs``
-object of a process is constructed, before any option can be set; that line would land in
-every CLI output and notebook. It is written once per process, so the first construction
-happens with the C-level stdout pointed at /dev/null."""
+"""A quiet HiGHS instance.
+
+highspy 1.16 prints its banner ("Running HiGHS ...") on stdout the first time a ``Highs`` object of a
+process switches its callbacks on, which ``Highs.__init__`` does before any option can be set; that
+line would land in every CLI output and notebook. The subclass below sets ``output_flag`` off at that
+very moment (its ``enableCallbacks`` runs first inside the constructor), so nothing is printed and no
+file descriptor of the process is touched.
+"""
 
 from __future__ import annotations
 
-import os
-import sys
+_Quiet = None
 
-_banner_done = False
+
+def _quiet_class():
+    global _Quiet
+    if _Quiet is None:
+        import highspy
+
+        class QuietHighs(highspy.Highs):
+            """``highspy.Highs`` with ``output_flag`` off from its construction on."""
+
+            _silenced = False
+
+            def enableCallbacks(self):  # noqa: N802 - highspy's name
+                if not self._silenced:
+                    self._silenced = True
+                    self.setOptionValue("output_flag", False)
+                return super().enableCallbacks()
+
+        _Quiet = QuietHighs
+    return _Quiet
 
 
 def new_highs():
-    """A ``highspy.Highs`` with ``output_flag`` off (and the process's banner swallowed)."""
-    global _banner_done
-    import highspy
-
-    if not _banner_done:
-        _banner_done = True
-        try:
-            sys.stdout.flush()
-            fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
-            saved = os.dup(fd)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, fd)
-                h = highspy.Highs()
-            finally:
-                os.dup2(saved, fd)
-                os.close(saved)
-                os.close(devnull)
-        except (OSError, ValueError, AttributeError):  # no real file descriptor (embedded interpreters)
-            h = highspy.Highs()
-    else:
-        h = highspy.Highs()
+    """A ``highspy.Highs`` with ``output_flag`` off (no banner, no log on the console)."""
+    h = _quiet_class()()
     h.setOptionValue("output_flag", False)
     return h

@@ -17,6 +17,42 @@ from .errors import CircoptError, InstanceErrors
 from .system import BOUNDARIES
 
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
+#: exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
+#: exit code of an unexpected failure inside circopt (a bug to report, not a mistake of the user's); 3 is a
+#: written optimum that is numerically unreliable
+EXIT_INTERNAL = 4
+
+
+def _number(text: str, what: str, minimum: float, strict: bool, integer: bool):
+    """An argparse type: a finite number (integer if asked) above ``minimum`` (or at least it)."""
+    try:
+        v = int(text) if integer else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if v != v or v in (float("inf"), float("-inf")) or (v <= minimum if strict else v < minimum):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return v
+
+
+def _type(what: str, minimum: float, strict: bool = False, integer: bool = False):
+    def parse(text: str):
+        return _number(text, what, minimum, strict, integer)
+
+    parse.__name__ = what  # argparse names the type in its own messages
+    return parse
+
+
+SECONDS = _type("a positive number of seconds", 0.0, strict=True)
+BUDGET = _type("a finite number >= 0", 0.0)
+COUNT = _type("a whole number >= 1", 1, integer=True)
+POINTS = _type("a whole number >= 2", 2, integer=True)
+SEED = _type("a whole number >= 0", 0, integer=True)
+
+
+OUT_HELP = ("output folder: a new or empty one, or one circopt wrote before (replaced atomically); never the "
+            "instance or a folder holding other files")
+
 BOUNDARY_HELP = ("view of exported material: domestic (default; lost to the region) or global (export nodes "
                  "pass it on to their declared fate abroad)")
 
@@ -35,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("instance", help="instance folder")
     s.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    s.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    s.add_argument("--out", required=True, help=OUT_HELP)
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
     s.add_argument("--decisions", help="impose these decisions exactly (a decisions.csv or an output folder of "
                    "'optimise'): reproduces that run's flows")
@@ -56,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="also report whether the optimum is unique: each lever's range over all optima "
                    "(2 re-solves per lever)")
     o.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
-    o.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    o.add_argument("--time-limit", type=float, help="solver time limit in seconds")
+    o.add_argument("--out", required=True, help=OUT_HELP)
+    o.add_argument("--time-limit", type=SECONDS, help="solver time limit in seconds (> 0)")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
 
     ex = sub.add_parser("explain", help="the binding bounds of an optimum and what each is worth (reads binding.csv "
@@ -80,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     r.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     r.add_argument("--objective", help="also optimise for this objective and report it")
-    r.add_argument("--out", required=True, help="the HTML file to write")
+    r.add_argument("--out", required=True, help="the HTML file to write (a new file, or one circopt wrote)")
 
     pr = sub.add_parser("prioritise", aliases=["prioritize"], help="rank the instance's levers: each alone, all, "
                         "greedy order, shadow prices")
@@ -93,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     cb = sub.add_parser("combine", help="best combination of levers under a budget (MILP), and the frontier")
     cb.add_argument("instance", help="instance folder")
     cb.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
-    cb.add_argument("--budget", type=float, required=True, help="total adoption cost allowed")
+    cb.add_argument("--budget", type=BUDGET, required=True, help="total adoption cost allowed (>= 0)")
     cb.add_argument("--objective", default="losses", help="objective (default losses)")
     cb.add_argument("--scenario", help="named scenario")
     cb.add_argument("--out", required=True, help="output folder: combine.csv, combine.png")
@@ -111,20 +147,20 @@ def _parser() -> argparse.ArgumentParser:
     pa.add_argument("instance", help="instance folder")
     pa.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
     pa.add_argument("--objectives", required=True, help="two objectives, e.g. losses,energy")
-    pa.add_argument("--points", type=int, default=5, help="number of points (default 5)")
+    pa.add_argument("--points", type=POINTS, default=5, help="number of points (>= 2, default 5)")
     pa.add_argument("--scenario", help="named scenario")
     pa.add_argument("--out", required=True, help="output folder: pareto.csv, pareto.png")
 
     sw = sub.add_parser("sweep", help="Monte Carlo over the instance's ranges (or a grid), in parallel")
     sw.add_argument("instance", help="instance folder")
-    sw.add_argument("--samples", type=int, default=20, help="number of Monte-Carlo samples (default 20)")
+    sw.add_argument("--samples", type=COUNT, default=20, help="number of Monte-Carlo samples (>= 1, default 20)")
     sw.add_argument("--grid", help="a grid instead: 'range=v1:v2:v3;other=...'")
-    sw.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sw.add_argument("--seed", type=SEED, default=0, help="random seed (>= 0, default 0)")
     sw.add_argument("--objective", help="optimise each point for this objective (default: simulate)")
     sw.add_argument("--scenario", help="named scenario")
     sw.add_argument("--executor", default="processes", choices=["inprocess", "processes", "dask"],
                     help="where the points run (default processes)")
-    sw.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    sw.add_argument("--workers", type=COUNT, help="local processes (>= 1, default: all cores)")
     sw.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
 
@@ -133,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("instance", help="instance folder")
     se.add_argument("--method", default="morris", choices=["morris", "sobol", "oat"],
                     help="morris (elementary effects), sobol (S1, ST) or oat (one at a time); default morris")
-    se.add_argument("--samples", type=int, help="Morris trajectories (default 10) or Sobol base sample size "
+    se.add_argument("--samples", type=COUNT, help="Morris trajectories (default 10) or Sobol base sample size "
                     "(a power of two, default 64); runs: r x (factors + 1), N x (factors + 2); oat: ignored")
     se.add_argument("--indicators", help="comma-separated indicators (default: objective or losses/total, losses per "
                     "element, the instance's indicators); e.g. losses/Ni,energy,indicator:NAME,decision:NODE.ROUTE")
@@ -145,9 +181,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep this range at its nominal value (repeatable)")
     se.add_argument("--executor", default="processes", choices=["local", "inprocess", "processes", "dask"],
                     help="where the runs go (default processes); the numbers are the same on each")
-    se.add_argument("--workers", type=int, help="processes or local Dask workers (default: all cores / 2)")
+    se.add_argument("--workers", type=COUNT, help="processes or local Dask workers (default: all cores / 2)")
     se.add_argument("--scheduler", help="Dask scheduler address (implies --executor dask)")
-    se.add_argument("--seed", type=int, default=0, help="random seed of the design and the bootstrap (default 0)")
+    se.add_argument("--seed", type=SEED, default=0, help="random seed of the design and the bootstrap (default 0)")
     se.add_argument("--out", required=True, help="output folder: indices.csv, samples.csv, failures.csv, "
                     "robustness.csv, robustness.txt, sensitivity.png, summary.json")
     return p
@@ -176,6 +212,8 @@ def parse_objective(text: str):
             out[name] = float(w) if w else 1.0
         except ValueError:
             raise CircoptError(f"--objective: weight of '{name}' is not a number ({w!r})") from None
+        if out[name] != out[name] or abs(out[name]) == float("inf"):
+            raise CircoptError(f"--objective: weight of '{name}' must be a finite number ({w!r})")
     return out
 
 
@@ -199,10 +237,118 @@ def _formats(args) -> tuple[str, ...]:
     return ("csv", "parquet") if getattr(args, "parquet", False) else ("csv",)
 
 
+def _prepare(args):
+    """Check the options, then validate and hold the command's ``--out`` (:mod:`circopt.io`) until the command
+    ends; writers given the same path (``Result.to_dir(args.out)``, ``write_report``...) write through it."""
+    from .io import hold, prepare_output
+
+    if args.verb == "check":
+        return None
+    _preflight(args)
+    if getattr(args, "out", None) is None:
+        return None
+    kind = "file" if args.verb == "report" else "dir"
+    return hold(prepare_output(args.out, getattr(args, "instance", None), kind, command=args.verb))
+
+
+def _simulate(*args, **kwargs):
+    """:func:`circopt.simulate`, imported when first called."""
+    from . import simulate
+
+    return simulate(*args, **kwargs)
+
+
+def _failure(e: BaseException) -> int:
+    """The exit code of a failed command, after one clear message on stderr: 1 for a problem with the
+    instance, an option, the output or the system (disk full, permission); 130 when interrupted; 4 for an
+    internal error. ``SystemExit`` and a closed pipe pass through."""
+    if isinstance(e, (SystemExit, BrokenPipeError, GeneratorExit)):
+        raise e  # the console script ends quietly on a closed pipe
+    if isinstance(e, InstanceErrors):
+        print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
+        for err in e.errors:
+            print(f"  - {err}", file=sys.stderr)
+        return 1
+    if isinstance(e, CircoptError):
+        print(f"circopt: {e}", file=sys.stderr)
+        return 1
+    if isinstance(e, KeyboardInterrupt):
+        print("circopt: interrupted; an output not yet complete was not written (the previous one, if any, is "
+              "intact)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(e, OSError):
+        from .io import os_error_message
+
+        print(f"circopt: {os_error_message(e)}", file=sys.stderr)
+        return 1
+    if isinstance(e, MemoryError):
+        print("circopt: out of memory; try a smaller instance, fewer years or fewer samples", file=sys.stderr)
+        return 1
+    return _internal_error(e)
+
+
+def _internal_error(e: BaseException) -> int:
+    import os
+
+    if os.environ.get("CIRCOPT_DEBUG"):
+        raise e
+    text = str(e)
+    text = text if len(text) <= 300 else text[:300] + "..."
+    print(f"circopt: internal error ({type(e).__name__}: {text}); please report it with the command that "
+          "caused it (CIRCOPT_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _preflight(args) -> None:
+    """Every option checked before any work: objectives, scenario lists, grids, optional packages (the
+    numbers are checked by their argparse types)."""
+    import importlib.util
+
+    if getattr(args, "objective", None):
+        parse_objective(args.objective)
+    if args.verb == "pareto":
+        objs = [x for x in args.objectives.split(",") if x.strip()]
+        for x in objs:
+            parse_objective(x)
+        if len(objs) != 2:
+            raise CircoptError(f"--objectives takes two names, e.g. losses,energy (got {args.objectives!r})")
+    if args.verb == "compare" and not any(x.strip() for x in args.scenarios.split(",")):
+        raise CircoptError(f"--scenarios: expected comma-separated scenario names ('base' for none), got "
+                           f"{args.scenarios!r}")
+    if args.verb == "sweep" and args.grid:
+        _parse_grid(args.grid)
+    if getattr(args, "parquet", False) and not (importlib.util.find_spec("pyarrow")
+                                                or importlib.util.find_spec("fastparquet")):
+        raise CircoptError("--parquet needs pyarrow (pip install pyarrow)")
+    if args.verb in ("report", "prioritise", "prioritize", "combine", "compare", "pareto", "sweep") and \
+            importlib.util.find_spec("matplotlib") is None:
+        raise CircoptError(f"circopt {args.verb} draws figures and needs matplotlib (pip install 'circopt[plots]')")
+
+
+def _parse_grid(text: str) -> dict[str, list[float]]:
+    grid: dict[str, list[float]] = {}
+    for part in text.split(";"):
+        k, _, vals = part.partition("=")
+        if not k.strip() or not vals.strip():
+            raise CircoptError(f"--grid: expected 'range=v1:v2:v3;other=...', got {part!r}")
+        try:
+            values = [float(v) for v in vals.split(":")]
+        except ValueError:
+            raise CircoptError(f"--grid: values of '{k.strip()}' are not numbers ({vals!r})") from None
+        if any(v != v or abs(v) == float("inf") for v in values):
+            raise CircoptError(f"--grid: values of '{k.strip()}' must be finite numbers ({vals!r})")
+        grid[k.strip()] = values
+    return grid
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    from . import __version__, load, simulate
+    """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
+    3 an optimum written but numerically unreliable, 4 an internal error, 130 interrupted). Options are checked before any work, the output target before any
+    computation."""
+    from . import __version__, load
     from .instance import scenario_names
 
+    simulate = _simulate  # circopt.simulate and its scipy.sparse load only for the verbs that run it
     args = _parser().parse_args(argv)
     if args.version:
         print(f"circopt {__version__}")
@@ -210,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verb:
         _parser().print_help()
         return 2
+    target = None
     try:
+        target = _prepare(args)  # options, then the --out target (validated, locked): before any work
         if args.verb == "check":
             return _check(args, load, scenario_names)
         if args.verb == "simulate":
@@ -236,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res.to_dir(args.out, formats=_formats(args))
             _report(res, args.out)
             _explain(args.out)
-            if res.status != "optimal":  # verified on the unscaled model: not a solution to rely on
+            if res.status not in ("optimal", "nothing to decide"):  # verified on the unscaled model: not a
+                # solution to rely on
                 print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
                 return 3
             return 0
@@ -268,14 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {r.element}: {r.value:.4f} in use after 50 years")
             print(f"written to {args.out}")
             return 0
-    except InstanceErrors as e:
-        print(f"circopt: {len(e.errors)} problem(s) in the instance; nothing written:", file=sys.stderr)
-        for err in e.errors:
-            print(f"  - {err}", file=sys.stderr)
-        return 1
-    except CircoptError as e:
-        print(f"circopt: {e}", file=sys.stderr)
-        return 1
+    except BaseException as e:  # every failure ends in one line and an exit code (see _failure)
+        return _failure(e)
+    finally:
+        if target is not None:
+            target.release()
     return 2
 
 
@@ -393,15 +539,7 @@ def _study(args) -> int:
             raise CircoptError("--objectives takes two names, e.g. losses,energy")
         st = studies.pareto(_load(args, args.scenario), tuple(objs), points=args.points, progress=True)
     else:
-        grid = None
-        if args.grid:
-            grid = {}
-            for part in args.grid.split(";"):
-                k, _, vals = part.partition("=")
-                try:
-                    grid[k.strip()] = [float(v) for v in vals.split(":")]
-                except ValueError:
-                    raise CircoptError(f"--grid: values of '{k}' are not numbers ({vals!r})") from None
+        grid = _parse_grid(args.grid) if args.grid else None
         st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
                            objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
                            executor="dask" if args.scheduler else args.executor, workers=args.workers,
@@ -452,6 +590,8 @@ def _report(res, out) -> None:
     line += f", {s['years'][0]}-{s['years'][1]}, max relative imbalance {s['max_relative_imbalance']:.2e}"
     if "objective" in s:
         line += f", objective {s['objective']:.6g}"
+    if s.get("status") not in ("ok", "optimal", None):
+        line += f", status: {s['status']}"
     print(line)
     for st in (s.get("lexicographic") or {}).get("stages", []):
         held = f", then held at {st['held_at']:.9g}" if "held_at" in st else ""
@@ -461,12 +601,25 @@ def _report(res, out) -> None:
     print(f"written to {out}")
 
 
-def entry() -> None:  # pragma: no cover - the console script
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # output piped into `head` and the like
-        import os
+def _terminated(signum, frame) -> None:  # pragma: no cover - a signal handler of the console script
+    print("circopt: terminated; an output not yet complete was not written", file=sys.stderr)
+    raise SystemExit(128 + signum)
 
+
+def entry() -> None:  # pragma: no cover - the console script
+    import os
+
+    import signal
+
+    # the command draws into files only: no GUI backend, unless the user chose one
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # `kill` (SIGTERM) unwinds like Ctrl-C: the lock is released and a half-written output removed
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        code = main()
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        sys.exit(code)
+    except BrokenPipeError:  # output piped into `head` and the like
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)

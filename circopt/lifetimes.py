@@ -78,9 +78,7 @@ from dataclasses import dataclass, fields
 from typing import ClassVar, Literal
 
 import numpy as np
-import scipy.fft
-import scipy.optimize
-import scipy.special
+import scipy  # scipy.special, .fft and .optimize load on first use (`circopt check` stays quick)
 
 from circopt.errors import InstanceError
 

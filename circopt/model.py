@@ -486,7 +486,40 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
                                       time_limit=time_limit, uniqueness=uniqueness, **objective_options)
     om = build_model(system, objective=objective, constraints=constraints, fix=fix, weights=weights,
                      epsilon=epsilon, **objective_options)
+    if om.A.shape[1] == 0:
+        return _nothing_to_decide(om)
     return solve(om, solver_options=solver_options, time_limit=time_limit, uniqueness=uniqueness)
+
+
+def _nothing_to_decide(om: OptModel):
+    """An LP without a column: the data fix every flow, so the optimum is the simulation (status
+    ``nothing to decide``) provided every row holds at that one point (each row's activity is 0)."""
+    from .simulate import simulate
+
+    tol = 1e-9 * max(om.mass_scale, 1.0)
+    bad = np.flatnonzero((om.row_lb > tol) | (om.row_ub < -tol))
+    if len(bad):
+        names = [om.row_names[i] for i in bad[:5]]
+        raise InfeasibleError(f"nothing to decide, and the instance's data break {len(bad)} constraint(s): "
+                              f"{', '.join(names)}", conflict=names)
+    res = simulate(om.system)
+    res.engine = "optimise"
+    res.status = "nothing to decide"
+    res.objective = float(om.c_offset)
+    res.objective_terms = {name: float(off) for name, (_row, off) in om.terms.items()}
+    res.solve_seconds = 0.0
+    res.solver = {"name": "none", "reason": "the instance has no decision (no free share, allocation or free "
+                  "source): every flow follows from the data"}
+    res.notes.append("nothing to decide: every flow follows from the data; the result is the simulation")
+    # no row has a price: an empty duals table (the columns of a solved model's) so that every
+    # table of an optimisation (duals, binding) is written
+    res.duals = pd.DataFrame({"constraint": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
+                              "node": pd.Series(dtype="string"), "year": pd.Series(dtype="Int64"),
+                              "element": pd.Series(dtype="string"), "dual": pd.Series(dtype=float),
+                              "binding": pd.Series(dtype=bool), "activity": pd.Series(dtype=float),
+                              "lower": pd.Series(dtype=float), "upper": pd.Series(dtype=float),
+                              "origin": pd.Series(dtype="string")})
+    return res
 
 
 def build_model(system: System | str | Path, objective: Any = "losses", constraints: list[dict] | None = None,

@@ -185,17 +185,15 @@ def propagate_compositions(system: System) -> None:
 def _closed_loops(system: System, errors: list) -> None:
     """A loop of nodes that no stream leaves and no stock interrupts returns all its mass to
     itself within the year: the network has no solution. Found here, before any work."""
-    import scipy.sparse as sp
-    import scipy.sparse.csgraph as csg
-
     N = len(system.nodes)
     live = [e for e in system.edges if not _empty(e)]
     if not live:
         return
-    g = sp.coo_matrix((np.ones(len(live)), ([e.source for e in live], [e.target for e in live])), shape=(N, N))
-    n_comp, label = csg.connected_components(g, directed=True, connection="strong")
-    for c in range(n_comp):
-        members = np.where(label == c)[0]
+    succ: list[list[int]] = [[] for _ in range(N)]
+    for e in live:
+        succ[e.source].append(e.target)
+    for members in _strong_components(succ):
+        members = np.asarray(members)
         if len(members) < 2 and not any(e.source == e.target == members[0] for e in live):
             continue
         if any(system.nodes[i].kind in ("stock", "sink") for i in members):
@@ -239,6 +237,49 @@ def _with_pickups(system: System, comp, c_rest, picks):
     for k, e in enumerate(picks):
         out = out + r[k][:, None] * comp[e]
     return out
+
+
+def _strong_components(succ: list[list[int]]) -> list[list[int]]:
+    """Strongly connected components of a directed graph given by successor lists (Tarjan's algorithm,
+    iterative; plain Python keeps scipy's graph module out of ``circopt check``)."""
+    index: list[int] = [-1] * len(succ)
+    low = [0] * len(succ)
+    on_stack = [False] * len(succ)
+    stack: list[int] = []
+    comps: list[list[int]] = []
+    counter = 0
+    for root in range(len(succ)):
+        if index[root] >= 0:
+            continue
+        work = [(root, 0)]
+        while work:
+            v, i = work.pop()
+            if i == 0:
+                index[v] = low[v] = counter
+                counter += 1
+                stack.append(v)
+                on_stack[v] = True
+            if i < len(succ[v]):
+                work.append((v, i + 1))
+                w = succ[v][i]
+                if index[w] < 0:
+                    work.append((w, 0))
+                elif on_stack[w]:
+                    low[v] = min(low[v], index[w])
+                continue
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp.append(w)
+                    if w == v:
+                        break
+                comps.append(sorted(comp))
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+    return comps
 
 
 def _empty(edge) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 LOSS_COLOURS = {
@@ -20,9 +21,9 @@ KIND_COLOURS = {"source": "#1f77b4", "process": "#9edae5", "stock": "#2ca02c", "
 
 
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    """pyplot, imported when a figure is first drawn. circopt never chooses the backend: pyplot's
+    own rules apply (``MPLBACKEND``, the notebook's inline backend, Agg when there is no display);
+    the ``circopt`` command sets ``MPLBACKEND=Agg`` for itself when it is unset."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -47,8 +48,9 @@ def plot_fate(fate, element: str = "total", ax=None, title: str | None = None, g
         fig = ax.figure
     in_use = t[t.kind == "in_use"].pivot_table(index="year", columns="state", values="share", aggfunc="sum")
     losses = t[t.kind == "loss"].pivot_table(index="year", columns="state", values="share", aggfunc="sum")
+    years = np.sort(t.year.unique())  # every year of the trace, with or without a stock
+    in_use = in_use.reindex(years, fill_value=0.0)
     in_use = in_use.loc[:, in_use.max() > 1e-6]
-    years = in_use.index.to_numpy()
     cmap = plt.get_cmap("tab20")
     cols = [cmap(i % 20) for i in range(in_use.shape[1])]
     stack = [in_use[c].to_numpy() for c in in_use.columns]
@@ -60,7 +62,7 @@ def plot_fate(fate, element: str = "total", ax=None, title: str | None = None, g
             labels.append(f"loss: {c}")
             colours.append(LOSS_COLOURS.get(c, "#999999"))
     ax.stackplot(years, *stack, labels=labels, colors=colours, alpha=0.9)
-    ax.set_xlim(years[0], years[-1])
+    ax.set_xlim(years[0] - (years[0] == years[-1]) * 0.5, years[-1] + (years[0] == years[-1]) * 0.5)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"share of the {fate.year} pulse ({element})")
     ax.set_title(title or f"Fate of the {fate.year} input: {element}")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -109,15 +107,12 @@ def build_report(system, scenario: str | None = None, objective=None, trace_sour
             f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
 
-def write_report(path: str | Path, page: str) -> Path:
-    """Write the page atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    from .result import _umask
+def write_report(path, page: str, instance_dir: str | Path | None = None) -> Path:
+    """Write the page atomically, marked as circopt's (an HTML comment after the doctype).
 
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a report is an ordinary file
-    os.replace(tmp, path)
-    return path
+    ``path``: a file path or a held :class:`circopt.io.OutputTarget`. An existing file is replaced only if
+    circopt wrote it (it carries the marker) or it is empty; a folder is refused (:mod:`circopt.io`).
+    """
+    from .io import mark_html, write_file
+
+    return write_file(path, mark_html(page, "report"), instance_dir, "report")

@@ -9,9 +9,6 @@ really checks that each stock's outflow equals the convolution of its inflows.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,8 +108,8 @@ class Result:
         names, lives = self._stock_labels()
         return pd.DataFrame({
             "year": np.tile(np.repeat(s.years, K), S),
-            "node": np.repeat(names, T * K),
-            "life": np.repeat(lives, T * K),
+            "node": np.repeat(np.asarray(names, dtype=object), T * K),  # typed even without stocks
+            "life": np.repeat(np.asarray(lives, dtype=np.int64), T * K),
             "element": np.tile(self.element_names, S * T),
             "value": arr.ravel(),
         })
@@ -311,13 +308,29 @@ class Result:
                 t["binding_levers"] = binding_levers(self, t["binding"])
         return t
 
-    def to_dir(self, out: str | Path, formats: tuple[str, ...] = ("csv",), extra: dict | None = None) -> Path:
-        """Write every table (CSV and/or Parquet) and ``summary.json`` atomically into ``out``."""
+    def to_dir(self, out, formats: tuple[str, ...] = ("csv",), extra: dict | None = None,
+               command: str | None = None) -> Path:
+        """Write every table (CSV and/or Parquet) and ``summary.json`` atomically into ``out``.
+
+        ``out``: a path or a held :class:`circopt.io.OutputTarget`. A path is checked first (see
+        :mod:`circopt.io`): the instance folder, a folder holding it, a non-empty folder circopt did not
+        write, an existing file... are refused with :class:`circopt.io.OutputError`, before any table is
+        computed.
+        """
+        from .io import held, prepare_output
+
+        target = held(out, "dir")
+        if target is not None:
+            return self._write(target, formats, extra)
+        with prepare_output(out, self.system.path, "dir", command) as target:
+            return self._write(target, formats, extra)
+
+    def _write(self, target, formats, extra) -> Path:
         tables = self.tables()
         tables.update((extra or {}).get("tables", {}))
         summary = self.summary()
         summary.update((extra or {}).get("summary", {}))
-        return write_atomic(out, tables, summary, formats)
+        return write_atomic(target, tables, summary, formats)
 
 
 def sink_kind(node) -> str:
@@ -325,17 +338,15 @@ def sink_kind(node) -> str:
     return "exported" if node.loss == EXPORTED else "loss"
 
 
-def write_atomic(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict | None,
-                 formats: tuple[str, ...] = ("csv",), files: dict[str, bytes] | None = None) -> Path:
-    """Write into a temporary folder beside ``out`` and move it into place.
+def write_atomic(out, tables: dict[str, pd.DataFrame], summary: dict | None,
+                 formats: tuple[str, ...] = ("csv",), files: dict[str, bytes] | None = None,
+                 instance_dir: str | Path | None = None, command: str | None = None) -> Path:
+    """Write tables, ``summary.json`` and files into a temporary folder beside ``out`` and move it into
+    place (:func:`circopt.io.write_folder`: ``out`` is validated first and never anything circopt did
+    not write). An interrupted run leaves either the old results or the new ones, never a mix."""
+    from .io import write_folder
 
-    An interrupted run leaves either the old results or the new ones, never a mix.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; results are ordinary files
-    try:
+    def fill(tmp: Path) -> None:
         for name, df in tables.items():
             if "csv" in formats:
                 df.to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
@@ -345,23 +356,8 @@ def write_atomic(out: str | Path, tables: dict[str, pd.DataFrame], summary: dict
             (tmp / name).write_bytes(data)
         if summary is not None:
             (tmp / "summary.json").write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n")
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return write_folder(out, fill, instance_dir, command)
 
 
 def _jsonable(x):

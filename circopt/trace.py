@@ -69,7 +69,8 @@ class Fate:
                 "scenario": self.result.system.scenario,
                 "max_relative_imbalance": self.result.max_relative_imbalance,
                 "max_share_sum_error": float(self.share_sum_error())}
-        return write_atomic(out, {"fate": self.table, "fate_summary": self.summary}, summ)
+        return write_atomic(out, {"fate": self.table, "fate_summary": self.summary}, summ,
+                            instance_dir=self.result.system.path, command="trace")
 
     def share_sum_error(self) -> float:
         s = self.table.groupby(["year", "element"])["share"].sum()

@@ -536,6 +536,10 @@ def test_check_runs_the_simulation(tmp_path, capsys):
 
 
 def test_check_notes_an_instance_for_optimisation_only(toy_copy, capsys):
-    _edit(toy_copy, lambda d: d["nodes"]["eol"].pop("baseline"))
+    def drop_baseline(d):
+        d["nodes"]["eol"].pop("baseline")
+        # ranges over the removed baseline would (rightly) be refused as pointing at a missing key
+        d["ranges"] = {k: v for k, v in (d.get("ranges") or {}).items() if not k.startswith("nodes.eol.baseline")}
+    _edit(toy_copy, drop_baseline)
     assert main(["check", str(toy_copy), "--scenario", "infeasible"]) == 0
     assert "note: not simulated: split(s) eol have no 'baseline' shares (optimisation only)" in capsys.readouterr().out
