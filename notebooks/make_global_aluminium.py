@@ -5,64 +5,68 @@ from pathlib import Path
 import nbformat as nbf
 
 cells = [
-    nbf.v4.new_markdown_cell("""# The global aluminium cycle 2020-2050 under the EV shift
+    nbf.v4.new_markdown_cell("""# The global aluminium cycle 2020-2050 under the EV shift, at alloy level
 
-As electric cars replace engines, demand for secondary castings (the sink of mixed scrap)
-falls while scrap keeps coming: a scrap surplus builds up unless scrap is sorted by alloy or
-upgraded, e.g. by solid-state electrolysis (SSE: scrap to 99.9 % Al at 96 % yield).
-See `instances/global_aluminium/README.md` for every parameter, its source, and how our
-figures compare with the seed's 3.64 Mt of surplus in 2040."""),
-    nbf.v4.new_code_cell("""from circopt.instance import helper_module
-import pandas as pd
+As electric cars replace engines, demand for secondary castings (the outlet of shredded scrap)
+falls while scrap keeps coming. Is the scrap unusable (a surplus), and do alloy sorting or
+solid-state electrolysis (SSE: scrap to 99.9 % Al at 96 % yield) have to enter?
+
+The instance melts 22 registered alloys from scrap classes that carry Fe and Cu picked up in
+shredding, primary P1020 and priced additions (no free mass). Every parameter, its source and its
+range: `instances/global_aluminium/README.md`. The full tables (three EV paths, lexicographic runs,
+the SSE break-even) come from `python instances/global_aluminium/alloy_analysis.py` and are read
+here from `results/`; the cells below recompute the STEPS case."""),
+    nbf.v4.new_code_cell("""import pandas as pd
 import matplotlib.pyplot as plt
 import circopt
-from circopt import plots
+from circopt.instance import helper_module
 
 INST = "instances/global_aluminium"
-metrics = helper_module(INST, "metrics")  # the instance folder's own indicators
-SCENARIOS = ["baseline", "baseline_pledges", "baseline_netzero", "sorting", "sse"]
-results = {s: circopt.simulate(circopt.load(INST, s)) for s in SCENARIOS}
-ind = {s: metrics.indicators(r) for s, r in results.items()}
-print({s: f"{r.max_relative_imbalance:.1e}" for s, r in results.items()})"""),
-    nbf.v4.new_markdown_cell("## Scrap surplus per year by scenario"),
-    nbf.v4.new_code_cell("""fig, ax = plt.subplots(figsize=(9, 4.5))
-for s, t in ind.items():
-    ax.plot(t.index if "year" not in t else t["year"], t["surplus"], label=s, lw=2)
-ax.axhline(3.64, color="k", ls=":", lw=1); ax.text(2021, 3.75, "seed: 3.64 Mt in 2040 (cars)", fontsize=8)
-ax.set_ylabel("scrap surplus (Mt/yr)"); ax.legend(); ax.grid(alpha=0.3)"""),
-    nbf.v4.new_code_cell("""cols = ["demand", "primary", "post_consumer_scrap", "surplus", "automotive_surplus", "energy"]
-pd.concat({s: t.loc[t.index.isin([2020, 2030, 2040, 2050]) if "year" not in t else t.year.isin([2020, 2030, 2040, 2050]),
-                    [c for c in cols if c in t.columns]] for s, t in ind.items()}, names=["scenario"]).round(2)"""),
-    nbf.v4.new_markdown_cell("## The global cycle in 2020 and 2040 (baseline, stated policies)"),
-    nbf.v4.new_code_cell("""base = results["baseline"]
-# the pre-2020 cohorts sit in their own 'legacy_*' stocks: draw them with the products in use
-in_use = {n.family: "use" for n in base.system.nodes if n.family.startswith("legacy_")}
-for year in (2020, 2040):
-    plots.sankey_png(base, year, grouping=in_use, title=f"Aluminium cycle {year}, baseline (Mt/yr); "
-                     "green: recycled metal returning to the cast house")"""),
-    nbf.v4.new_code_cell("""plots.sankey_figure(base, 2040, grouping=in_use)"""),
-    nbf.v4.new_markdown_cell("## Primary demand and energy with and without SSE"),
+aa = helper_module(INST, "alloy_analysis")   # the instance's own analysis helpers
+sim = circopt.simulate(INST)                  # today's practice, STEPS
+base = aa.yearly(sim)
+print("audit", f"{sim.max_relative_imbalance:.1e}")
+base.loc[[2020, 2030, 2040, 2050], ["primary", "surplus", "deox", "auto_scrap", "auto_need", "auto_surplus",
+                                    "auto_lcv_surplus", "energy"]].round(2)"""),
+    nbf.v4.new_markdown_cell("""## The seed's automotive surplus (simulated practice, three EV paths)
+End-of-life car scrap that only secondary castings take, minus the secondary-casting alloy new cars
+need (BILLY2023's closed balance; the seed: 3.64 Mt in 2040)."""),
+    nbf.v4.new_code_cell("""seed = pd.read_csv(f"{INST}/results/seed_surplus.csv")
+seed.round(2)"""),
+    nbf.v4.new_markdown_cell("""## The minimum surplus: which remedies it needs
+`open`: any scrap into any alloy within its registered limits (dilution with primary);
+`practice`: wrought cast houses refuse shredded classes."""),
+    nbf.v4.new_code_cell("""s = aa.load("STEPS")
+none = aa.yearly(aa.run(s, "surplus", "practice", [aa.NO_XRF, aa.NO_SSE]))
+best = aa.run(s, "surplus", "practice")
+both = aa.yearly(best)
+fig, ax = plt.subplots(figsize=(9, 4.5))
+ax.plot(base.index, base.surplus, label="simulated practice (whole system)", lw=2)
+ax.plot(none.index, none.surplus, label="optimum, practice acceptance, no sorting, no SSE", lw=2)
+ax.plot(both.index, both.surplus, label="optimum, with XRF sorting and SSE", lw=2)
+ax.axhline(3.64, color="k", ls=":", lw=1); ax.text(2021, 3.8, "seed: 3.64 Mt in 2040 (cars)", fontsize=8)
+ax.set_ylabel("scrap surplus (Mt/yr)"); ax.legend(); ax.grid(alpha=0.3)
+pd.read_csv(f"{INST}/results/remedies.csv").round(2)"""),
+    nbf.v4.new_markdown_cell("""## What binds when the surplus remains, and what it is worth
+Without sorting and SSE (practice acceptance), the binding bounds of the surplus optimum and the
+change of the cumulative surplus per step of each bound."""),
+    nbf.v4.new_code_cell("""r = aa.run(s, "surplus", "practice", [aa.NO_XRF, aa.NO_SSE])
+circopt.binding(r).head(10)[["family", "binding_rows", "first_binding", "last_binding", "objective_change", "per"]]"""),
+    nbf.v4.new_markdown_cell("""## Lexicographic runs: surplus first, then cost, energy or primary
+(2040 values and cumulative 2020-2050; all three EV paths; practice acceptance)"""),
+    nbf.v4.new_code_cell("""lex = pd.read_csv(f"{INST}/results/lexicographic.csv")
+cols = ["path", "run", "surplus", "mixed", "demag", "twitch", "xrf", "sse", "deox", "primary", "energy", "cost"]
+lex[lex.year == 2040][cols].round(2)"""),
     nbf.v4.new_code_cell("""fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-for s in ("baseline", "sorting", "sse"):
-    t = ind[s]
-    x = t.index if "year" not in t else t["year"]
-    axes[0].plot(x, t["primary"], label=s, lw=2)
-    axes[1].plot(x, t["energy"], label=s, lw=2)
-axes[0].set_ylabel("primary aluminium (Mt/yr)"); axes[1].set_ylabel("energy (instance units/yr)")
-for a in axes: a.legend(); a.grid(alpha=0.3)"""),
-    nbf.v4.new_markdown_cell("""## The optimised deployment path
-Sorting share and SSE capacity per year that minimise the surplus, then primary input, under the
-capacity-growth limits of the instance."""),
-    nbf.v4.new_code_cell("""system = circopt.load(INST, "baseline")
-try:
-    best = circopt.optimise(system, objective={"surplus": 1.0, "primary": 1e-3})
-    opt_ind = metrics.indicators(best)
-    print("audit", f"{best.max_relative_imbalance:.1e}")
-    show = ["surplus", "primary", "sorted", "sse_feed", "energy"]
-    display(pd.concat({"baseline": ind["baseline"], "optimised": opt_ind}, axis=1)
-            .loc[[2030, 2040, 2050], (slice(None), show)].round(2))
-except circopt.CircoptError as e:
-    print("optimisation not available:", e)"""),
+st = lex[lex.path == "STEPS"]
+for run, g in st.groupby("run", sort=False):
+    axes[0].plot(g.year, g.xrf, label=run, lw=2)
+    axes[1].plot(g.year, g.sse, label=run, lw=2)
+axes[0].set_ylabel("XRF/LIBS-sorted scrap (Mt/yr)"); axes[1].set_ylabel("SSE feed (Mt/yr)")
+for a in axes: a.legend(fontsize=8); a.grid(alpha=0.3)"""),
+    nbf.v4.new_markdown_cell("""## When would SSE enter? (STEPS, surplus then cost / energy, SSE price swept)"""),
+    nbf.v4.new_code_cell("""sse = pd.read_csv(f"{INST}/results/sse_breakeven.csv")
+sse.round(3)"""),
 ]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                                "language": "python"}})

@@ -1,15 +1,13 @@
-"""Flagship case B (instances/global_aluminium): headline numbers, audit, the EV-path ordering,
-the three practice scenarios, and what the surplus is made of.
+"""Flagship B at alloy level (instances/global_aluminium, issue 14): no free mass, registered alloy
+limits, scrap classes with Fe/Cu pick-up, sorting and SSE with their economics.
 
-The pinned values were computed from the instance when it was written (regression pins, rel
-1e-6): a change means the instance or the engine changed, on purpose or not. Plausibility
-bands against the sourced 2020 figures and the structural properties do not rely on the pins.
+Hand-worked: a 6063 melt fed by shredded scrap with Fe pick-up and a priced Mg addition; the
+choice of how much scrap to alloy-sort. Plausibility: the 2040 headline against the seed report,
+BILLY2023's balance and IAI's 2020 figures.
 """
 
 from __future__ import annotations
 
-import copy
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,284 +15,176 @@ import pandas as pd
 import pytest
 
 import circopt
-from circopt.instance import helper_module, load_document
-from circopt.stocks import stock_plan
+from circopt.instance import helper_module
 
-pytestmark = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
+from .netgen import write_sources
 
-INSTANCE = Path(__file__).resolve().parents[1] / "instances" / "global_aluminium"
-ALLOYS = ("sc", "pc", "w1", "w3", "w5", "w6")
-ELEMENTS = ("Si", "Fe", "Cu", "Mg", "Mn", "Zn")
-PATHS = ("baseline", "baseline_pledges", "baseline_netzero")  # IEA STEPS, APS, NZE
+INST = Path(__file__).resolve().parents[1] / "instances" / "global_aluminium"
 
 
-def _local(name: str):
-    """This instance folder's helper module (see circopt.instance.helper_module)."""
-    return helper_module(INSTANCE, name)
+def _doc(nodes, elements):
+    return {"name": "t", "unit": "t", "years": [2020, 2021], "elements": list(elements), "streams": {},
+            "nodes": nodes}
 
 
-metrics = _local("metrics")
-
-# regression pins (Mt/yr)
-PIN_2020 = {"demand": 86.2, "primary": 68.24290503813477, "post_consumer_scrap": 17.4111071546795,
-            "new_scrap": 15.274226384798535, "surplus": 0.0}
-# 2040: (scrap surplus of the whole system, automotive surplus of the BILLY2023 balance)
-PIN_SURPLUS_2040 = {"baseline": (6.0593998056149205, 4.26488496619764),
-                    "baseline_pledges": (6.602292815341116, 4.853571456764506),
-                    "baseline_netzero": (7.984084243359844, 6.343001239934481)}
-# 2040 under STEPS: (scrap surplus, primary aluminium)
-PIN_SCENARIOS_2040 = {"baseline": (6.0593998056149205, 121.8168026610239),
-                      "sorting": (0.0, 115.64552030725557),
-                      "sse": (4.124480602924431, 120.00209258560966),
-                      "sorting_sse": (0.0, 115.48022717529105)}
+def _flow(res, a, b, year=2020, el="total"):
+    f = res.flows
+    return float(f[(f.source == a) & (f.target == b) & (f.year == year) & (f.element == el)].value.sum())
 
 
-@pytest.fixture(scope="module")
-def runs():
-    out = {}
-    for name in (*PATHS, "sorting", "sse", "sorting_sse"):
-        res = circopt.simulate(INSTANCE, scenario=name)
-        out[name] = (res, metrics.indicators(res))
-    return out
+def _priced(**kw):
+    return {"kind": "source", "free": True, "to": "melt", "co2": 0.0, "cost": 0.0, "source": "estimate", **kw}
 
 
-# ---------------------------------------------------------------------------------------- loading
-def test_every_scenario_loads_and_is_small():
-    names = circopt.instance.scenario_names(INSTANCE)
-    assert {"baseline", "baseline_pledges", "baseline_netzero", "sorting", "sse"} <= set(names)
-    system = circopt.load(INSTANCE, "baseline")
-    assert len(system.nodes) < 250 and len(system.edges) < 500  # families, not hand-written hundreds
-    assert system.unit == "Mt" and list(system.years[[0, -1]]) == [2020, 2050]
-
-
-def test_simulation_runs_in_seconds():
-    t = time.perf_counter()
-    circopt.simulate(INSTANCE, scenario="baseline")
-    assert time.perf_counter() - t < 15.0
-
-
-def test_legacy_stocks_have_the_lifetimes_of_their_product():
-    # workaround (one history_stream per family): legacy_<product> must age like use[product]
-    system = circopt.load(INSTANCE)
-    for n in system.nodes:
-        if n.family.startswith("legacy_") and n.kind == "stock":
-            twin = system.nodes[system.node_id(f"use[{n.family.removeprefix('legacy_')}]")]
-            assert n.lifetime == twin.lifetime, n.name
-
-
-# ---------------------------------------------------------------------------------------- audit
-@pytest.mark.parametrize("name", [*PATHS, "sorting", "sse", "sorting_sse"])
-def test_audit_closes_for_total_and_every_element(runs, name):
-    res, _ = runs[name]
-    worst = res.audit.groupby("element").relative.max()
-    assert set(worst.index) == {*ELEMENTS, "total"}
-    assert (worst <= 1e-9).all(), worst
-
-
-def test_every_element_is_conserved_over_the_horizon(runs):
-    # system level: inputs (sources, history cohorts) = outputs (sinks) + stock change, per element
-    res, _ = runs["baseline"]
-    s = res.system
-    F = res.flows_array.sum(axis=0)  # (E, C)
-    src = sum(F[e] for i, n in enumerate(s.nodes) if n.kind == "source" for e in s.out_edges(i))
-    snk = sum(F[e] for i, n in enumerate(s.nodes) if n.kind == "sink" for e in s.in_edges(i))
-    plan = stock_plan(s)
-    before = plan.stock_levels(plan.hist_inflow)[:, plan.H - 1, :].sum(axis=0)  # end of 2019
-    stock_change = res.stock_array[:, -1, :].sum(axis=0) - before
-    scale = np.abs(src).max()
-    np.testing.assert_allclose(src - snk - stock_change, 0.0, atol=1e-9 * scale)
-
-
-# ---------------------------------------------------------------------------------------- 2020
-def test_2020_figures_are_plausible(runs):
-    _, ind = runs["baseline"]
-    y = ind.loc[2020]
-    assert y.demand == pytest.approx(86.2, rel=1e-9)  # CRU_IAI2022, by construction
-    assert 0.9 * 65.3 <= y.primary <= 1.1 * 65.3  # IAI_2020PROD
-    assert 0.8 * 20.0 <= y.post_consumer_scrap <= 1.2 * 20.0  # IAI_MFM2021 (2019)
-    assert 0.8 * 13.3 <= y.new_scrap <= 1.25 * 13.3  # derived from IAI_MFM2021
-    assert y.surplus == pytest.approx(0.0, abs=1e-9)  # no surplus observed in 2020
-    res, _ = runs["baseline"]
-    st = res.stocks
-    stock = st[(st.year == 2020) & (st.element == "total")].value.sum()
-    assert 1000 <= stock <= 1400  # Mt; IAI: 1.2 Gt in use in 2021
-
-
-def test_2020_pins(runs):
-    _, ind = runs["baseline"]
-    for key, want in PIN_2020.items():
-        if want is not None:
-            assert ind.loc[2020, key] == pytest.approx(want, rel=1e-6, abs=1e-9), key
-
-
-# ---------------------------------------------------------------------------------------- EV paths
-def test_surplus_2040_per_ev_path_pins(runs):
-    for name, want in PIN_SURPLUS_2040.items():
-        _, ind = runs[name]
-        assert (ind.surplus[2040], ind.automotive_surplus[2040]) == pytest.approx(want, rel=1e-6, abs=1e-9), name
-
-
-def test_baseline_surplus_grows_with_the_ev_share(runs):
-    s = {name: runs[name][1].surplus for name in PATHS}
-    years = [y for y in s["baseline"].index if y >= 2025]
-    for y in years:
-        assert s["baseline_pledges"][y] >= s["baseline"][y] - 1e-9, y
-        assert s["baseline_netzero"][y] >= s["baseline_pledges"][y] - 1e-9, y
-    # and it grows over time under every path once it appears
-    for name in PATHS:
-        ser = s[name].loc[2030:]
-        assert (np.diff(ser.to_numpy()) >= -1e-9).all(), name
-    assert s["baseline_netzero"][2040] > s["baseline"][2040] + 1.0  # a material difference
-
-
-def test_surplus_comes_from_cast_bound_scrap(runs):
-    # the surplus is scrap offered to secondary castings beyond their demand: what the cast
-    # house refuses comes only from inputs offered to 'sc', and secondary castings are full
-    res, ind = runs["baseline"]
-    by_input = metrics.surplus_by_input(res).loc[2040]
-    assert by_input.sum() == pytest.approx(ind.surplus[2040], rel=1e-9)
-    assert by_input[[k for k in by_input.index if k.startswith("pool[") and k != "pool[sc]"]].abs().max() < 1e-9
-    assert ind.sc_output[2040] == pytest.approx(
-        pd.read_csv(INSTANCE / "data/paths/steps/alloy_demand.csv").set_index("year").sc[2040], rel=1e-9)
-
-
-# ---------------------------------------------------------------------------------------- practice scenarios
-def test_sorting_and_sse_reduce_the_surplus(runs):
-    base, sort, sse, both = (runs[n][1] for n in ("baseline", "sorting", "sse", "sorting_sse"))
-    assert sort.surplus[2040] < base.surplus[2040]
-    assert sse.surplus[2040] < base.surplus[2040]
-    assert both.surplus.sum() <= min(sort.surplus.sum(), sse.surplus.sum()) + 1e-9
-    # SSE metal replaces primary; sorting lets wrought scrap back into wrought alloys
-    assert sse.primary[2040] < base.primary[2040]
-    assert sort.primary[2040] < base.primary[2040]
-    for name, want in PIN_SCENARIOS_2040.items():
-        _, ind = runs[name]
-        assert (ind.surplus[2040], ind.primary[2040]) == pytest.approx(want, rel=1e-6, abs=1e-9), name
-
-
-def test_sse_path_respects_the_capacity_growth_limit(runs):
-    res, ind = runs["sse"]
-    cap = np.array([max(0.0, 0.25 * (y - 2028)) for y in ind.index])
-    assert (ind.sse_feed.to_numpy() <= cap + 1e-9).all()
-    assert ind.sse_feed[2040] > 1.0
-    # SSE metal: 96 % of the feed's Al at >= 99.9 % purity
-    s = res.system
-    F = res.flows_array
-    e_out = metrics._edges(s, "sse_cell", "casthouse")
-    e_in = metrics._edges(s, "sort", "sse_cell")
-    out = F[20][e_out].sum(axis=0)
-    feed = F[20][e_in].sum(axis=0)
-    assert out[-1] == pytest.approx(0.96 * feed[-1], rel=1e-12)
-    assert out[-1] / out.sum() >= 0.999
-
-
-# ---------------------------------------------------------------------------------------- composition
-def _relaxed_document():
-    """The baseline with every composition window opened to [0, 1] and every scrap offered to
-    every alloy in proportion to the alloy demands (what alloys without windows would accept)."""
-    doc, folder, _ = load_document(INSTANCE, "baseline")
-    doc = copy.deepcopy(doc)
-    ch = doc["nodes"]["casthouse"]
-    for out in ch["outputs"].values():
-        out["window"] = {el: [0.0, 1.0] for el in ELEMENTS}
-    dem = pd.read_csv(INSTANCE / "data/paths/steps/alloy_demand.csv").set_index("year")[list(ALLOYS)]
-    share = dem.div(dem.sum(axis=1), axis=0)
-    offer = {a: {int(y): float(share.loc[y, a]) for y in share.index} for a in ALLOYS}
-    ch["allocation"] = {key: copy.deepcopy(offer) for key in ch["allocation"]}
-    return doc, folder
-
-
-def test_surplus_vanishes_when_alloys_accept_any_scrap(runs):
-    # In simulation the surplus is what the offers send to an alloy beyond its demand. The
-    # baseline offers follow the alloys' composition (mixed shredded scrap only to secondary
-    # castings). Offering every scrap to every alloy in proportion to demand, as alloys without
-    # windows would accept it, leaves no surplus in any year: the baseline surplus is a
-    # composition (quality) effect, not more scrap than the world needs.
-    doc, folder = _relaxed_document()
-    res = circopt.simulate(circopt.build(doc, folder))
-    ind = metrics.indicators(res)
-    assert ind.surplus.max() == pytest.approx(0.0, abs=1e-9)
-    assert runs["baseline"][1].surplus[2040] > 1.0
-    assert res.max_relative_imbalance <= 1e-9
-    # every alloy still gets exactly its demand, and the scrap is all used
-    assert ind.post_consumer_scrap[2040] == pytest.approx(runs["baseline"][1].post_consumer_scrap[2040], rel=1e-9)
-    assert ind.primary[2040] < runs["baseline"][1].primary[2040]
-
-
-def test_products_enter_use_at_their_nominal_composition(runs):
-    res, _ = runs["baseline"]
-    s = res.system
-    prod = pd.read_csv(INSTANCE / "data" / "products.csv").set_index("product")
-    F = res.flows_array
-    for e in metrics._edges(s, "assembly", "use"):
-        p = s.nodes[s.edges[e].source].index["product"]
-        comp = F[20, e, :-1] / F[20, e, :].sum()
-        np.testing.assert_allclose(comp, prod.loc[p, list(ELEMENTS)].to_numpy(float), rtol=1e-9, atol=1e-15)
-    # the assembly books (almost) nothing: products are made from exactly their recipe of alloys
-    booked = F[:, metrics._edges(s, "assembly", "assembly_excess"), :].sum()
-    assert booked < 1e-9 * F[:, metrics._edges(s, "assembly", "use"), :].sum()
-
-
-# ---------------------------------------------------------------------------------------- optimisation
-@pytest.fixture(scope="module")
-def optimised():
-    return circopt.optimise(circopt.load(INSTANCE, "baseline"), objective={"surplus": 1.0, "primary": 1e-3})
-
-
-def _audit_closes(res):
-    # the optimiser books nominal outputs' excess and deficit as the simulator does: the audit closes
+# ---------------------------------------------------------------- hand-worked
+def test_6063_melt_with_fe_pickup_and_a_priced_mg_addition(tmp_path):
+    # 50 t of shredded scrap (Mg 0.6 %, Fe 0.3 %) picks up Fe = 0.9 % of the shredder's total input:
+    # shredded Fe = 0.991 x 0.003 + 0.009 = 0.011973, Mg = 0.991 x 0.006 = 0.005946.
+    # 100 t of 6063 (Fe <= 0.35 %, Mg >= 0.45 %) from it, P1020 (Fe 0.1 %, 14 kWh/kg) and pure Mg
+    # (35 kWh/kg). Energy = 14 p + 35 m falls with the scrap x, so x rises until Fe binds, with
+    # m = 0.45 - 0.005946 x and p = 100 - x - m:
+    #   0.011973 x + 0.001 (100 - x - 0.45 + 0.005946 x) = 0.35  ->  x = 0.25045 / 0.010978946
+    nodes = {
+        "scrap": {"kind": "source", "composition": {"Mg": 0.006, "Fe": 0.003}, "series": 50, "to": "shred",
+                  "source": "estimate"},
+        "pickup": {"kind": "source", "composition": {"Fe": 1.0}, "follows": "shred", "ratio": 0.009, "to": "shred",
+                   "source": "estimate"},
+        "shred": {"kind": "process", "to": "melt", "source": "estimate"},
+        "primary": _priced(composition={"Fe": 0.001}, energy=14.0),
+        "mg": _priced(composition={"Mg": 1.0}, energy=35.0),
+        "melt": {"kind": "blend", "surplus": "surplus", "source": "estimate", "allocation": {"shred": {"aa6063": 1.0}},
+                 "outputs": {"aa6063": {"to": "market", "demand": 100.0,
+                                        "window": {"Fe": [0, 0.0035], "Mg": [0.0045, 0.009]}}}},
+        "market": {"kind": "sink", "loss": "other"},
+        "surplus": {"kind": "sink", "loss": "surplus"},
+    }
+    res = circopt.optimise(circopt.build(_doc(nodes, ["Fe", "Mg"]), write_sources(tmp_path)), "energy")
+    x = 0.25045 / 0.010978946
+    m = 0.45 - 0.005946 * x
+    assert _flow(res, "pickup", "shred") == pytest.approx(50 * 0.009 / 0.991, rel=1e-9)
+    assert _flow(res, "shred", "melt", el="Fe") == pytest.approx(50 / 0.991 * 0.011973, rel=1e-6)
+    assert _flow(res, "melt", "surplus") == pytest.approx(50 / 0.991 - x, rel=1e-6)
+    assert _flow(res, "mg", "melt") == pytest.approx(m, rel=1e-6)
+    assert _flow(res, "primary", "melt") == pytest.approx(100 - x - m, rel=1e-6)
+    assert _flow(res, "melt", "market", el="Fe") == pytest.approx(0.35, rel=1e-6)
+    assert res.objective == pytest.approx(2 * (14 * (100 - x - m) + 35 * m), rel=1e-6)
     assert res.max_relative_imbalance <= 1e-9
 
 
-def test_optimised_surplus_not_above_baseline(runs, optimised):
-    _audit_closes(optimised)
-    opt = metrics.indicators(optimised)
-    assert opt.surplus.sum() <= runs["baseline"][1].surplus.sum() + 1e-6
+def test_how_much_scrap_to_alloy_sort(tmp_path):
+    # 10 t of shredded scrap: 5 t wrought pieces (Si 0.4 %, Cu 0.05 %) + 5 t cast pieces (Si 9 %, Cu 3 %);
+    # mixed: Si 4.7 %, Cu 1.525 %. XRF sorting (0.5 kWh/kg) sends 90 % of wrought and 1 % of cast pieces
+    # to the wrought fraction: per t sorted 0.455 t with Cu 0.9 x 0.00025 + 0.01 x 0.015 = 0.000375 t,
+    # Si 0.9 x 0.002 + 0.01 x 0.045 = 0.00225 t. A wrought alloy
+    # (20 t, Cu <= 0.1 %, Si <= 0.6 %) is made from these and primary (14 kWh/kg).
+    # Cu binds; per t of Cu the mixed scrap carries 65.6 t, the cast fraction 36.7 t: the cast fraction
+    # is not used. With s t sorted: mixed used a = (0.02 - 0.000375 s) / 0.01525 (Si stays below 0.12 t), and energy saved
+    # 14 (a + 0.455 s) - 0.5 s rises with s until all the mixed rest is used (a = 10 - s):
+    #   s* = (10 - 0.02 / 0.01525) / (1 - 0.000375 / 0.01525)
+    w_si, w_cu, c_si, c_cu = 0.5 * 0.004, 0.5 * 0.0005, 0.5 * 0.09, 0.5 * 0.03
+    mix = {"Si": w_si + c_si, "Cu": w_cu + c_cu}
+    frac = {"Si": (0.9 * w_si + 0.01 * c_si), "Cu": (0.9 * w_cu + 0.01 * c_cu)}
+    frac["other"] = 0.455 - frac["Si"] - frac["Cu"]
+    tc = {el: frac[el] / (mix[el] if el != "other" else 1 - mix["Si"] - mix["Cu"]) for el in frac}
+    nodes = {
+        "scrap": {"kind": "source", "composition": mix, "series": 10, "to": "sort", "source": "estimate"},
+        "sort": {"kind": "split", "routes": {"mixed": "melt", "xrf": "xrf_sort"}, "baseline": {"xrf": 0.0, "mixed": "rest"},
+                 "source": "estimate"},
+        "xrf_sort": {"kind": "process", "to": {"wrought_frac": tc, "cast_frac": "rest"}, "energy": 0.5, "source": "estimate"},
+        "wrought_frac": {"kind": "process", "to": "melt", "source": "estimate"},
+        "cast_frac": {"kind": "process", "to": "melt", "source": "estimate"},
+        "primary": _priced(composition={}, energy=14.0),
+        "melt": {"kind": "blend", "surplus": "surplus", "source": "estimate",
+                 "outputs": {"w": {"to": "market", "demand": 20.0, "window": {"Si": [0, 0.006], "Cu": [0, 0.001]}}}},
+        "market": {"kind": "sink", "loss": "other"},
+        "surplus": {"kind": "sink", "loss": "surplus"},
+    }
+    res = circopt.optimise(circopt.build(_doc(nodes, ["Si", "Cu"]), write_sources(tmp_path)), "energy")
+    s_star = (10 - 0.02 / 0.01525) / (1 - 0.000375 / 0.01525)
+    assert _flow(res, "sort", "xrf_sort") == pytest.approx(s_star, rel=1e-6)
+    assert _flow(res, "wrought_frac", "melt") == pytest.approx(0.455 * s_star, rel=1e-6)
+    assert _flow(res, "melt", "surplus") == pytest.approx(0.545 * s_star, rel=1e-6)  # the cast fraction
+    assert _flow(res, "melt", "market", el="Cu") == pytest.approx(0.02, rel=1e-6)
+    assert _flow(res, "primary", "melt") == pytest.approx(20 - 0.455 * s_star - (10 - s_star), rel=1e-6)
 
 
-def test_optimised_deployment_respects_limits(optimised):
-    _audit_closes(optimised)
-    ind = metrics.indicators(optimised)
-    cap = np.array([max(0.0, 0.25 * (y - 2028)) for y in ind.index])
-    assert (ind.sse_feed.to_numpy() <= cap + 1e-6).all()
-    d = optimised.decisions
-    lim = pd.read_csv(INSTANCE / "data" / "sorting_limits.csv")
-    srt = d[(d.kind == "route") & (d.decision == "sorted")].copy()
-    srt["product"] = srt.node.str.slice(5, -1)
-    m = srt.merge(lim, on=["year", "product"])
-    assert ((m.share >= m.today - 1e-6) | (m.input <= 1e-9)).all()
-    assert ((m.share <= m.ceiling + 1e-6) | (m.input <= 1e-9)).all()
+# ---------------------------------------------------------------- the instance
+@pytest.fixture(scope="module")
+def system():
+    return circopt.load(INST)
 
 
-def test_optimised_melts_respect_the_windows(optimised):
-    _audit_closes(optimised)
-    assert metrics.window_violations(optimised, tol=1e-6).empty
+def test_registered_alloys_with_their_limits(system):
+    # >= 15 real alloys; each output's window equals the registered min/max of the dossier table
+    spec = pd.read_csv(INST / "data" / "dossier" / "alloy_specs.csv")
+    used = pd.read_csv(INST / "data" / "alloy_specs_used.csv")
+    bl = system.blends[0]
+    alloys = [o for o in bl.outputs if o.demand is not None]
+    assert len(alloys) >= 15
+    checked = 0
+    for o in alloys:
+        name = used[used.alloy == o.name].registered_name.iloc[0]
+        for _, r in spec[spec.alloy == name].iterrows():
+            if r.element in system.elements:
+                c = system.channels.index(r.element)
+                assert o.window_hi[0, c] == pytest.approx(r.max_wt_pct / 100, rel=1e-12)
+                lo = 0.0 if pd.isna(r.min_wt_pct) else r.min_wt_pct / 100
+                assert o.window_lo[0, c] == pytest.approx(lo, abs=1e-15)
+                checked += 1
+    assert checked >= 100
 
 
-def test_optimised_surplus_is_zero_without_windows():
-    doc, folder = _relaxed_document()
-    res = circopt.optimise(circopt.build(doc, folder), objective="surplus")
-    _audit_closes(res)
-    assert metrics.indicators(res).surplus.max() == pytest.approx(0.0, abs=1e-6)
+def test_every_free_source_is_priced_and_primary_is_p1020(system):
+    free = [n for n in system.nodes if n.kind == "source" and n.free]
+    assert {n.family for n in free} == {"primary", "addition"}
+    for n in free:
+        for price in (n.energy, n.cost, n.co2):
+            assert price is not None and np.all(price > 0)
+    prim = next(n for n in free if n.family == "primary")
+    assert prim.composition[0, system.channels.index("other")] >= 0.997  # P1020: Al >= 99.7 %
+
+
+def test_shredded_scrap_carries_its_pickup(system):
+    # the stream into sort[ICEV]: (1 - 0.009 - 0.003) x the shredded alloys + 0.9 % Fe + 0.3 % Cu
+    prod = pd.read_csv(INST / "data" / "products14.csv").set_index("product")
+    e = next(e for e in system.edges if system.nodes[e.target].name == "sort[ICEV]")
+    assert system.comp_known[e.id]
+    fe = system.edge_comp[e.id][0, system.channels.index("Fe")]
+    assert fe == pytest.approx(prod.at["ICEV", "shred_Fe"], rel=1e-9)
+    assert 0.009 < fe < 0.009 + 0.013  # pick-up plus at most every alloy's Fe limit
 
 
 @pytest.fixture(scope="module")
-def lexicographic():
-    # optimise_path.py, stage (a) then (b): minimal surplus, then minimal primary at that surplus
-    mod = _local("optimise_path")
-    first, res = mod.lexicographic(circopt.load(INSTANCE, "baseline"), "primary")
-    return mod, first, res
+def seed():
+    return {p: helper_module(INST, "alloy_analysis").yearly(circopt.simulate(INST, scenario=s))
+            for p, s in (("STEPS", "baseline"), ("NZE", "baseline_netzero"))}
 
 
-def test_lexicographic_path_keeps_the_minimal_surplus_and_saves_primary(runs, lexicographic):
-    mod, first, res = lexicographic
-    _audit_closes(first)
-    _audit_closes(res)
-    s_min = float(first.objective_terms["surplus"])
-    ind = metrics.indicators(res)
-    assert ind.surplus.sum() == pytest.approx(s_min, abs=1e-5)
-    assert ind.surplus.sum() <= mod.epsilon_of(s_min) + 1e-9
-    assert ind.primary.sum() <= runs["baseline"][1].primary.sum() + 1e-6
-    # the deployment stays within the instance's limits
-    cap = np.array([max(0.0, 0.25 * (y - 2028)) for y in ind.index])
-    assert (ind.sse_feed.to_numpy() <= cap + 1e-6).all()
+def test_2040_automotive_surplus_is_plausible(seed):
+    # the seed report: 3.64 Mt (KAKEN_21K17918); BILLY2023's closed balance grows with the EV share
+    steps, nze = seed["STEPS"].auto_surplus[2040], seed["NZE"].auto_surplus[2040]
+    assert 2.0 < steps < 8.0
+    assert nze > steps
+    assert seed["STEPS"].auto_lcv_surplus[2040] > steps
+
+
+def test_2020_figures_are_plausible(seed):
+    b = seed["STEPS"]
+    assert 60 < b.primary[2020] < 75          # IAI_2020PROD 65.3 Mt
+    assert b.deox[2020] <= 1.0 + 1e-9         # the deoxidation outlet's capacity
+    # whole-system surplus 2050 in kg per person (9.7 bn, estimate) against MODARESI_2012's 0.4-2
+    assert 0.4 < b.surplus[2050] / 9.7 < 3.0
+
+
+@pytest.mark.slow
+def test_practice_surplus_needs_sorting_or_sse():
+    # wrought cast houses refuse shredded classes: without sorting and SSE a surplus remains in 2040;
+    # with both it vanishes; the optimum's audit closes and the LP solves in seconds
+    aa = helper_module(INST, "alloy_analysis")
+    s = aa.load("STEPS")
+    none = aa.yearly(aa.run(s, "surplus", "practice", [aa.NO_XRF, aa.NO_SSE]))
+    res = aa.run(s, "surplus", "practice")
+    both = aa.yearly(res)
+    assert none.surplus[2040] > 1.0
+    assert both.surplus[2040] < 1e-6
+    assert res.solve_seconds < 60

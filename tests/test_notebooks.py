@@ -11,10 +11,7 @@ from nbclient import NotebookClient
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
-_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=_ALU) if "aluminium" in p.stem else p for p in NOTEBOOKS],
+@pytest.mark.parametrize("path", NOTEBOOKS,
                          ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")

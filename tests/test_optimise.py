@@ -295,11 +295,8 @@ def test_fixed_lp_reproduces_simulation_toy(scenario):
     assert rel_err(m["value"].to_numpy(), m["value_sim"].to_numpy()) <= 1e-9
 
 
-_ALU = pytest.mark.xfail(reason="instance being rebuilt without free mass (alu branch)", strict=False)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("instance", ["japan_engines", pytest.param("global_aluminium", marks=_ALU)])
+@pytest.mark.parametrize("instance", ["japan_engines", "global_aluminium"])
 def test_fixed_lp_reproduces_simulation_flagships(instance):
     folder = ROOT / "instances" / instance
     if not (folder / "instance.yaml").is_file():

@@ -204,3 +204,60 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
                "--out", str(tmp_path / "o")])
     assert rc == 1 and "unknown indicator(s) ['nope']" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# the flagships' ranges: every range at its low and its high end builds and balances
+# ---------------------------------------------------------------------------------------
+def _flagship_oat(name: str, objective=None) -> tuple[S.Design, pd.DataFrame]:
+    from pathlib import Path
+
+    from circopt.instance import load, load_document
+
+    path = Path(__file__).resolve().parents[1] / "instances" / name
+    system = load(path)
+    des = S.design(system, load_document(path)[0], "oat")
+    return des, S.evaluate(path, des, objective=objective, executor="inprocess", progress=False)
+
+
+def test_japan_engine_system_ranges_build_and_balance_at_both_ends():
+    """Simulated, one range at a time: no failed run, every run audited. The export share acts on
+    what leaves the parc, which it does not change: engines in exported cars scale by 0.36 / 0.2995."""
+    des, table = _flagship_oat("japan_engine_system")
+    assert len(table) == 1 + 2 * len(des.factors)
+    assert list(table.status.unique()) == ["ok"], S.failures(table).to_dict("records")
+    assert table.max_relative_imbalance.max() <= 1e-9
+    nom = table[table.run == -1].iloc[0]
+    high = table[table.design == "high:nodes.car_end.to.exported_cars"].iloc[0]
+    assert high["export/total"] / nom["export/total"] == pytest.approx(0.36 / 0.2995, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_japan_engines_ranges_build_and_balance_at_both_ends():
+    """Simulated, one range at a time: no run refused (the composition stays <= 100 % with Cr and Cu
+    at their tops), every run audited; Ni at its top brings 0.000929 / 0.000497864 times the Ni."""
+    des, table = _flagship_oat("japan_engines")
+    assert list(table.status.unique()) == ["ok"], S.failures(table).to_dict("records")
+    assert table.max_relative_imbalance.max() <= 1e-9
+    nom = table[table.run == -1].iloc[0]
+    high = table[table.design == "high:streams.engine.composition.Ni"].iloc[0]
+    assert high["losses/Ni"] / nom["losses/Ni"] == pytest.approx(0.000929 / 0.000497864, rel=1e-6)
+
+
+def test_japan_engines_composition_ranges_fit_together():
+    """Ni, Cr, Co and Cu at the tops of their ranges together: the engine still builds, and the rest
+    of its mass ('other': C, Si, Mn of the cast iron) keeps 1 - 0.693557 - 0.240939 - 0.000929
+    - 0.0111 - 0.000557 - 0.0427 = 0.010218 (0.55 kg of 53.83 kg)."""
+    from pathlib import Path
+
+    from circopt.instance import apply_range, build, load, load_document
+
+    path = Path(__file__).resolve().parents[1] / "instances" / "japan_engines"
+    system = load(path)
+    doc, folder, _ = load_document(path)
+    for el in ("Ni", "Cr", "Co", "Cu"):
+        rng = system.ranges[f"streams.engine.composition.{el}"]
+        doc = apply_range(doc, rng, rng["high"])
+    top = build(doc, folder)
+    src = top.nodes[[n.name for n in top.nodes].index("engine_production")]
+    assert src.composition[0, -1] == pytest.approx(0.010218, abs=1e-9)
