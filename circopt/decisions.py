@@ -166,7 +166,10 @@ class Decisions:
         route = np.nan_to_num(base.route, nan=0.0)
         for p in {system.edges[e].source for e in self.route}:
             outs = [e for e in system.out_edges(p) if e in self.route]
-            R = np.stack([self.route[e] for e in outs])  # (n_routes, T)
+            # a route flow is >= 0; an optimum's may sit a solver tolerance below 0 (HiGHS meets
+            # bounds to an absolute 1e-7), which at a nearly empty split reads as a share far
+            # outside [0, 1] (-0.28 and 1.28 on japan_engines' remanufacturing[1] in 2060)
+            R = np.maximum(np.stack([self.route[e] for e in outs]), 0.0)  # (n_routes, T)
             tot = R.sum(axis=0)
             fallback = np.stack([route[e] for e in outs])
             even = np.where(fallback.sum(axis=0) > 0, fallback, 1.0 / len(outs))
@@ -184,7 +187,13 @@ class Decisions:
                     a[i] = 0.0
                 else:
                     has = xin[i] > 0
-                    a[i][:, has] = x[i][:, has] / xin[i][has]
+                    a[i][:, has] = np.maximum(x[i][:, has], 0.0) / xin[i][has]
+                    # the LP meets "input = sum of its allocations" to an absolute tolerance: on a
+                    # nearly empty input the fractions can sum past 1 (the simulation would make
+                    # mass), or, with no surplus outlet to take the rest, short of 1 (lose mass)
+                    tot = a[i].sum(axis=0)
+                    fix = has & ((tot > 1.0) | ((tot > 0) & (bl.surplus_edge is None)))
+                    a[i][:, fix] = a[i][:, fix] / tot[fix]
             alloc.append(a)
             free_alloc.append(fa)
         feeds_blend = {system.edges[e].source for bl in system.blends for e in bl.inputs}

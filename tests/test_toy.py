@@ -85,7 +85,7 @@ def test_losses_table_and_audit(res):
     lo = res.losses
     sl = lo[(lo.node == "slag") & (lo.year == 2023) & (lo.element == "total")].value.iloc[0]
     assert sl == pytest.approx(87 * 0.9 * 0.05 + 87 * 0.1 * 0.10)
-    assert set(lo.loss_type) == {"export", "dissipation", "process", "surplus"}
+    assert set(lo.loss_type) == {"unspecified", "dissipation", "process", "surplus"}  # markets: an outlet, not a loss
     assert res.max_relative_imbalance <= 1e-9
     # the audit covers every non-sink node, element and total, every year
     n_nodes = sum(1 for n in res.system.nodes if n.kind != "sink")

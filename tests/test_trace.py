@@ -31,11 +31,11 @@ def test_pulse_in_first_life(fate):
 
 
 def test_cumulative_losses_by_type(fate):
-    # 2022: landfill 0.1; remelting 0.6 -> slag 0.6*(0.9*0.05 + 0.1*0.10) = 0.033, export 0.567
-    # 2023: second life 0.3 -> landfill 0.03; 0.27 remelted -> slag 0.01485, export 0.25515
+    # 2022: landfill 0.1; remelting 0.6 -> slag 0.6*(0.9*0.05 + 0.1*0.10) = 0.033, to markets 0.567
+    # 2023: second life 0.3 -> landfill 0.03; 0.27 remelted -> slag 0.01485, to markets 0.25515
     assert _share(fate, 2023, "loss", "dissipation") == pytest.approx(0.13)
     assert _share(fate, 2023, "loss", "process") == pytest.approx(0.033 + 0.01485)
-    assert _share(fate, 2023, "loss", "export") == pytest.approx(0.567 + 0.25515)
+    assert _share(fate, 2023, "loss", "unspecified") == pytest.approx(0.567 + 0.25515)  # the markets (loss: unspecified)
     # element view: Ni slag share = 0.10 of remelted Ni; Ni of the pulse = 0.1
     ni_process = (0.06 * 0.1 + 0.027 * 0.1) / 0.1
     assert _share(fate, 2023, "loss", "process", "Ni") == pytest.approx(ni_process)
