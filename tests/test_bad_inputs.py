@@ -52,8 +52,8 @@ def test_missing_target_node(toy_copy, tmp_path):
 
 
 def test_unknown_element(toy_copy, tmp_path):
-    _edit(toy_copy, lambda d: d["streams"]["alloy_steel"]["composition"].update(Cr=0.01))
-    _fails(toy_copy, "streams.alloy_steel.composition.Cr", "unknown element", tmp_path=tmp_path)
+    _edit(toy_copy, lambda d: d["compositions"]["alloy_steel"]["composition"].update(Cr=0.01))
+    _fails(toy_copy, "compositions.alloy_steel.composition.Cr", "unknown element", tmp_path=tmp_path)
 
 
 def test_duplicated_names(toy_copy, tmp_path):
@@ -124,8 +124,8 @@ def test_lifetime_mass_at_negative_age(toy_copy, tmp_path):
 
 
 def test_composition_above_100_percent(toy_copy, tmp_path):
-    _edit(toy_copy, lambda d: d["streams"]["alloy_steel"].update(composition={"Fe": 0.95, "Ni": 0.1}))
-    _fails(toy_copy, "streams.alloy_steel.composition", "above 100 %", tmp_path=tmp_path)
+    _edit(toy_copy, lambda d: d["compositions"]["alloy_steel"].update(composition={"Fe": 0.95, "Ni": 0.1}))
+    _fails(toy_copy, "compositions.alloy_steel.composition", "above 100 %", tmp_path=tmp_path)
 
 
 def test_split_on_stream_of_unknown_composition(toy_copy, tmp_path):

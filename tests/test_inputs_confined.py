@@ -354,7 +354,7 @@ def test_element_name_formula(toy_copy, tmp_path):
 
 
 def test_stream_name_control_character(toy_copy, tmp_path):
-    _edit(toy_copy, lambda d: d["streams"].update({"bad\x07": {"composition": {"Fe": 1.0}, "source": "estimate"}}))
+    _edit(toy_copy, lambda d: d["compositions"].update({"bad\x07": {"composition": {"Fe": 1.0}, "source": "estimate"}}))
     _fails(toy_copy, "a composition name", "'bad\\x07'", tmp_path=tmp_path)
 
 

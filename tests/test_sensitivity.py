@@ -240,7 +240,7 @@ def test_japan_engines_ranges_build_and_balance_at_both_ends():
     assert list(table.status.unique()) == ["ok"], S.failures(table).to_dict("records")
     assert table.max_relative_imbalance.max() <= 1e-9
     nom = table[table.run == -1].iloc[0]
-    high = table[table.design == "high:streams.engine.composition.Ni"].iloc[0]
+    high = table[table.design == "high:compositions.engine.composition.Ni"].iloc[0]
     assert high["losses/Ni"] / nom["losses/Ni"] == pytest.approx(0.000929 / 0.000497864, rel=1e-6)
 
 
@@ -256,7 +256,7 @@ def test_japan_engines_composition_ranges_fit_together():
     system = load(path)
     doc, folder, _ = load_document(path)
     for el in ("Ni", "Cr", "Co", "Cu"):
-        rng = system.ranges[f"streams.engine.composition.{el}"]
+        rng = system.ranges[f"compositions.engine.composition.{el}"]
         doc = apply_range(doc, rng, rng["high"])
     top = build(doc, folder)
     src = top.nodes[[n.name for n in top.nodes].index("engine_production")]

@@ -85,7 +85,7 @@ def main(check: bool) -> int:
         return 0
     doc = yaml.safe_load((HERE / "instance.yaml").read_text())
     bad = []
-    got = doc["streams"]["engine"]["composition"]
+    got = doc["compositions"]["engine"]["composition"]
     bad += [f"composition.{el}: {got[el]} != {sig(v)}" for el, v in comp.items() if abs(got[el] - sig(v)) > 1e-12]
     to = doc["nodes"]["part_dismantling"]["to"]
     for key, node_to in (("alloy", "remelting[grade=special]"), ("cast_iron", "foundry"),
