@@ -65,5 +65,7 @@ def test_flagship_report_embeds_every_figure(case, tmp_path):
     p = _Collect()
     p.feed(out.read_text())
     assert len(p.imgs) >= 5 and all(src.startswith("data:image/png;base64,") for src in p.imgs)
-    assert "Interactive Sankey" in p.h2 and "Sources" in p.h2
-    assert "closed (≤ 1e-9)" in out.read_text()
+    page = out.read_text()
+    assert "Headline" in p.h2 and "Sources" in p.h2
+    assert "<figure id='interactive-sankey'>" in page  # the interactive Sankey sits with the figures
+    assert "closed (≤ 1e-9)" in page
