@@ -19,10 +19,10 @@ folder = pathlib.Path(tempfile.mkdtemp())
 
 doc = {
     "name": "quickstart", "unit": "kt", "years": [2020, 2050], "elements": ["Fe", "Ni"],
-    "streams": {"steel": {"composition": {"Fe": 0.97, "Ni": 0.02}, "source": "estimate"},
+    "compositions": {"steel": {"composition": {"Fe": 0.97, "Ni": 0.02}, "source": "estimate"},
                 "iron": {"composition": {"Fe": 0.99}, "source": "estimate"}},
     "nodes": {
-        "production": {"kind": "source", "stream": "steel", "series": {2020: 100, 2050: 140, "fill": "interpolate"}, "to": "in_use",
+        "production": {"kind": "source", "composition": "steel", "series": {2020: 100, 2050: 140, "fill": "interpolate"}, "to": "in_use",
                        "source": "estimate"},
         "in_use": {"kind": "stock", "lives": 1, "lifetime": {"model": "weibull", "mean": 12, "sd": 4},
                    "later_lives": {"lifetime": {"model": "normal", "mean": 6, "sd": 1.5}}, "to": "eol",
@@ -33,7 +33,7 @@ doc = {
                 "shares": {"reuse": [0.0, 0.3], "landfill": [0.05, 1.0]}, "source": "estimate"},
         "remelting": {"kind": "process", "to": {"secondary": {"Fe": 0.95, "Ni": 0.9, "default": 0.9},
                                                  "slag": "rest"}, "source": "estimate"},
-        "primary": {"kind": "source", "free": True, "stream": "iron", "to": "secondary", "source": "estimate",
+        "primary": {"kind": "source", "free": True, "composition": "iron", "to": "secondary", "source": "estimate",
                     "energy": 5.0, "co2": 1.9, "cost": 0.5},  # priced: no mass from nowhere
         "secondary": {"kind": "blend", "source": "estimate", "surplus": "surplus",
                       "outputs": {"steel": {"to": "market", "demand": {2020: 100, 2050: 140, "fill": "interpolate"},

@@ -1,7 +1,7 @@
 """Build the instance's derived data tables from the shared data dossier (run once; the
-outputs in data/ are committed, so the instance does not need /work/shared at run time).
+outputs in data/ are committed, so the instance needs no outside data at run time).
 
-    python instances/japan_engines/prepare_data.py [--shared /work/shared/data]
+    python instances/japan_engines/prepare_data.py --shared PATH/TO/DOSSIER/data
 
 Writes
   data/product_lifetimes.csv   product, mean_years, sd_years, source_id
@@ -128,5 +128,5 @@ def main(shared: Path) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default="/work/shared/data")
+    ap.add_argument("--shared", required=True, help="folder of the sourced data dossier (the raw tables)")
     main(Path(ap.parse_args().shared))
