@@ -79,10 +79,11 @@ def _resolve_blends(system: System, errors: list) -> None:
         used = set()
         for ii, e in enumerate(b.inputs):
             src = system.nodes[system.edges[e].source]
-            m = spec.get(src.name, spec.get(src.family))
-            if m is None:
+            key = _alloc_key(spec, src)
+            if key is None:
                 continue
-            used.add(src.name if src.name in spec else src.family)
+            m = spec[key]
+            used.add(key)
             for oname, arr in m.items():
                 alloc[ii, names.index(oname)] = arr
         for k in spec:
@@ -114,6 +115,20 @@ def _resolve_blends(system: System, errors: list) -> None:
                                             f"{o.name}'s shortfall, but it has no demand",
                                             expected=f"a 'demand' for {o.name}, or no allocation of free inputs to it"))
         b.allocation = alloc
+
+
+def _alloc_key(spec: dict, src) -> str | None:
+    """The allocation key that names input node ``src``: its member name, else a partial index of
+    its family (``remelt[product=building]``: every member with that index), else its family."""
+    if src.name in spec:
+        return src.name
+    for k in spec:
+        fam, _, idx = k.partition("[")
+        if fam == src.family and idx.endswith("]") and "=" in idx:
+            pairs = [p.split("=", 1) for p in idx[:-1].split(",")]
+            if all(len(p) == 2 and str(src.index.get(p[0].strip())) == p[1].strip() for p in pairs):
+                return k
+    return src.family if src.family in spec else None
 
 
 def propagate_compositions(system: System) -> None:
