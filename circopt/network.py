@@ -86,8 +86,11 @@ def _resolve_blends(system: System, errors: list) -> None:
             used.add(key)
             for oname, arr in m.items():
                 alloc[ii, names.index(oname)] = arr
+        fams = {system.nodes[system.edges[e].source].family for e in b.inputs}
         for k in spec:
-            if k not in used:
+            # a key of a family that sends here (its name, a member's, a partial index) is valid for a
+            # family of blends even where a more specific key or another member takes its inputs
+            if k not in used and k.partition("[")[0] not in fams:
                 errors.append(InstanceError(f"{node.where}.allocation.{k}", f"{k} does not send to blend {node.name}",
                                             expected=f"one of {[system.nodes[system.edges[e].source].name for e in b.inputs]}"))
         free = np.array([system.nodes[system.edges[e].source].free for e in b.inputs], bool)

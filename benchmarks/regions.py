@@ -1,0 +1,131 @@
+"""Size and time of the regional aluminium optimum against the number of regions (issue 15).
+
+The instance is instances/regional_aluminium restricted to its first k regions (k = 1 ... 5: CN,
++EU, +NAM, +JK, +RW): the dimension `region` keeps k values, the trade routes and ship families to
+the regions left out are dropped with their constraints. Objective: minimum scrap surplus (the first
+stage of `circopt optimise --objective surplus --then primary`). Phases as `circopt optimise`
+reports them: validate+assemble (System -> numpy blocks), Pyomo build, hand-over to HiGHS, solve,
+post-solve (balances, tables, verification); `load` is reading and expanding the instance.
+HiGHS is run with its default choice (`choose`: dual simplex here), with the interior-point method
+(`ipm`, crossover on) and with primal simplex, on the five-region model.
+
+    python benchmarks/regions.py [--regions 1,2,3,4,5] [--solvers] [--update]
+
+``--update`` rewrites the "regions" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import platform
+import time
+from pathlib import Path
+
+import circopt
+from circopt.instance import load_document
+from circopt.model import build_model, solve
+
+ROOT = Path(__file__).resolve().parents[1]
+INST = ROOT / "instances" / "regional_aluminium"
+REGIONS = ["CN", "EU", "NAM", "JK", "RW"]
+PHASES = ("validate+assemble", "pyomo_build", "handover", "solve", "postsolve")
+
+
+def restricted(k: int) -> circopt.System:
+    """The instance with its first ``k`` regions only."""
+    doc, folder, _ = load_document(INST)
+    doc = copy.deepcopy(doc)
+    keep = REGIONS[:k]
+    doc["dimensions"]["region"] = keep
+    nodes = doc["nodes"]
+    for r in REGIONS[k:]:
+        nodes.pop(f"ship_{r}")
+        del nodes["market"]["routes"][f"to_{r}"]
+        del nodes["market"]["baseline"][f"to_{r}"]
+        doc["ranges"].pop(f"nodes.ship_{r}.cost", None)
+    for route in list(nodes["market"]["baseline"]):
+        val = nodes["market"]["baseline"][route]
+        if isinstance(val, dict):
+            nodes["market"]["baseline"][route] = {o: v for o, v in val.items() if o in keep}
+    cons = []
+    for c in doc["constraints"]:
+        text = str(c)
+        if any(f"'{r}'" in text or f"[{r}," in text or f"_{r}'" in text or f"to_{r}" in text for r in REGIONS[k:]):
+            continue
+        if c.get("type") == "flow" and c.get("source", "").startswith("ship_") and c["source"][5:] not in keep:
+            continue
+        cons.append(c)
+    doc["constraints"] = cons
+    return circopt.build(doc, folder)
+
+
+def run(k: int, solver_options: dict | None = None) -> dict:
+    t0 = time.perf_counter()
+    system = restricted(k)
+    t_load = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    om = build_model(system, "surplus")
+    res = solve(om, solver_options=solver_options)
+    total = time.perf_counter() - t1
+    t = {p: float(om.timings.get(p, 0.0)) for p in PHASES}
+    assert res.max_relative_imbalance <= 1e-9, res.max_relative_imbalance
+    return {"regions": k, "columns": om.n_cols, "rows": om.n_rows, "nonzeros": int(om.A.nnz), "load_s": t_load,
+            **{f"{p}_s": v for p, v in t.items()}, "optimise_s": total, "surplus_Mt": res.objective,
+            "status": res.status}
+
+
+def table(rows: list[dict], keys: list[str]) -> str:
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        lines.append("| " + " | ".join(f"{r[k]:.2f}" if isinstance(r[k], float) else f"{r[k]:,}" if isinstance(r[k], int)
+                                       else str(r[k]) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--regions", default="1,2,3,4,5")
+    ap.add_argument("--solvers", action="store_true", help="also solve the largest model with ipm and primal simplex")
+    ap.add_argument("--update", action="store_true")
+    a = ap.parse_args()
+    rows = [run(int(k)) for k in a.regions.split(",")]
+    keys = ["regions", "columns", "rows", "nonzeros", "load_s", *(f"{p}_s" for p in PHASES), "optimise_s",
+            "surplus_Mt", "status"]
+    text = table(rows, keys)
+    print(text)
+    alt = []
+    if a.solvers:
+        big = max(int(k) for k in a.regions.split(","))
+        for label, opts in (("choose (default)", None), ("ipm + crossover", {"solver": "ipm"}),
+                            ("simplex, primal", {"solver": "simplex", "simplex_strategy": 4}),
+                            ("simplex, dual", {"solver": "simplex", "simplex_strategy": 1})):
+            r = run(big, opts)
+            alt.append({"solver": label, "regions": big, "solve_s": r["solve_s"], "optimise_s": r["optimise_s"],
+                        "surplus_Mt": r["surplus_Mt"], "status": r["status"]})
+        print(table(alt, list(alt[0])))
+    if a.update:
+        from _results import write_section
+
+        import highspy
+        import pyomo
+
+        head = (f"## Regional aluminium: size and time against the number of regions (`benchmarks/regions.py`)\n\n"
+                f"Run {time.strftime('%Y-%m-%d')} on {platform.node() or 'vm'} ({platform.machine()}, "
+                f"{os.cpu_count()} cores, shared with other jobs), Python {platform.python_version()}, Pyomo "
+                f"{pyomo.version.version}, highspy {getattr(highspy, '__version__', 'n/a')}.\n\n"
+                f"Command: `python benchmarks/regions.py --solvers --update`\n\n"
+                "instances/regional_aluminium restricted to its first k regions (CN, +EU, +NAM, +JK, +RW), "
+                "2020-2050, objective minimum scrap surplus (stage 1 of `--objective surplus --then primary`); "
+                "one run each. *load* = read and expand the instance (incl. the simulator's constant part is in "
+                "validate+assemble); the other phases as `circopt optimise` reports them (summary.json `lp.timings`). "
+                "Target: the five-region optimum < 60 s on two cores.\n\n")
+        body = head + text + "\n"
+        if alt:
+            body += "\nHiGHS method on the largest model (same LP):\n\n" + table(alt, list(alt[0])) + "\n"
+        write_section("regions", body)
+
+
+if __name__ == "__main__":
+    main()
