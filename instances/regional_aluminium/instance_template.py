@@ -51,8 +51,8 @@ def nodes(spec: pd.DataFrame, path: str, exports: dict) -> str:
                      for r in REGIONS)
     outs = "\n".join(f"      {a}: {{to: \"fab[alloy={a}]\", demand: {{file: data/alloy_demand_{path}.csv, column: {a}}},"
                      f"\n           window: {_window(spec, a)}}}" for a in ALLOYS)
-    alloc = ["      \"remelt[product=building]\": {AA6063: 1.0}", "      \"remelt[product=packaging]\": {AA3104: 1.0}",
-             "      remelt: {A380: 1.0}", "      xrf_wrought: {AA6063: 1.0}", "      xrf_cast: {A380: 1.0}",
+    alloc = ["      \"melt_plain[product=building]\": {AA6063: 1.0}", "      \"melt_plain[product=packaging]\": {AA3104: 1.0}",
+             "      melt_plain: {A380: 1.0}", "      melt_demag: {A380: 1.0}", "      xrf_wrought: {AA6063: 1.0}", "      xrf_cast: {A380: 1.0}",
              "      sse_cell: {AA1050: 1.0}",
              "      primary: {" + ", ".join(f"{a}: 1.0" for a in ALLOYS) + "}"]
     ships = "\n".join(
@@ -70,7 +70,8 @@ def nodes(spec: pd.DataFrame, path: str, exports: dict) -> str:
                            additives=", ".join(ADDITIVES), comps=comps, hist=hist, path=path, routes=routes,
                            base=base, ships=ships, outs=outs, alloc="\n".join(alloc), add_comp=add_comp,
                            add_energy=price["energy"], add_co2=price["co2"], add_cost=price["cost"],
-                           constraints=constraints(), xw=_tc("w"), xc=_tc("c"))
+                           constraints=constraints(), xw=_tc("w"), xc=_tc("c"),
+                           plain_base="{" + ", ".join(f"{p}: {0.0 if p in MIXED else 1.0}" for p in PRODUCTS) + "}")
 
 
 def constraints() -> str:
@@ -85,8 +86,9 @@ def constraints() -> str:
     for r in REGIONS:
         for p in MIXED:
             for a in WROUGHT:
-                rows.append(f"  - {{type: allocation, node: casthouse, input: \"remelt[{r},{p}]\", output: {a}, max: 0,"
-                            " source: estimate}")
+                for m in ("melt_plain", "melt_demag"):
+                    rows.append(f"  - {{type: allocation, node: casthouse, input: \"{m}[{r},{p}]\", output: {a}, max: 0,"
+                                " source: estimate}")
     rows += [f"  - {{type: allocation, node: casthouse, input: xrf_cast, output: {a}, max: 0, source: estimate}}"
              for a in WROUGHT]
     return "\n".join(rows)
@@ -147,7 +149,7 @@ TEMPLATE = """\
 #
 #   products[region,product] --> use[region,product] (stock, history 1900-2019) --> collect --> shred
 #   (+ Fe, Cu pick-up) --> sort (split: melt | xrf | sse) --> market (split: home | to_XX = scrap trade)
-#   --> ship_XX (transport loss) --> remelt[XX,product] --> casthouse[XX] (blend: 7 registered alloys,
+#   --> ship_XX (transport loss) --> remelt[XX,product] (split: plain | demag) --> casthouse[XX] (blend: 7 alloys,
 #   primary P1020 and priced additions) --> fab[region,alloy] --> to_products; leftovers --> scrap_surplus[region]
 name: regional_aluminium
 description: >
@@ -235,12 +237,28 @@ nodes:
     source: [USGS_VIA_YUENSENG, EUWID_2022, estimate]
 {ships}
   remelt:
+    kind: split
+    over: [region, product]
+    description: the scrap of one product from home and abroad (one composition) melted plainly or with demagging
+    routes: {{plain: melt_plain, demag: melt_demag}}
+    baseline: {{plain: {plain_base}, demag: rest}}
+    source: [DENG2025_USAL, estimate]
+  melt_plain:
     kind: process
     over: [region, product]
     to: {{casthouse: 0.95, dross: rest}}
     energy: 1.66
     co2: 0.6
     cost: 0.3
+    source: [DENG2025_USAL, estimate]
+  melt_demag:
+    kind: process
+    over: [region, product]
+    description: "remelting with demagging (chlorine or salt flux): 85 % of the Mg to the salt slag"
+    to: {{casthouse: {{Mg: 0.1425, default: 0.95}}, dross: rest}}
+    energy: 1.76
+    co2: 0.7
+    cost: 0.35
     source: [DENG2025_USAL, estimate]
   xrf_sort:
     kind: process
@@ -309,12 +327,16 @@ nodes:
   anode_residue: {{kind: sink, loss: process}}
   transport_loss: {{kind: sink, loss: process}}
 
+indicators:
+  - {{name: unmelted, kind: loss, node: [scrap_surplus, transport_loss], description: "scrap no alloy takes plus scrap lost in shipping (the surplus that trade cannot hide by shipping it)"}}
+  - {{name: shipped, kind: flow, source: market, target: [ship_CN, ship_EU, ship_NAM, ship_JK, ship_RW], description: scrap shipped between regions}}
+
 constraints:
 {constraints}
 
 ranges:
   nodes.primary.energy: [12.3, 15.0]
-  nodes.remelt.to.casthouse: [0.90, 0.98]
+  nodes.melt_plain.to.casthouse: [0.90, 0.98]
   nodes.ship_CN.cost: [0.04, 0.15]
   nodes.ship_EU.cost: [0.04, 0.15]
   nodes.ship_NAM.cost: [0.04, 0.15]

@@ -25,6 +25,9 @@ OUT = HERE / "results"
 SCEN = {"STEPS/SP": None, "APS/SUS": "pledges", "NZE/NZE": "netzero"}
 NOTRADE = {None: "notrade", "pledges": "notrade_pledges", "netzero": "notrade_netzero"}
 SECONDARY_CAST = "A380"
+#: stage 1: scrap surplus plus transport loss (else shipping surplus scrap would "remove" 1 % of it);
+#: then primary metal; then cost (no cross-hauling of identical scrap)
+OBJECTIVE, THEN = "indicator:unmelted", ["primary", "cost"]
 
 
 def _sum(res, src_fam: str, tgt_fam: str | None = None, where=None) -> np.ndarray:
@@ -119,6 +122,25 @@ def res_stocks(res, year: int = 2021) -> float:
     return float(st[(st.year == year) & (st.element == "total") & st.node.str.startswith("use[")].value.sum())
 
 
+def _binding(res, label: str) -> pd.DataFrame:
+    """The bounds that bind at the optimum and their worth (``circopt explain``): the eight largest,
+    the practice-acceptance rows summed into one line, China's import cap and the SSE growth."""
+    b = circopt.binding(res).drop(columns=["origin"], errors="ignore")
+    alloc = b[b.kind == "allocation_max"]
+    rest = b[b.kind != "allocation_max"]
+    keep = pd.concat([rest.head(8), rest[rest.family.str.contains("flow|capacity", regex=True)]]).drop_duplicates("family")
+    if len(alloc):
+        keep = pd.concat([keep, pd.DataFrame([{"family": f"practice acceptance: {len(alloc)} shredded-to-wrought "
+                                               "allocations forbidden (each)", "kind": "allocation_max",
+                                               "binding_rows": int(alloc.binding_rows.sum()),
+                                               "first_binding": alloc.first_binding.min(),
+                                               "last_binding": alloc.last_binding.max(),
+                                               "objective_change": alloc.objective_change.min(),
+                                               "per": alloc.per.iloc[0]}])])
+    keep.insert(0, "path", label)
+    return keep[["path", "family", "binding_rows", "first_binding", "last_binding", "objective_change", "per"]]
+
+
 # ---------------------------------------------------------------- runs
 def runs() -> None:
     OUT.mkdir(exist_ok=True)
@@ -126,12 +148,13 @@ def runs() -> None:
     for label, scen in SCEN.items():
         sim = circopt.simulate(circopt.load(HERE, scenario=scen))
         system = circopt.load(HERE, scenario=scen)
-        opt = circopt.optimise(system, "surplus", then=["primary"])
-        nt = circopt.optimise(circopt.load(HERE, scenario=NOTRADE[scen]), "surplus")
+        opt = circopt.optimise(system, OBJECTIVE, then=THEN)
+        nt = circopt.optimise(circopt.load(HERE, scenario=NOTRADE[scen]), OBJECTIVE, then=THEN)
         assert max(sim.max_relative_imbalance, opt.max_relative_imbalance, nt.max_relative_imbalance) <= 1e-9
         for run, res in (("practice (simulated)", sim), ("optimum", opt), ("optimum, no trade", nt)):
             sr = surplus_by_region(res)
-            for r in REGIONS:
+            sr["shipping loss (world)"] = sum(_sum(res, f"ship_{d}", "transport_loss") for d in REGIONS)
+            for r in sr:
                 surplus.append({"path": label, "run": run, "region": r, "2030": sr[r][10], "2040": sr[r][20],
                                 "2050": sr[r][30], "2020-2050": sr[r].sum()})
         for r, (sc, need, sur) in automotive(sim).items():
@@ -145,14 +168,13 @@ def runs() -> None:
                         trade.append({"path": label, "from": o, "to": d, "2020": f[0], "2030": f[10], "2040": f[20],
                                       "2050": f[30], "2020-2050": f.sum()})
         for r in REGIONS:
-            for route, tgt in (("xrf", "xrf_sort"), ("sse", "sse_cell")):
-                f = _sum(opt, "sort", tgt, _reg(r))
+            for route, src, tgt in (("xrf", "sort", "xrf_sort"), ("sse", "sort", "sse_cell"),
+                                    ("demag", "remelt", "melt_demag")):
+                f = _sum(opt, src, tgt, _reg(r))
                 yrs = np.flatnonzero(f > 1e-4)
                 sortx.append({"path": label, "region": r, "route": route, "first_year": int(2020 + yrs[0]) if len(yrs) else None,
                               "2030": f[10], "2040": f[20], "2050": f[30], "2020-2050": f.sum()})
-        b = circopt.binding(opt)
-        b.insert(0, "path", label)
-        binding.append(b.head(12))
+        binding.append(_binding(circopt.optimise(system, OBJECTIVE), label))  # worth in Mt of unmelted scrap
     pd.DataFrame(surplus).to_csv(OUT / "surplus.csv", index=False, float_format="%.4f")
     pd.DataFrame(auto).to_csv(OUT / "automotive_2040.csv", index=False, float_format="%.4f")
     pd.DataFrame(trade).to_csv(OUT / "trade.csv", index=False, float_format="%.4f")
