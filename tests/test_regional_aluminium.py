@@ -151,15 +151,16 @@ def test_validation_2020_within_plausible_bands(analysis):
 def test_regional_2040_headline_plausible(analysis):
     """Simulated practice (STEPS/SP): the seed's 2040 automotive surplus summed over the regions lies
     within 1-10 Mt (seed 3.64 Mt; the global instance 4.0-8.3 Mt); every region's is >= 0 and below
-    its car scrap; the regional optimum's 2040 surplus is below practice's, and trade does not raise it."""
+    its car scrap; the regional optimum's 2040 surplus is below practice's, and trade does not raise the
+    unmelted scrap (surplus + shipping loss) over 2020-2050."""
     sim = circopt.simulate(circopt.load(REGIONAL))
     auto = analysis.automotive(sim)
     total = sum(v[2][20] for v in auto.values())
     assert 1.0 <= total <= 10.0
     for scrap, need, sur in auto.values():
         assert 0 <= sur[20] <= scrap[20]
-    opt = circopt.optimise(circopt.load(REGIONAL), "surplus")
-    nt = circopt.optimise(circopt.load(REGIONAL, scenario="notrade"), "surplus")
+    opt = circopt.optimise(circopt.load(REGIONAL), analysis.OBJECTIVE)
+    nt = circopt.optimise(circopt.load(REGIONAL, scenario="notrade"), analysis.OBJECTIVE)
     assert opt.max_relative_imbalance <= 1e-9
     s_sim = sum(v[20] for v in analysis.surplus_by_region(sim).values())
     s_opt = sum(v[20] for v in analysis.surplus_by_region(opt).values())
