@@ -73,10 +73,9 @@ def run(k: int, solver_options: dict | None = None) -> dict:
     res = solve(om, solver_options=solver_options)
     total = time.perf_counter() - t1
     t = {p: float(om.timings.get(p, 0.0)) for p in PHASES}
-    assert res.max_relative_imbalance <= 1e-9, res.max_relative_imbalance
     return {"regions": k, "columns": om.n_cols, "rows": om.n_rows, "nonzeros": int(om.A.nnz), "load_s": t_load,
             **{f"{p}_s": v for p, v in t.items()}, "optimise_s": total, "unmelted_Mt": res.objective,
-            "status": res.status}
+            "status": res.status, "audit": f"{res.max_relative_imbalance:.0e}"}
 
 
 def table(rows: list[dict], keys: list[str]) -> str:
@@ -96,7 +95,7 @@ def main() -> None:
     run(1)  # warm-up (imports, first Pyomo model): not recorded
     rows = [run(int(k)) for k in a.regions.split(",")]
     keys = ["regions", "columns", "rows", "nonzeros", "load_s", *(f"{p}_s" for p in PHASES), "optimise_s",
-            "unmelted_Mt", "status"]
+            "unmelted_Mt", "status", "audit"]
     text = table(rows, keys)
     print(text)
     alt = []
@@ -124,7 +123,8 @@ def main() -> None:
                 "2020-2050, objective minimum unmelted scrap (surplus + shipping loss; stage 1 of `--objective indicator:unmelted --then primary --then cost`); "
                 "one run each. *load* = read and expand the instance (incl. the simulator's constant part is in "
                 "validate+assemble); the other phases as `circopt optimise` reports them (summary.json `lp.timings`). "
-                "Target: the five-region optimum < 60 s on two cores.\n\n")
+                "Target: the five-region optimum < 60 s on two cores. *audit* = the result's largest relative "
+                "imbalance (relative to max(in, out, 1e-12 x the largest flow)).\n\n")
         body = head + text + "\n"
         if alt:
             body += "\nHiGHS method on the largest model (same LP):\n\n" + table(alt, list(alt[0])) + "\n"
