@@ -109,7 +109,8 @@ def validation() -> pd.DataFrame:
          "US only (Canada adds ~2-3 points)"),
         ("JK share of world in-use stock, 2010", "%", 100 * st10["JK"] / st10.sum(), 7.0, "LIU_MULLER_2013",
          "Japan only (Korea adds ~2 points)"),
-        ("China share of world in-use stock, 2010", "%", 100 * st10["CN"] / st10.sum(), 15.0, "LIU_MULLER_2013", ""),
+        ("China share of world in-use stock, 2010", "%", 100 * st10["CN"] / st10.sum(), 15.0, "LIU_MULLER_2013",
+         "top-down model of the same study"),
     ]
     df = pd.DataFrame(rows, columns=["quantity", "unit", "model", "published", "source", "note"])
     df["difference_%"] = 100 * (df.model / df.published - 1)
@@ -191,11 +192,34 @@ def _md(df: pd.DataFrame, digits: int = 2) -> str:
 
 
 def tables() -> None:
-    for name in ("validation", "surplus", "automotive_2040", "trade", "sorting", "binding"):
-        f = OUT / f"{name}.csv"
-        if f.exists():
-            print(f"\n### {name}\n")
-            print(_md(pd.read_csv(f)))
+    """The README tables (from results/*.csv)."""
+    print("\n### validation\n")
+    print(_md(pd.read_csv(OUT / "validation.csv")))
+    s = pd.read_csv(OUT / "surplus.csv")
+    for col, title in (("2020-2050", "cumulative 2020-2050, Mt"), ("2040", "2040, Mt/yr")):
+        piv = s.pivot_table(index=["path", "run"], columns="region", values=col, sort=False)
+        piv = piv[[*REGIONS, "shipping loss (world)"]]
+        piv["world"] = piv.sum(axis=1)
+        print(f"\n### surplus by region ({title})\n")
+        print(_md(piv.reset_index(), 1 if col == "2020-2050" else 2))
+    a = pd.read_csv(OUT / "automotive_2040.csv")
+    piv = a.pivot_table(index="path", columns="region", values="auto_surplus_2040", sort=False)[REGIONS]
+    piv["world (sum)"] = piv.sum(axis=1)
+    print("\n### automotive surplus 2040 (seed's definition, simulated practice, Mt)\n")
+    print(_md(piv.reset_index()))
+    t = pd.read_csv(OUT / "trade.csv")
+    t = t[t["2020-2050"] >= 0.5]
+    print("\n### shipments at the optimum (>= 0.5 Mt over 2020-2050), Mt/yr and cumulative Mt\n")
+    print(_md(t))
+    x = pd.read_csv(OUT / "sorting.csv")
+    piv = x.pivot_table(index=["path", "route"], columns="region", values="first_year", sort=False)[REGIONS]
+    print("\n### first year of XRF sorting, SSE and demagging at the optimum\n")
+    print(_md(piv.reset_index(), 0))
+    piv = x.pivot_table(index=["path", "route"], columns="region", values="2040", sort=False)[REGIONS]
+    print("\n### feed of XRF sorting, SSE and demagging in 2040 at the optimum (Mt/yr)\n")
+    print(_md(piv.reset_index()))
+    print("\n### binding limits of the first stage (unmelted scrap) and their worth (Mt over 2020-2050)\n")
+    print(_md(pd.read_csv(OUT / "binding.csv")))
 
 
 def main(args: list[str]) -> None:
