@@ -109,10 +109,9 @@ def main() -> None:
                         "unmelted_Mt": r["unmelted_Mt"], "status": r["status"]})
         print(table(alt, list(alt[0])))
     if a.update:
-        from _results import write_section
-
         import highspy
         import pyomo
+        from _results import write_section
 
         head = (f"## Regional aluminium: size and time against the number of regions (`benchmarks/regions.py`)\n\n"
                 f"Run {time.strftime('%Y-%m-%d')} on {platform.node() or 'vm'} ({platform.machine()}, "

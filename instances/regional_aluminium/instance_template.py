@@ -8,12 +8,8 @@ The 2020 baseline export shares are calibrated on a first simulation (``calibrat
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-
-from prepare_regions import (ALLOYS, DATA, ELEMENTS, EXPORTS_2020, HERE, MIXED, PATHS, PRODUCTS,
-                             REGIONS, WROUGHT)
+from prepare_regions import ALLOYS, DATA, ELEMENTS, EXPORTS_2020, HERE, MIXED, PATHS, PRODUCTS, REGIONS, WROUGHT
 
 #: transport of scrap between regions (per Mt shipped; estimate): 1 % lost (0.5-2 %), 0.1 TWh/Mt
 #: (bulk sea freight ~10,000 km; 0.05-0.2), 0.03 Mt CO2/Mt (0.01-0.06), 0.08 bn USD/Mt (0.04-0.15)
@@ -77,12 +73,12 @@ def nodes(spec: pd.DataFrame, path: str, exports: dict) -> str:
 def constraints() -> str:
     rows = [f"  - {{type: forbid, node: market, route: to_{r}, index: {{region: {r}}}, source: estimate,"
             f" description: \"no shipment from {r} to itself (the home route)\"}}" for r in REGIONS]
-    rows += ["  - {type: forbid, node: sort, route: sse, years: [2020, 2028], source: LU2022_SSE,"
-             " description: \"SSE at industrial scale not before late 2028 (LOOPARTS plan)\"}",
-             "  - {type: capacity, node: sort, route: sse, shared: true, years: [2029, 2050], initial: 0.25,"
-             " growth: 0.25, source: estimate, description: \"world SSE capacity: +0.25 Mt/yr per year from 2029\"}",
-             f"  - {{type: flow, source: ship_CN, target: remelt, max: {CN_IMPORT_CAP}, cite: estimate,"
-             " description: \"China's scrap imports at most 1.0 Mt/yr (quota 0.69 Mt to July 2020; 0.7-2.8)\"}"]
+    rows += [("  - {type: forbid, node: sort, route: sse, years: [2020, 2028], source: LU2022_SSE,"
+              " description: \"SSE at industrial scale not before late 2028 (LOOPARTS plan)\"}"),
+             ("  - {type: capacity, node: sort, route: sse, shared: true, years: [2029, 2050], initial: 0.25,"
+              " growth: 0.25, source: estimate, description: \"world SSE capacity: +0.25 Mt/yr per year from 2029\"}"),
+             (f"  - {{type: flow, source: ship_CN, target: remelt, max: {CN_IMPORT_CAP}, cite: estimate,"
+              " description: \"China's scrap imports at most 1.0 Mt/yr (quota 0.69 Mt to July 2020; 0.7-2.8)\"}")]
     for r in REGIONS:
         for p in MIXED:
             for a in WROUGHT:

@@ -317,7 +317,7 @@ def main() -> None:
         dem = demand(path, sh)
         dem.to_csv(DATA / f"demand_{path}.csv", index=False, float_format="%.8g")
         alloy_demand(dem, rec, fab).to_csv(DATA / f"alloy_demand_{path}.csv", index=False, float_format="%.8g")
-    from instance_template import write  # noqa: E402  (this folder's template)
+    from instance_template import write
 
     write(spec, rec)
 

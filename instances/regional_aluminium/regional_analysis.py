@@ -18,8 +18,9 @@ from scipy.stats import norm
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import circopt  # noqa: E402
-from prepare_regions import CARS, REGIONS  # noqa: E402
+from prepare_regions import CARS, REGIONS
+
+import circopt
 
 OUT = HERE / "results"
 SCEN = {"STEPS/SP": None, "APS/SUS": "pledges", "NZE/NZE": "netzero"}
