@@ -21,19 +21,42 @@ from .lp.index import (
     DECISION_KINDS,
     DROP_REL,
     INF,
-    ROW_KINDS,
     RK,
+    ROW_KINDS,
     OptModel,
 )
 from .lp.objective import OBJECTIVE_OPTIONS, OBJECTIVES, parse_epsilon, parse_objective
+from .lp.pyomo_model import pyomo_model
 from .lp.select import channel_weights, year_window, years_mask
 from .lp.solution import NumericalWarning, build_result
 from .lp.solve import optimise, solve
 from .lp.user_rows import CONSTRAINT_TYPES, member_nodes, validate_constraints
 from .terms import DEFAULT_LOSS_TYPES
 
-__all__ = ["CONSTRAINT_TYPES", "DEFAULT_LOSS_TYPES", "HIGHS_OPTIONS", "OBJECTIVES", "NumericalWarning", "OptModel",
-           "build_model", "optimise", "solve"]
+__all__ = [
+    "COL_KINDS",
+    "CONSTRAINT_TYPES",
+    "C_ALLOC",
+    "C_CAP",
+    "C_LEFT",
+    "C_ROUTE",
+    "C_STATE",
+    "C_SUPPLY",
+    "DECISION_KINDS",
+    "DEFAULT_LOSS_TYPES",
+    "DROP_REL",
+    "HIGHS_OPTIONS",
+    "INF",
+    "OBJECTIVES",
+    "OBJECTIVE_OPTIONS",
+    "RK",
+    "ROW_KINDS",
+    "NumericalWarning",
+    "OptModel",
+    "build_model",
+    "optimise",
+    "solve",
+]
 
 # The private names other modules (and other branches) imported from this module before the
 # split, kept as aliases of their public names in circopt.lp; do not add new uses.
@@ -49,3 +72,4 @@ _members = member_nodes
 _years_mask = years_mask
 _window = year_window
 _channel_weights = channel_weights
+_pyomo_model = pyomo_model

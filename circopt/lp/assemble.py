@@ -46,11 +46,9 @@ class Builder:
         self.term_cache: dict = {}
         self.route_room = None
 
-
     def fi(self, e: int) -> np.ndarray:
         """(T, C) flow indices of edge e."""
         return (self.tt[:, None] * self.E + e) * self.C + self.cc[None, :]
-
 
     def state_cols_of(self, nd: int) -> np.ndarray:
         """(T, C) column indices of a state node's channel inputs (total mode: (T,) broadcast)."""
@@ -58,7 +56,6 @@ class Builder:
         if self.total_mode[nd]:
             return np.repeat((st + self.tt)[:, None], self.C, axis=1)
         return st + self.tt[:, None] * self.C + self.cc[None, :]
-
 
     def in_comp(self, e: int) -> np.ndarray:
         ed = self.s.edges[e]
@@ -79,7 +76,6 @@ class Builder:
         cols = np.concatenate(cc) if cc else np.zeros(0, int)
         vals = np.ones(len(rows)) if weights is None else weights[rows]
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(groups) * T, self.F))
-
 
     def term(self, name: str, opts: dict) -> tuple[sp.csr_matrix, float]:
         """A term as (1 x n row, constant): :func:`circopt.lp.objective.term`."""
@@ -116,7 +112,7 @@ def classify(b) -> None:
         for e in follows:
             f = s.nodes[e.source].meta["follows"]
             if not var_edge[e.id] and (var_node[f] or (s.nodes[f].kind == "source"
-                                                         and any(var_edge[o] for o in s.out_edges(f)))):
+                                                     and any(var_edge[o] for o in s.out_edges(f)))):
                 var_edge[e.id] = True
                 stack.append(e.target)
         if not stack:
@@ -126,7 +122,7 @@ def classify(b) -> None:
     # sources whose amount does (one column per year: their amount)
     b.follow_sources = sorted({e.source for e in follows if var_edge[e.id]})
     b.state_nodes = [n for n in range(N) if (var_node[n] and s.nodes[n].kind in ("process", "stock"))
-                        or n in b.follow_sources]
+                     or n in b.follow_sources]
     b.total_mode = {}
     b.node_comp = {}
     for n in b.state_nodes:
@@ -138,7 +134,6 @@ def classify(b) -> None:
         b.total_mode[n] = known
         if known:
             b.node_comp[n] = input_comp(s, n, ins)
-
 
 
 def constants(b) -> None:
@@ -168,7 +163,6 @@ def constants(b) -> None:
             for e in s.out_edges(n):
                 g[:, e, :] += b.hist_out[b.stock_index[n]]
     b.g = g.ravel()
-
 
 
 def flow_map(b) -> None:

@@ -14,6 +14,7 @@ from ..errors import InfeasibleError, UnboundedError
 from .highs import Handover, col_label, row_labels
 from .index import INF, RK, ROW_KINDS, OptModel, fmt_series
 
+
 def infeasible_error(om: OptModel, hl: Handover, h) -> InfeasibleError:
     rows, cols, sides = iis(om, hl, h)
     conflict, lines, relax = [], [], []

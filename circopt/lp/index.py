@@ -315,7 +315,6 @@ class OptModel:
         return ""
 
 
-
 def compact(doc: dict) -> str:
     parts = []
     for k, v in doc.items():

@@ -1,6 +1,17 @@
 """The objective: the terms a user names (with weights and options), each term as one row over
 the LP's columns, and the epsilon bounds that hold a second term below a value.
 
+``objective="losses"``, ``["losses", "primary"]`` or ``{"losses": 1, "primary": 0.01}`` (a weight
+may be ``{"weight": w, **options}``). ``losses``: flows into sinks whose loss type is in
+``loss_types`` (default dissipation, process, dilution and exported material), weighted per
+element by ``elements`` (default ``{"total": 1}``), summed over the years up to ``horizon`` (or
+within ``years``); ``surplus``: flows into sinks of loss type ``surplus``; ``primary``: what free
+sources supply; ``energy`` / ``co2``: a process's ``energy`` per unit of its input, a source's per
+unit of its amount, a route's per unit of its flow; ``cost``: a free source's ``cost`` per unit
+supplied + route costs (+ a process's cost per unit of input, + ``cost`` x capacity of capacity
+constraints); ``indicator:NAME``: a declared indicator. ``epsilon={"surplus": 400}`` holds a term
+at or below a value (row ``epsilon[surplus]``).
+
 A term's weights on flows are :func:`circopt.terms.flow_weights`'s (the same weights a Result's
 indicators use); here they are carried through the flow map ``G`` to the columns, and the cost
 term adds what the capacities of capacity constraints cost.
@@ -17,7 +28,6 @@ from ..errors import InstanceError
 from ..system import System
 from ..terms import DEFAULT_LOSS_TYPES, flow_weights, is_term
 from .select import years_mask
-
 
 OBJECTIVES = ("losses", "surplus", "primary", "energy", "co2", "cost")
 OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
@@ -136,7 +146,6 @@ def objective_row(b) -> None:
             row, o = term(b, name, opts)
             b.terms[name] = (row, o)
     b.c, b.c_offset = c, off
-
 
 
 def boundary_note(obj: dict, system: System) -> dict:

@@ -21,6 +21,7 @@ from .highs import HIGHS_OPTIONS, handover, new_solver
 from .index import OptModel
 from .solution import build_result
 
+
 def optimise(system: System | str | Path, objective: Any = "losses", scenario: str | None = None,
              constraints: list[dict] | None = None, solver_options: dict | None = None, fix: Any = None,
              weights: dict[str, float] | None = None, epsilon: dict | None = None,
