@@ -100,6 +100,8 @@ class OptModel:
     _row_names: list[str] | None = dataclasses.field(default=None, repr=False)
     _col_names: list[str] | None = dataclasses.field(default=None, repr=False)
     _col_index: dict[str, int] | None = dataclasses.field(default=None, repr=False)
+    _row_table_cache: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
+    _polish_cache: Any = dataclasses.field(default=None, repr=False)  # :mod:`circopt.lp.postsolve`'s, per model
 
     def __repr__(self) -> str:
         return (f"OptModel({self.system.name!r}, columns={self.n_cols}, rows={self.n_rows}, nonzeros={self.A.nnz}, "
@@ -132,7 +134,7 @@ class OptModel:
         Rows of one family share everything but the year, so the texts are made once per
         (kind, subject, user constraint) and spread over the rows. Kept once made (the rows
         of a built model do not change)."""
-        cached = getattr(self, "_row_table_cache", None)
+        cached = self._row_table_cache
         if cached is not None and len(cached) == self.n_rows:
             return cached.copy()
         table = self._make_row_table()

@@ -20,6 +20,7 @@ term adds what the capacities of capacity constraints cost.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,6 +42,8 @@ def check_options(opts: dict, where: str) -> None:
 
 
 def parse_objective(objective, weights, options) -> dict[str, tuple[float, dict]]:
+    """``{term: (weight, options)}`` from a name, a list of names or ``{name: weight | {"weight": w,
+    **options}}``; ``weights`` overrides the weights, ``options`` apply to every term."""
     check_options(options, "objective options")
     if isinstance(objective, str):
         spec = {objective: 1.0}
@@ -60,17 +63,7 @@ def parse_objective(objective, weights, options) -> dict[str, tuple[float, dict]
             spec[k] = w
     out = {}
     for name, val in spec.items():
-        if not is_term(name):
-            raise InstanceError("objective", f"unknown objective '{name}'", name,
-                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
-        opts = dict(options)
-        if isinstance(val, dict):
-            val = dict(val)
-            w = val.pop("weight", 1.0)
-            check_options(val, f"objective.{name}")
-            opts.update(val)
-        else:
-            w = val
+        w, opts = _term_spec("objective", name, val, "weight", 1.0, options)
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w):
             raise InstanceError(f"objective.{name}", "weight must be a finite number", w)
         out[name] = (float(w), opts)
@@ -80,26 +73,35 @@ def parse_objective(objective, weights, options) -> dict[str, tuple[float, dict]
 
 
 def parse_epsilon(epsilon, options) -> dict[str, tuple[float, dict]]:
+    """``{term: (upper bound, options)}`` from ``epsilon={term: max | {"max": max, **options}}``."""
     out = {}
     for name, val in (epsilon or {}).items():
-        if not is_term(name):
-            raise InstanceError("epsilon", f"unknown objective '{name}'", name,
-                                expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
-        opts = dict(options)
-        if isinstance(val, dict):
-            val = dict(val)
-            mx = val.pop("max", None)
-            check_options(val, f"epsilon.{name}")
-            opts.update(val)
-        else:
-            mx = val
+        mx, opts = _term_spec("epsilon", name, val, "max", None, options)
         if isinstance(mx, bool) or not isinstance(mx, (int, float)) or not math.isfinite(mx):
             raise InstanceError(f"epsilon.{name}", "expected a finite upper bound", mx)
         out[name] = (float(mx), opts)
     return out
 
 
+def _term_spec(where: str, name: str, val, key: str, default, options: dict) -> tuple[Any, dict]:
+    """(the number given for term ``name``, its options): ``val`` is the number or
+    ``{key: number, **options}``; ``options`` are the defaults for every term."""
+    if not is_term(name):
+        raise InstanceError(where, f"unknown objective '{name}'", name,
+                            expected=f"one of {list(OBJECTIVES)} or indicator:NAME")
+    opts = dict(options)
+    if isinstance(val, dict):
+        val = dict(val)
+        num = val.pop(key, default)
+        check_options(val, f"{where}.{name}")
+        opts.update(val)
+    else:
+        num = val
+    return num, opts
+
+
 def freeze(x):
+    """A hashable copy of nested dicts and lists (cache keys)."""
     if isinstance(x, dict):
         return tuple(sorted((k, freeze(v)) for k, v in x.items()))
     if isinstance(x, (list, tuple)):
