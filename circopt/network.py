@@ -148,7 +148,7 @@ def propagate_compositions(system: System) -> None:
             ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]
             if any(state[e] == 0 for e in ins):
                 continue
-            picks = pickup_edges(system, n_id, ins)
+            picks = pickups(system, n_id, ins)
             c_in = _common(comp, state, [e for e in ins if e not in picks], node)
             if c_in is not None and picks:
                 c_in = with_pickups(system, comp, c_in, picks)
@@ -208,7 +208,7 @@ def _closed_loops(system: System, errors: list) -> None:
                                     expected="a stream out of the loop (a loss, a route elsewhere) or a stock in it"))
 
 
-def pickup_edges(system: System, n_id: int, ins: list[int]) -> list[int]:
+def pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
     """Input edges of node ``n_id`` from sources that follow ``n_id``'s own total input (pick-up:
     amount = coef x ratio x total input), whose streams have a fixed composition."""
     out = []

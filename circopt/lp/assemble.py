@@ -21,7 +21,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
-from ..network import pickup_edges, with_pickups
+from ..network import pickups, with_pickups
 from ..stocks import stock_plan
 from ..system import System
 
@@ -245,7 +245,7 @@ def _stock_outflow(b, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def input_comp(s: System, n: int, ins: list[int]) -> np.ndarray:
     """Composition of a node's total input when it is known: its inputs' common composition, mixed
     with the pick-up sources that follow the node's own input (not the first input edge's alone)."""
-    picks = pickup_edges(s, n, ins)
+    picks = pickups(s, n, ins)
     rest = [e for e in ins if e not in picks]
     # an all-zero edge carries no composition of its own: take the first input that carries something
     live = [e for e in rest if not (s.edges[e].rule in ("tc", "source") and s.edges[e].coef is not None
