@@ -58,6 +58,7 @@ class Builder:
         return st + self.tt[:, None] * self.C + self.cc[None, :]
 
     def in_comp(self, e: int) -> np.ndarray:
+        """(T, C) composition of the stream on edge ``e`` (a source's own composition for a source)."""
         ed = self.s.edges[e]
         if ed.rule == "source":
             return self.s.nodes[ed.source].composition

@@ -16,6 +16,7 @@ from .index import INF, RK, ROW_KINDS, OptModel, fmt_series
 
 
 def infeasible_error(om: OptModel, hl: Handover, h) -> InfeasibleError:
+    """The error for an infeasible model: the conflicting rows and bounds, where each comes from, what to relax."""
     rows, cols, sides = iis(om, hl, h)
     conflict, lines, relax = [], [], []
     structural = 0
@@ -162,6 +163,7 @@ def deletion_filter(om: OptModel, hl: Handover) -> list[int]:
 
 
 def unbounded_error(om: OptModel, hl: Handover, h) -> UnboundedError:
+    """The error for an unbounded model: the columns that can grow without limit (HiGHS's primal ray)."""
     ray = None
     try:
         _, has, vals = h.getPrimalRay()

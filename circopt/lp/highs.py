@@ -187,6 +187,7 @@ def new_solver(options: dict):
 
 
 def highs_version(h) -> str:
+    """HiGHS's version as ``major.minor.patch``."""
     try:
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
     except AttributeError:  # pragma: no cover - older highspy

@@ -175,6 +175,7 @@ class OptModel:
         })
 
     def col_index(self, name: str) -> int:
+        """The number of the column named ``name`` (e.g. ``route[eol[1].reuse,2025]``)."""
         if self._col_index is None:
             self._col_index = {nm: j for j, nm in enumerate(self.col_names)}
         try:
@@ -220,6 +221,7 @@ class OptModel:
         return TOTAL if c < 0 else self.system.channels[c]
 
     def _col_name(self, j: int) -> str:
+        """The readable name of column j."""
         k, a, b, c = int(self.col_kind[j]), int(self.col_a[j]), int(self.col_b[j]), int(self.col_c[j])
         yr = int(self.system.years[self.col_t[j]])
         s = self.system
@@ -318,6 +320,7 @@ class OptModel:
 
 
 def compact(doc: dict) -> str:
+    """A constraint's mapping on one line, ``{type: share, node: eol, ...}`` (messages, row origins)."""
     parts = []
     for k, v in doc.items():
         parts.append(f"{k}: {v}")
@@ -325,6 +328,7 @@ def compact(doc: dict) -> str:
 
 
 def fmt_series(arr: np.ndarray | None) -> str:
+    """A series as one number when constant, else ``min..max``."""
     if arr is None:
         return "-"
     a = np.asarray(arr, float)

@@ -35,6 +35,7 @@ OBJECTIVE_OPTIONS = {"loss_types", "elements", "horizon", "years"}
 
 
 def check_options(opts: dict, where: str) -> None:
+    """Refuse options a term does not know (``where``: how to name them in the message)."""
     bad = set(opts) - OBJECTIVE_OPTIONS
     if bad:
         raise InstanceError(where, f"unknown objective option(s) {sorted(bad)}",

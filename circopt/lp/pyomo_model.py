@@ -63,6 +63,8 @@ def _row_block_class():
 
 
 def pyomo_model(om: OptModel) -> None:
+    """Build ``om.model``: the variables (with their bounds), the rows as one ``MatrixConstraint``
+    and the objective, from the model's arrays."""
     import pyomo.environ as pyo
     from pyomo.common.gc_manager import PauseGC
     from pyomo.core.expr.numeric_expr import LinearExpression

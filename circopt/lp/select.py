@@ -10,6 +10,7 @@ from ..system import TOTAL, System
 
 
 def years_mask(system: System, opts: dict, where: str) -> np.ndarray:
+    """(T,) the model years a term counts: up to ``horizon`` and within ``years`` of ``opts``."""
     yrs = system.years
     mask = np.ones(len(yrs), bool)
     if opts.get("horizon") is not None:
@@ -26,6 +27,7 @@ def years_mask(system: System, opts: dict, where: str) -> np.ndarray:
 
 
 def year_window(system: System, val, where: str) -> np.ndarray:
+    """(T,) the model years in ``[first, last]`` (inclusive) or the one year ``val``."""
     yrs = system.years
     if isinstance(val, (int, np.integer)) and not isinstance(val, bool):
         first = last = int(val)
@@ -44,6 +46,7 @@ def year_window(system: System, val, where: str) -> np.ndarray:
 
 
 def channel_weights(system: System, spec, where: str) -> np.ndarray:
+    """(C,) weights per channel from ``{element|"total": weight}`` (a name or a list: weight 1)."""
     if isinstance(spec, (list, tuple)):
         spec = {k: 1.0 for k in spec}
     if isinstance(spec, str):
@@ -64,6 +67,7 @@ def channel_weights(system: System, spec, where: str) -> np.ndarray:
 
 
 def year_index(system: System, year: int) -> int:
+    """The index of a model year (KeyError when it is not one)."""
     hits = np.flatnonzero(system.years == int(year))
     if not len(hits):
         raise KeyError(f"year {year} is not a model year ({int(system.years[0])}..{int(system.years[-1])})")
@@ -71,6 +75,7 @@ def year_index(system: System, year: int) -> int:
 
 
 def edge_between(system: System, source: str, target: str) -> int:
+    """The edge from node ``source`` to node ``target`` (names; KeyError when there is none)."""
     for e in system.edges:
         if system.nodes[e.source].name == source and system.nodes[e.target].name == target:
             return e.id
