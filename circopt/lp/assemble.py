@@ -84,6 +84,8 @@ class Builder:
 
         return term(self, name, opts)
 
+    _term = term  # the name used before the split (branches in flight call ``b._term``)
+
 
 def classify(b) -> None:
     """Which edges (``b.var_edge``) and nodes (``b.var_node``) a decision can change; the state
