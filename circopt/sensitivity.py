@@ -78,8 +78,13 @@ class Design:
 
 def factors(system, groups: dict[str, list[str]] | None = None, exclude=()) -> dict[str, list[str]]:
     """Factor -> ranges: each group, then every range not in a group on its own (sorted); the
-    ranges in ``exclude`` stay at their nominal values."""
-    unknown = sorted(set(exclude) - set(system.ranges or {}))
+    ranges in ``exclude`` (names or shell patterns such as ``nodes.*.cost``, comma-separated allowed)
+    stay at their nominal values."""
+    from fnmatch import fnmatchcase
+
+    patterns = [e.strip() for x in exclude for e in str(x).split(",") if e.strip()]
+    unknown = sorted(p for p in patterns if not any(fnmatchcase(k, p) for k in (system.ranges or {})))
+    exclude = {k for k in (system.ranges or {}) if any(fnmatchcase(k, p) for p in patterns)}
     if unknown:
         raise CircoptError(f"sensitivity exclude: {unknown} not ranges of the instance; ranges: {sorted(system.ranges)}")
     ranges = {k: v for k, v in (system.ranges or {}).items() if k not in set(exclude)}
