@@ -342,6 +342,9 @@ def evaluate(path, des: Design, scenario: str | None = None, objective: Any = No
 
             table[f"{k}:choice"] = [choice_label(system.ranges[k], x) for x in table[k]]
             labels.append(f"{k}:choice")
+    for c in STATUS_COLUMNS:  # every run failed before it was measured: still a table
+        if c not in table.columns:
+            table[c] = np.nan
     front = ["run", "design", *des.names, *labels, *STATUS_COLUMNS]
     return table[front + [c for c in table.columns if c not in front]]
 
@@ -622,6 +625,11 @@ def sensitivity(path, method: str = "morris", samples: int | None = None, indica
     doc, _, digest = load_document(path, scenario)
     des = design(system, doc, method, samples, seed, groups, exclude)
     decisions = tuple(i for i in (indicators or []) if i.startswith("decision:") or "@" in i)
+    years = {str(int(y)) for y in system.years}
+    bad = [i for i in decisions if "@" in i and i.rpartition("@")[2] not in years]
+    if bad:
+        raise CircoptError(f"indicator(s) {bad}: expected INDICATOR@YEAR with a model year "
+                           f"({min(years, key=int)}..{max(years, key=int)})")
     table = evaluate(path, des, scenario, objective, executor, workers, scheduler, progress, decisions, **opt)
     inds = list(indicators) if indicators else default_indicators(table, objective)
     units = {c: system.unit for c in table.columns if c.split("/")[0] in ("losses", "primary", "surplus", "dilution",

@@ -143,3 +143,18 @@ def test_bad_table_and_choice_ranges_are_refused_naming_the_range(tmp_path, rang
     with pytest.raises((InstanceError, InstanceErrors)) as e:
         load(folder)
     assert "ranges." in str(e.value) and fragment in str(e.value)
+
+
+def test_exclude_takes_patterns_and_comma_lists(tmp_path):
+    folder = _instance(tmp_path, {"sales": SALES, "path": PATH, "nodes.eol.to.landfill": [0.1, 0.3]})
+    system = load(folder)
+    assert list(S.factors(system, exclude=["nodes.*,path"])) == ["sales"]
+    assert list(S.factors(system, exclude=["sal*"])) == ["nodes.eol.to.landfill", "path"]
+    with pytest.raises(Exception, match="not ranges of the instance"):
+        S.factors(system, exclude=["nowhere*"])
+
+
+def test_indicator_of_one_year_is_refused_for_a_year_outside_the_model(tmp_path):
+    folder = _instance(tmp_path, {"sales": SALES})
+    with pytest.raises(Exception, match="model year"):
+        S.sensitivity(folder, "oat", indicators=["dissipation/total@2030"], executor="local", progress=False)
