@@ -23,10 +23,10 @@ name: tiny_market
 unit: kt
 years: [2020, 2021]
 elements: [Ni]
-streams:
+compositions:
   engine: {composition: {Ni: 0.01}, source: estimate}
 nodes:
-  old_engines: {kind: source, stream: engine, series: 4.0, to: elv, source: estimate}
+  old_engines: {kind: source, composition: engine, series: 4.0, to: elv, source: estimate}
   elv:
     kind: split
     routes: {reuse: inspection, recycle: scrap}
@@ -35,9 +35,9 @@ nodes:
     cost: {reuse: 1.0}
     source: estimate
   inspection: {kind: process, to: {market: 0.8, scrap: rest}, source: estimate}
-  new_engines: {kind: source, free: true, stream: engine, cost: 10.0, energy: 0, co2: 0, to: market,
+  new_engines: {kind: source, free: true, composition: engine, cost: 10.0, energy: 0, co2: 0, to: market,
                 source: estimate}
-  fab_scrap_in: {kind: source, follows: new_engines, ratio: 0.5, stream: engine, to: fab, source: estimate}
+  fab_scrap_in: {kind: source, follows: new_engines, ratio: 0.5, composition: engine, to: fab, source: estimate}
   fab: {kind: process, to: {scrap: 0.5, fab_loss: rest}, source: estimate}
   market:
     kind: blend
@@ -45,8 +45,8 @@ nodes:
     allocation: {inspection: {replacement: 1.0}, new_engines: {replacement: 1.0}}
     surplus: unsold
     source: estimate
-  in_use: {kind: sink, loss: other}
-  scrap: {kind: sink, loss: other}
+  in_use: {kind: sink, loss: unspecified}
+  scrap: {kind: sink, loss: unspecified}
   fab_loss: {kind: sink, loss: process}
   unsold: {kind: sink, loss: dissipation}
 """
@@ -242,8 +242,8 @@ def test_market_of_identical_products_feeds_a_split(tmp_path):
                        "outputs: {replacement: {to: installed, demand: 5.0}}")
     # an all-zero edge into 'installed', declared first (so it is the node's first input)
     doc = doc.replace("  old_engines:", "  aux: {kind: process, to: {installed: 0.0, scrap: rest}, source: estimate}\n"
-                      "  aux_in: {kind: source, stream: engine, series: 1.0, to: aux, source: estimate}\n  old_engines:")
-    doc = doc.replace("  in_use: {kind: sink, loss: other}\n", """  in_use: {kind: sink, loss: other}
+                      "  aux_in: {kind: source, composition: engine, series: 1.0, to: aux, source: estimate}\n  old_engines:")
+    doc = doc.replace("  in_use: {kind: sink, loss: unspecified}\n", """  in_use: {kind: sink, loss: unspecified}
   installed: {kind: process, to: later, source: estimate}
   later:
     kind: split
