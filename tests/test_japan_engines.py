@@ -298,3 +298,15 @@ def test_optimised_audit_with_pickup_and_cu_market(boundary):
     frac = (cu / tot).dropna()
     sheet = frac[[t.startswith("fabrication[motor_vehicles") for _, t in frac.index]]
     assert len(sheet) and float(sheet.max()) <= 0.001 + 1e-9
+
+
+def test_the_case_objective_reads_in_its_own_unit_and_words():
+    """The report and the terminal show indicator:engine_losses in kt with its description, not in
+    'objective units'."""
+    from circopt import readable as rd
+
+    system = circopt.load(INSTANCE)
+    assert rd.objective_unit(ENGINE, system) == "kt"
+    words = rd.objective_words(ENGINE, system)
+    assert "engine_losses" in words and "exported" in words
+    assert rd.objective_unit({ENGINE: 1.0, "cost": 1.0}, system) == "objective units"
