@@ -13,8 +13,10 @@ from .test_report import _Collect
 pytestmark = pytest.mark.slow
 
 CASES = {
-    "japan_engines": {"objective": "losses", "pareto": "losses,primary", "scenario": None,
-                      "compare": "recycling_only,current,circular"},
+    # the case's own objective (total losses are the market's other scrap: the levers cannot move them);
+    # with the boundary closed, where reuse and rebuilding lower it (README section 8)
+    "japan_engines": {"objective": "indicator:engine_losses", "pareto": "indicator:engine_losses,primary",
+                      "scenario": "current_physical_closed", "compare": "recycling_only,current,circular"},
     "global_aluminium": {"objective": "primary", "pareto": "primary,energy", "scenario": "baseline",
                          "compare": "baseline,sorting,sse"},
 }
