@@ -56,7 +56,7 @@ class Result:
         # the stock change, computed without cancelling two large levels: inflow minus the
         # convolution of inflows with the outflow kernel (= level(t) - level(t-1), as pdf = -diff(sf))
         r._conv_outflow = plan.outflows(inflow_ext)[:, plan.H:, :]
-        r._audit = r._compute_audit()
+        r._audit_parts = r._audit_arrays()  # the table itself is built when asked for
         return r
 
     def attach_decisions(self, shares, lambdas) -> None:
@@ -139,7 +139,23 @@ class Result:
 
     # ---- audit --------------------------------------------------------------------
     def _compute_audit(self) -> pd.DataFrame:
-        """Inflow, outflow, stock change and imbalance per node, element (+ total) and year.
+        """Inflow, outflow, stock change and imbalance per node, element (+ total) and year."""
+        return self._audit_frame(self._audit_arrays())
+
+    def _audit_frame(self, parts: tuple) -> pd.DataFrame:
+        s = self.system
+        names, tin, tout, tch, timb, rel = parts
+        T, K = s.T, len(self.element_names)
+        return pd.DataFrame({
+            "year": np.tile(np.repeat(s.years, K), len(names)),
+            "node": np.repeat(names, T * K),
+            "element": np.tile(self.element_names, len(names) * T),
+            "inflow": tin.ravel(), "outflow": tout.ravel(), "stock_change": tch.ravel(),
+            "imbalance": timb.ravel(), "relative": rel.ravel()})
+
+    def _audit_arrays(self) -> tuple:
+        """The audit's numbers: node names and (nodes, T, elements + total) arrays of inflow,
+        outflow, stock change, imbalance and relative imbalance.
 
         Sources: the inflow is what the source must send (series x fractions x composition;
         ratio x the followed node's input for a following source); a decided amount (free,
@@ -200,23 +216,19 @@ class Result:
         scale = np.maximum(np.maximum(np.abs(tin), np.abs(tout)), np.abs(tch))
         rel = np.abs(timb) / np.maximum(scale, scale_floor)
         names = [n.name for n in s.nodes if n.kind != "sink"]
-        K = C
-        return pd.DataFrame({
-            "year": np.tile(np.repeat(s.years, K), len(names)),
-            "node": np.repeat(names, T * K),
-            "element": np.tile(self.element_names, len(names) * T),
-            "inflow": tin.ravel(), "outflow": tout.ravel(), "stock_change": tch.ravel(),
-            "imbalance": timb.ravel(), "relative": rel.ravel()})
+        return names, tin, tout, tch, timb, rel
 
     @property
     def audit(self) -> pd.DataFrame:
         """Mass balance per node, element (and total) and year: inflow - outflow - stock change."""
+        if getattr(self, "_audit", None) is None:
+            self._audit = self._audit_frame(self._audit_parts)
         return self._audit
 
     @property
     def max_relative_imbalance(self) -> float:
-        a = self._audit
-        return float(a["relative"].max()) if len(a) else 0.0
+        rel = self._audit_parts[5]
+        return float(rel.max()) if rel.size else 0.0
 
     # ---- summary and export ----------------------------------------------------------
     def summary(self) -> dict[str, Any]:

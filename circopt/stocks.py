@@ -12,10 +12,10 @@ cohorts one year at a time; stock-driven inflows), the optimiser's convolution r
 (:meth:`StockPlan.convolution_entries`), Result's stock recompute and audit, and the public
 :func:`circopt.lifetimes.inflow_driven`.
 
-Fast paths: a kernel that does not depend on the cohort is a convolution along time -- exact
-shifted sums for short supports, else one batched FFT for all series (exact zeros kept: a
-year with no inflow in its kernel's reach gets 0, not FFT round-off); a cohort-dependent
-kernel uses the (cohort x time) matrix.
+Fast paths: a kernel that does not depend on the cohort is a convolution along time -- shifted
+sums for short supports, else one matrix product for every series that shares the kernel
+(sums of the terms themselves, so each value is exact to a few ulp of itself); a
+cohort-dependent kernel uses the (cohort x time) matrix.
 
 The plan of a System puts every stock node on one extended time axis starting ``H`` years
 before the first model year, where ``H`` is the longest history (or initial-stock age
@@ -36,6 +36,11 @@ from .system import System
 #: kernels with at most this many non-zero ages are convolved by direct shifted sums: exact, and
 #: faster than an FFT up to about 4 lags (measured at 1,000 series x 301 years)
 DIRECT_SUPPORT_MAX = 4
+#: a shared kernel on up to this many years is applied as one matrix product (a 2,048-year
+#: matrix is 32 MiB); longer series use an FFT
+TOEPLITZ_MAX = 2048
+#: up to this many series share a kernel, each is convolved on its own (numpy's direct sum)
+FEW_SERIES = 8
 
 
 # --------------------------------------------------------------------------------------------
@@ -47,22 +52,19 @@ def support(kernel: np.ndarray) -> int:
     return int(nz[-1]) + 1 if nz.size else 0
 
 
-def _first_age(kernel: np.ndarray) -> int:
-    nz = np.flatnonzero(np.any(kernel != 0, axis=tuple(range(kernel.ndim - 1))))
-    return int(nz[0]) if nz.size else 0
-
-
 def causal_convolve(x: np.ndarray, kernels: list[np.ndarray]) -> list[np.ndarray]:
     """``y[..., t] = sum_{a<=t} kernel[..., a] * x[..., t-a]`` for each kernel, on ``x``'s last axis.
 
     A kernel is ``(ages,)`` or, one per series, broadcastable against ``x`` with ages last.
-    Short supports use exact shifted sums; long ones one FFT of ``x`` shared by all kernels
-    (O(T log T) per series, no T x T array), with exact zeros where no inflow is in reach.
+    Short supports use shifted sums; a shared kernel on up to :data:`TOEPLITZ_MAX` years one
+    matrix product with its (lower-triangular Toeplitz) convolution matrix. Both sum the terms
+    themselves, so a value is exact to a few ulp of *itself* (every term is >= 0 for inflows):
+    a near-empty year stays near-empty, as the audit's relative test needs. Longer series
+    use one FFT (O(T log T), accurate to round-off of the series' largest value).
     """
     n_t = x.shape[-1]
-    sup = max(support(k) for k in kernels) if kernels else 0
-    kernels = [k[..., : min(sup, n_t)] for k in kernels]
-    sup = min(sup, n_t)
+    sup = min(max(support(k) for k in kernels) if kernels else 0, n_t)
+    kernels = [k[..., :sup] for k in kernels]
     if sup == 0:
         return [np.zeros(np.broadcast_shapes(x.shape, k.shape[:-1] + (1,))) for k in kernels]
     if sup <= DIRECT_SUPPORT_MAX:
@@ -75,19 +77,24 @@ def causal_convolve(x: np.ndarray, kernels: list[np.ndarray]) -> list[np.ndarray
                     y[..., lag:] += kl * x[..., : n_t - lag]
             outs.append(y)
         return outs
+    if all(k.ndim == 1 for k in kernels):
+        flat = x.reshape(-1, n_t)
+        if flat.shape[0] <= FEW_SERIES:
+            return [np.array([np.convolve(r, k)[:n_t] for r in flat]).reshape(x.shape) for k in kernels]
+        if n_t <= TOEPLITZ_MAX:
+            return [(flat @ convolution_matrix(k, n_t).T).reshape(x.shape) for k in kernels]
     n_fft = scipy.fft.next_fast_len(n_t + sup - 1, real=True)
     xf = scipy.fft.rfft(x, n_fft, axis=-1)
-    # years with no non-zero inflow within the kernel's reach (ages lo..sup-1) are exactly 0
-    lo = min(_first_age(k) for k in kernels)
-    nz = np.cumsum(x != 0, axis=-1)
-    in_reach = np.zeros(nz.shape, dtype=nz.dtype)
-    in_reach[..., lo:] = nz[..., : n_t - lo]
-    in_reach[..., sup:] -= nz[..., :-sup]
-    outs = []
-    for k in kernels:
-        y = scipy.fft.irfft(xf * scipy.fft.rfft(k, n_fft, axis=-1), n_fft, axis=-1)[..., :n_t]
-        outs.append(np.where(in_reach > 0, y, 0.0))
-    return outs
+    return [scipy.fft.irfft(xf * scipy.fft.rfft(k, n_fft, axis=-1), n_fft, axis=-1)[..., :n_t] for k in kernels]
+
+
+def convolution_matrix(kernel: np.ndarray, n_t: int) -> np.ndarray:
+    """``(n_t, n_t)`` with ``M[t, j] = kernel[t - j]`` for ``t >= j`` (0 above the diagonal)."""
+    k = np.zeros(n_t)
+    m = min(n_t, kernel.shape[-1])
+    k[:m] = kernel[:m]
+    age = np.arange(n_t)[:, None] - np.arange(n_t)[None, :]
+    return np.where(age >= 0, k[np.clip(age, 0, n_t - 1)], 0.0)
 
 
 def cohort_matrix(kernel_by_cohort: np.ndarray, n_t: int) -> np.ndarray:
@@ -137,6 +144,10 @@ class StockPlan:
         self.sf_flat = np.array([self.sf[k] for k in self.flat]).reshape(len(self.flat), L)
         # reversed outflow kernels: weights of cohorts 0..k-1 in year k are pdf_rev[:, L-1-k : L-1]
         self._pdf_rev = np.ascontiguousarray(self.pdf_flat[:, ::-1])
+        groups: dict[bytes, list[int]] = {}  # stocks sharing one kernel share one matrix product
+        for row, k in enumerate(self.flat):
+            groups.setdefault(self.pdf_flat[row].tobytes() + self.sf_flat[row].tobytes(), []).append(int(k))
+        self.groups = [np.array(g, int) for g in groups.values()]
 
     # ---- whole convolutions -------------------------------------------------------------
     def stock_levels(self, inflow_ext: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
@@ -169,13 +180,20 @@ class StockPlan:
         out = np.zeros((len(which),) + inflow_ext.shape[1:])
         pos = np.full(S, -1)
         pos[which] = np.arange(len(which))
-        flat = self.flat[pos[self.flat] >= 0]
-        if flat.size:
-            rows = np.searchsorted(self.flat, flat)
-            kern = self._kernels(kind)[rows]
-            x = inflow_ext[flat]
-            y = causal_convolve(np.moveaxis(x, 1, 2), [kern[:, None, :]])[0]  # (n, C, L)
-            out[pos[flat]] = np.moveaxis(y, 2, 1)
+        for group in self.groups:
+            g = group[pos[group] >= 0]
+            if not g.size:
+                continue
+            kern = self._kernels(kind)[np.searchsorted(self.flat, g[0])]
+            x = np.moveaxis(inflow_ext[g], 1, 2)  # (n, C, L)
+            if x.shape[0] * x.shape[1] > FEW_SERIES and support(kern) > DIRECT_SUPPORT_MAX and self.L <= TOEPLITZ_MAX:
+                key = (kind, kern.tobytes())
+                if key not in self._matrices:  # one matrix per kernel, kept with the plan
+                    self._matrices[key] = np.ascontiguousarray(convolution_matrix(kern, self.L).T)
+                y = (x.reshape(-1, self.L) @ self._matrices[key]).reshape(x.shape)
+            else:
+                y = causal_convolve(x, [kern])[0]
+            out[pos[g]] = np.moveaxis(y, 2, 1)
         for s in self.by_cohort[pos[self.by_cohort] >= 0]:
             out[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]
         return out
