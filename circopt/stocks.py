@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.fft
 
 from .lifetimes import negative_inflow_tol, outflow_kernel, survival_kernel
 from .system import System
@@ -83,6 +82,8 @@ def causal_convolve(x: np.ndarray, kernels: list[np.ndarray]) -> list[np.ndarray
             return [np.array([np.convolve(r, k)[:n_t] for r in flat]).reshape(x.shape) for k in kernels]
         if n_t <= TOEPLITZ_MAX:
             return [(flat @ convolution_matrix(k, n_t).T).reshape(x.shape) for k in kernels]
+    import scipy.fft  # only past TOEPLITZ_MAX years (`circopt check` stays quick)
+
     n_fft = scipy.fft.next_fast_len(n_t + sup - 1, real=True)
     xf = scipy.fft.rfft(x, n_fft, axis=-1)
     return [scipy.fft.irfft(xf * scipy.fft.rfft(k, n_fft, axis=-1), n_fft, axis=-1)[..., :n_t] for k in kernels]
@@ -190,7 +191,11 @@ class StockPlan:
                 key = (kind, kern.tobytes())
                 if key not in self._matrices:  # one matrix per kernel, kept with the plan
                     self._matrices[key] = np.ascontiguousarray(convolution_matrix(kern, self.L).T)
-                y = (x.reshape(-1, self.L) @ self._matrices[key]).reshape(x.shape)
+                x2 = x.reshape(-1, self.L)
+                live = np.flatnonzero(x2.any(axis=1))  # empty series (an absent element) stay 0
+                y2 = np.zeros_like(x2)
+                y2[live] = x2[live] @ self._matrices[key]
+                y = y2.reshape(x.shape)
             else:
                 y = causal_convolve(x, [kern])[0]
             out[pos[g]] = np.moveaxis(y, 2, 1)
