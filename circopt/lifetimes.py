@@ -746,7 +746,6 @@ def stock_driven(
         raise InstanceError("negative_inflow", "is not a known policy", negative_inflow, "'error' or 'clip'")
     n_t = target.shape[-1]
     sf, _ = _cohort_kernels(lt, n_t, timing, "lifetime")
-    sf_by_cohort = sf if sf.ndim == 2 else None
     sf0 = sf[:, 0] if sf.ndim == 2 else np.full(n_t, sf[0])
     if (sf0 <= 0).any():
         c = int(np.flatnonzero(sf0 <= 0)[0])
@@ -757,37 +756,23 @@ def stock_driven(
             float(sf0[c]),
             "survival at age 0 > 0",
         )
-    lead = target.shape[:-1]
-    remaining = np.zeros(target.shape)  # stock at t of everything that entered before t
+    from .stocks import follow_target
+
+    remaining = np.zeros(target.shape)  # stock at t of what was there before year 0
     init_outflow = 0.0
     if initial_stock is not None:
-        s0, init_outflow = initial_stock_flows(initial_stock, lt, n_t, timing)
-        lead = np.broadcast_shapes(lead, s0.shape[:-1])
-        remaining = np.broadcast_to(s0, lead + (n_t,)).copy()
-        target = np.broadcast_to(target, lead + (n_t,))
-    tol = negative_inflow_tol(target)
-    inflow = np.zeros(lead + (n_t,))
-    actual = np.empty(lead + (n_t,))
-    for t in range(n_t):
-        need = target[..., t] - remaining[..., t]
-        x = need / sf0[t]
-        neg = x < 0
-        if neg.any():
-            big = neg & (x < -tol / sf0[t])
-            if big.any() and negative_inflow == "error":
-                idx = np.argwhere(big)[0] if big.ndim else ()
-                series = f" (series index {tuple(int(i) for i in idx)})" if big.ndim else ""
-                raise InstanceError(
-                    f"stock[year index {t}]",
-                    f"falls faster than its cohorts leave: it would need an inflow of "
-                    f"{float(x[tuple(idx)]):.6g}{series}",
-                    float(target[(*idx, t)]),
-                    "a stock reachable with inflow >= 0, or negative_inflow='clip'",
-                )
-            x = np.where(neg, 0.0, x)
-        inflow[..., t] = x
-        kern = sf_by_cohort[t, : n_t - t] if sf_by_cohort is not None else sf[: n_t - t]
-        actual[..., t] = remaining[..., t] + x * kern[0]
-        remaining[..., t + 1 :] += x[..., None] * kern[1:]
+        remaining, init_outflow = initial_stock_flows(initial_stock, lt, n_t, timing)
+    lead = np.broadcast_shapes(target.shape[:-1], remaining.shape[:-1])
+    target = np.broadcast_to(target, lead + (n_t,))
+    inflow, actual, events = follow_target(target, sf, remaining, negative_inflow_tol(target), negative_inflow)
+    if events and events[-1][3] == "negative":
+        t, idx, x, _ = events[-1]
+        series = f" (series index {tuple(int(i) for i in idx)})" if idx else ""
+        raise InstanceError(
+            f"stock[year index {t}]",
+            f"falls faster than its cohorts leave: it would need an inflow of {x:.6g}{series}",
+            float(target[(*idx, t)]),
+            "a stock reachable with inflow >= 0, or negative_inflow='clip'",
+        )
     flows = inflow_driven(inflow, lt, timing)
     return StockFlows(stock=actual, outflow=flows.outflow + init_outflow, inflow=inflow)

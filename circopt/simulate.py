@@ -221,8 +221,7 @@ def _driven_series(system: System, plan, inflow_ext: np.ndarray, series: dict, n
             continue
         ed = system.edges[system.in_edges(node_id)[0]]
         gain = ed.coef * system.nodes[ed.source].composition.sum(axis=1)
-        total = inflow_ext[s].sum(axis=1)
-        need, events = plan.driven_inflow(s, node.target_stock, total, gain, node.negative_inflow)
+        need, events = plan.driven_inflow(s, node.target_stock, inflow_ext, gain, node.negative_inflow)
         for t, amount, kind in events:
             year = int(system.years[t])
             if kind == "no_survival":

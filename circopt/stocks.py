@@ -124,6 +124,49 @@ def cohorts_of_age_structure(age_structure: np.ndarray, sf: np.ndarray) -> np.nd
                      where=sf[:n_ages] > 0)
 
 
+def follow_target(target: np.ndarray, sf: np.ndarray, remaining: np.ndarray, tol: np.ndarray,
+                  on_negative: str, gain: np.ndarray | None = None):
+    """The stock-driven inflow: year by year (vectorised over leading dims)::
+
+        x[t] = (target[t] - remaining[t]) / sf_t[0]
+
+    ``sf``: the model cohorts' survival kernels, ``(T,)`` by age or ``(T, T)`` [cohort, age];
+    ``remaining`` ``(..., T)``: the stock left in each year of what entered before year 0 (it is
+    not changed); ``gain`` (T,): what one unit of ``x`` puts into the stock (1 by default). A
+    negative ``x`` within ``tol`` (per series) is 0; a larger one is clipped to 0
+    (``on_negative="clip"``) or stops the computation (``"error"``).
+
+    Returns ``(x, stock reached, events)``; events are ``(t, series index, x, kind)`` with kind
+    ``"clipped"``, or a last ``"negative"`` / ``"no_survival"`` where the computation stopped.
+    """
+    n_t = target.shape[-1]
+    sf0 = sf[:, 0] if sf.ndim == 2 else np.full(n_t, sf[0])
+    gain = np.ones(n_t) if gain is None else gain
+    lead = np.broadcast_shapes(target.shape[:-1], remaining.shape[:-1])
+    target = np.broadcast_to(target, lead + (n_t,))
+    remaining = np.broadcast_to(remaining, lead + (n_t,)).copy()
+    inflow, actual = np.zeros(lead + (n_t,)), np.zeros(lead + (n_t,))
+    events: list[tuple] = []
+    if (sf0 <= 0).any():
+        events.append((int(np.flatnonzero(sf0 <= 0)[0]), (), 0.0, "no_survival"))
+        return inflow, actual, events
+    for t in range(n_t):
+        x = (target[..., t] - remaining[..., t]) / sf0[t]
+        neg = x < 0
+        if neg.any():
+            big = neg & (x < -tol / sf0[t])
+            for idx in map(tuple, np.argwhere(big)):
+                events.append((t, idx, float(x[idx]), "negative" if on_negative == "error" else "clipped"))
+                if on_negative == "error":
+                    return inflow, actual, events
+            x = np.where(neg, 0.0, x)
+        inflow[..., t] = x
+        kern = (sf[t, : n_t - t] if sf.ndim == 2 else sf[: n_t - t]) * gain[t]
+        actual[..., t] = remaining[..., t] + x * kern[0]
+        remaining[..., t + 1 :] += x[..., None] * kern[1:]
+    return inflow, actual, events
+
+
 # --------------------------------------------------------------------------------------------
 # the plan of a System
 # --------------------------------------------------------------------------------------------
@@ -245,43 +288,22 @@ class StockPlan:
         return ti[m], tj[m], w[m]
 
     # ---- stock-driven stocks ------------------------------------------------------------
-    def driven_inflow(self, s: int, target: np.ndarray, total_ext: np.ndarray, gain: np.ndarray,
-                      on_negative: str) -> tuple[np.ndarray, list[tuple[int, float, str]]]:
-        """The inflow that makes stock ``s`` follow ``target`` (T,), year by year::
-
-            need[t] = (target[t] - sum_{j<k} total[j] * sf_j(k - j)) / sf_k(0),   k = H + t
-
-        ``total_ext`` (L,) holds the total inflow of earlier cohorts and is filled in place with
-        ``need * gain`` (what the feeding source actually delivers). Negative needs within
-        round-off are 0; larger ones are clipped to 0 (``on_negative="clip"``) or reported.
-        Returns ``need`` and events ``(t, need, "clipped" | "negative" | "no_survival")``; the
-        first "negative" or "no_survival" event stops the computation.
-        """
-        sf, H = self.sf[s], self.H
-        tol = negative_inflow_tol(target)
-        need_all = np.zeros(len(target))
-        events: list[tuple[int, float, str]] = []
-        for t in range(len(target)):
-            k = H + t
-            j = np.arange(k)
-            sf_hist = sf[k - j] if sf.ndim == 1 else sf[j, k - j]
-            remaining = float(total_ext[:k] @ sf_hist)
-            sf0 = sf[0] if sf.ndim == 1 else sf[k, 0]
-            if sf0 <= 0:
-                events.append((t, 0.0, "no_survival"))
-                return need_all, events
-            need = (target[t] - remaining) / sf0
-            if 0 > need * sf0 >= -tol:  # round-off, as lifetimes.stock_driven()
-                need = 0.0
-            if need < 0:
-                if on_negative == "error":
-                    events.append((t, need, "negative"))
-                    return need_all, events
-                events.append((t, need, "clipped"))
-                need = 0.0
-            need_all[t] = need
-            total_ext[k] = need * gain[t]
-        return need_all, events
+    def driven_inflow(self, s: int, target: np.ndarray, inflow_ext: np.ndarray, gain: np.ndarray,
+                      on_negative: str):
+        """:func:`follow_target` for stock ``s`` (T,): its earlier cohorts are those of
+        ``inflow_ext[s]`` before the first model year (history, or nothing in a traced pulse)."""
+        T, H, sf = len(target), self.H, self.sf[s]
+        tot = inflow_ext[s, :H].sum(axis=1)  # history cohorts, total over channels
+        if H == 0:
+            remaining = np.zeros(T)
+        elif sf.ndim == 1:
+            remaining = np.convolve(tot, sf)[H : H + T]
+        else:
+            j, t = np.arange(H)[:, None], np.arange(T)[None, :]
+            remaining = tot @ sf[j, H + t - j]
+        sf = sf[H:, :T] if sf.ndim == 2 else sf[:T]
+        x, _, events = follow_target(target, sf, remaining, negative_inflow_tol(target), on_negative, gain)
+        return x, [(t, amount, kind) for t, _, amount, kind in events]
 
 
 def stock_plan(system: System) -> StockPlan:
