@@ -109,13 +109,18 @@ def balance_recompute(om) -> dict:
             "polish_nnz": int(B.nnz)}
 
 
-def table(rows: list[dict]) -> str:
-    head = "| years | columns | rows | nonzeros | " + " | ".join(PHASES) + " | total | max imbalance | status |"
+def phase_table(rows: list[dict], key: str) -> list[str]:
+    head = f"| {key} | columns | rows | nonzeros | " + " | ".join(PHASES) + " | total | max imbalance | status |"
     out = [head, "|" + "---|" * (8 + len(PHASES) - 1)]
     for r in rows:
-        out.append(f"| {r['years']} | {r['columns']:,} | {r['rows']:,} | {r['nonzeros']:,} | "
+        out.append(f"| {r[key]} | {r['columns']:,} | {r['rows']:,} | {r['nonzeros']:,} | "
                    + " | ".join(f"{r[k]:.3f} s" for k in PHASES)
                    + f" | {r['total']:.3f} s | {r['imbalance']:.1e} | {r['status']} |")
+    return out
+
+
+def table(rows: list[dict]) -> str:
+    out = phase_table(rows, "years")
     out += ["", "Balance recompute alone (factorise + solve the rows that define the state columns):", "",
             "| years | nonzeros of those rows | one sparse LU (before) | forward substitution by year (now) | "
             "max relative difference |", "|---|---|---|---|---|"]
@@ -142,13 +147,7 @@ def faster_than_model(rows: list[dict]) -> str:
 
 
 def products_table(rows: list[dict]) -> str:
-    head = "| products | columns | rows | nonzeros | " + " | ".join(PHASES) + " | total | max imbalance | status |"
-    out = [head, "|" + "---|" * (8 + len(PHASES) - 1)]
-    for r in rows:
-        out.append(f"| {r['products']} | {r['columns']:,} | {r['rows']:,} | {r['nonzeros']:,} | "
-                   + " | ".join(f"{r[k]:.3f} s" for k in PHASES)
-                   + f" | {r['total']:.3f} s | {r['imbalance']:.1e} | {r['status']} |")
-    return "\n".join(out)
+    return "\n".join(phase_table(rows, "products"))
 
 
 def main() -> None:
