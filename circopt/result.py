@@ -48,14 +48,14 @@ class Result:
     def from_flows(cls, system: System, flows: np.ndarray, inflow_ext: np.ndarray, engine: str,
                    notes: list[str] | None = None, pulse: bool = False) -> Result:
         plan = stock_plan(system)
-        levels = plan.stock_levels(inflow_ext)  # (S, L, C)
+        levels, outflows = plan.levels_and_outflows(inflow_ext)  # (S, L, C) each
         r = cls(system=system, flows_array=flows, stock_array=levels[:, plan.H:, :], engine=engine,
                 notes=list(notes or []))
         if pulse:
             r.extra["pulse"] = True
         # the stock change, computed without cancelling two large levels: inflow minus the
         # convolution of inflows with the outflow kernel (= level(t) - level(t-1), as pdf = -diff(sf))
-        r._conv_outflow = plan.outflows(inflow_ext)[:, plan.H:, :]
+        r._conv_outflow = outflows[:, plan.H:, :]
         r._target_notes()
         rel = r._audit_arrays()[5]  # the table itself is built (again) when asked for
         r._max_relative = float(rel.max()) if rel.size else 0.0

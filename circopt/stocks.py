@@ -196,16 +196,22 @@ class StockPlan:
     # ---- whole convolutions -------------------------------------------------------------
     def stock_levels(self, inflow_ext: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
         """Stock on the extended axis: stock[s, k, c] = sum_{j<=k} inflow[s, j, c] * sf_j(k - j)."""
-        return self._apply(inflow_ext, "sf", which)
+        return self._apply(inflow_ext, ("sf",), which)[0]
 
     def outflows(self, inflow_ext: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
         """Outflow on the extended axis: sum_{j<=k} inflow[s, j, c] * pdf_j(k - j)."""
-        return self._apply(inflow_ext, "pdf", which)
+        return self._apply(inflow_ext, ("pdf",), which)[0]
+
+    def levels_and_outflows(self, inflow_ext: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`stock_levels` and :meth:`outflows` of every stock in one pass (one matrix product
+        per shared kernel)."""
+        levels, outflows = self._apply(inflow_ext, ("sf", "pdf"), None)
+        return levels, outflows
 
     def outflows_before(self, inflow_ext: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
         """The outflow of the cohorts that entered *before* each year (the age-0 term left out):
         sum_{j<k} inflow[s, j, c] * pdf_j(k - j)."""
-        return self._apply(inflow_ext, "pdf_before", which)
+        return self._apply(inflow_ext, ("pdf_before",), which)[0]
 
     def _kernels(self, kind: str) -> np.ndarray:
         if kind == "sf":
@@ -216,35 +222,39 @@ class StockPlan:
         k[:, 0] = 0.0
         return k
 
-    def _apply(self, inflow_ext: np.ndarray, kind: str, which: np.ndarray | None) -> np.ndarray:
-        """``(S, L, C)`` for every stock, or ``(len(which), L, C)`` for the stocks ``which``
-        (``inflow_ext`` is always that of every stock, ``(S, L, C)``)."""
-        S = len(self.stocks)
+    def _apply(self, inflow_ext: np.ndarray, kinds: tuple[str, ...], which: np.ndarray | None) -> list[np.ndarray]:
+        """Per kind, ``(S, L, C)`` for every stock, or ``(len(which), L, C)`` for the stocks
+        ``which`` (``inflow_ext`` is always that of every stock, ``(S, L, C)``)."""
+        S, L = len(self.stocks), self.L
         which = np.arange(S) if which is None else np.asarray(which, int)
-        out = np.zeros((len(which),) + inflow_ext.shape[1:])
+        outs = [np.zeros((len(which),) + inflow_ext.shape[1:]) for _ in kinds]
         pos = np.full(S, -1)
         pos[which] = np.arange(len(which))
         for group in self.groups:
             g = group[pos[group] >= 0]
             if not g.size:
                 continue
-            kern = self._kernels(kind)[np.searchsorted(self.flat, g[0])]
+            row = np.searchsorted(self.flat, g[0])
+            kerns = [self._kernels(kind)[row] for kind in kinds]
             x = np.moveaxis(inflow_ext[g], 1, 2)  # (n, C, L)
-            if x.shape[0] * x.shape[1] > FEW_SERIES and support(kern) > DIRECT_SUPPORT_MAX and self.L <= TOEPLITZ_MAX:
-                key = (kind, kern.tobytes())
+            if (x.shape[0] * x.shape[1] > FEW_SERIES and L <= TOEPLITZ_MAX
+                    and max(support(k) for k in kerns) > DIRECT_SUPPORT_MAX):
+                key = (kinds, b"".join(k.tobytes() for k in kerns))
                 if key not in self._matrices:  # one matrix per kernel, kept with the plan
-                    self._matrices[key] = np.ascontiguousarray(convolution_matrix(kern, self.L).T)
-                x2 = x.reshape(-1, self.L)
+                    self._matrices[key] = np.hstack([convolution_matrix(k, L).T for k in kerns])
+                x2 = x.reshape(-1, L)
                 live = np.flatnonzero(x2.any(axis=1))  # empty series (an absent element) stay 0
-                y2 = np.zeros_like(x2)
+                y2 = np.zeros((len(x2), L * len(kinds)))
                 y2[live] = x2[live] @ self._matrices[key]
-                y = y2.reshape(x.shape)
+                ys = [y2[:, i * L : (i + 1) * L].reshape(x.shape) for i in range(len(kinds))]
             else:
-                y = causal_convolve(x, [kern])[0]
-            out[pos[g]] = np.moveaxis(y, 2, 1)
+                ys = causal_convolve(x, kerns)
+            for out, y in zip(outs, ys):
+                out[pos[g]] = np.moveaxis(y, 2, 1)
         for s in self.by_cohort[pos[self.by_cohort] >= 0]:
-            out[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]
-        return out
+            for out, kind in zip(outs, kinds):
+                out[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]
+        return outs
 
     def _matrix(self, s: int, kind: str) -> np.ndarray:
         key = (s, kind)
