@@ -1,10 +1,13 @@
 """Plain simulation: every flow, stock and loss for given shares and allocations.
 
-Year by year, (1) each stock's outflow from earlier cohorts is a convolution of its
-inflow history with its outflow kernel; (2) the same-year network is one sparse linear
-system ``(I - M_t) f_t = b_t`` over every edge and channel, so recycling loops close
-with no hand algebra (a stock whose lifetime can end in its year of entry joins that
-solve through its age-0 term ``pdf(0)``).
+(1) Each stock's outflow from earlier cohorts is a convolution of its inflow history with its
+outflow kernel (computed by :mod:`circopt.stocks`, the one stock engine); (2) the same-year
+network is one sparse linear system ``(I - M_t) f_t = b_t`` over every edge and channel, so
+recycling loops close with no hand algebra (a stock whose lifetime can end in its year of
+entry joins that solve through its age-0 term ``pdf(0)``). Stocks are handled as whole
+arrays: when no stock's outflow returns to it within a year, the stocks fall into stages
+and each stage takes one same-year solve of all years and one convolution of all its stocks
+(see :func:`_run`); otherwise the years are solved one after another.
 
 Blend rule in simulation (documented in docs/concepts.md): input *i* offers the share
 ``a_ij`` of its mass to output *j*; an output with a demand takes what is offered up to
