@@ -13,7 +13,8 @@ An edge's flow is set by one of these rules (``FlowRules.kind``):
   ``coef x ratio x composition x total of the followed edges`` (:meth:`System.followed_edges`).
 
 The simulator's same-year solve (:class:`circopt.simulate._SameYear`) and the LP's flow map
-(:func:`circopt.lp.assemble.flow_map`) both read these arrays; neither looks at ``Edge.rule``.
+(:func:`circopt.lp.assemble.flow_map`) both read these arrays; neither decides an edge's
+coefficients from ``Edge.rule`` itself.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .system import System
 KINDS = ("tc", "stock", "route", "blend_out", "surplus", "exogenous", "free", "pickup")
 #: rules whose flow is a decision of the optimiser
 DECISIONS = ("route", "blend_out", "surplus", "free")
+#: rules of the edges leaving a source
+SOURCES = ("exogenous", "free", "pickup")
 #: rules whose flow is a share of the source node's input (the same-year pairs)
 SHARES_OF_INPUT = ("tc", "stock", "route")
 
@@ -132,7 +135,7 @@ def flow_rules(system: System, stocks: list[int] | None = None) -> FlowRules:
     for k, e in enumerate(tc_edges.tolist()):
         tc_coef[k] = np.broadcast_to(system.edges[e].coef, (T, C))
     stock_edges = np.flatnonzero(kind == "stock")
-    source_edges = np.flatnonzero(np.isin(kind, ("exogenous", "free", "pickup")))
+    source_edges = np.flatnonzero(np.isin(kind, SOURCES))
     source_coef = np.array([system.edges[e].coef for e in source_edges.tolist()], float).reshape(-1, T)
     source_comp = np.array([system.nodes[system.edges[e].source].composition for e in source_edges.tolist()],
                            float).reshape(-1, T, C)

@@ -22,7 +22,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
-from ..flowrules import flow_rules
+from ..flowrules import SOURCES, flow_rules
 from ..network import pickups, with_pickups
 from ..stocks import stock_plan
 from ..system import System
@@ -62,9 +62,8 @@ class Builder:
 
     def in_comp(self, e: int) -> np.ndarray:
         """(T, C) composition of the stream on edge ``e`` (a source's own composition for a source)."""
-        ed = self.s.edges[e]
-        if ed.rule == "source":
-            return self.s.nodes[ed.source].composition
+        if self.rules.kind[e] in SOURCES:
+            return self.s.nodes[self.rules.source[e]].composition
         return self.s.edge_comp[e]
 
     # -- selection matrices over flows ------------------------------------------------------------
