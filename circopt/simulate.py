@@ -161,10 +161,11 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     inflow_ext = plan.hist_inflow.copy() if pulse is None else np.zeros_like(plan.hist_inflow)
     series = _source_series(system, pulse, sh)
     notes: list[str] = []
+    rules = flow_rules(system, plan.stocks)
     if not sh.exact:
-        _check_free_sources(system, notes)
+        _check_free_sources(system, rules, notes)
     _driven_series(system, plan, inflow_ext, series, notes)
-    net = _SameYear(system, sh, plan, pulse)
+    net = _SameYear(system, sh, plan, pulse, rules)
     b_src = net.source_constants(series)
     stages = net.stock_stages()
     if stages is None:
@@ -244,11 +245,11 @@ class _SameYear:
     When no edge depends on itself within a year the blocks are solved by a sweep over the
     edges' levels (no factorisation), else by one sparse LU of the block-diagonal matrix."""
 
-    def __init__(self, system: System, sh: Shares, plan, pulse: dict | None):
+    def __init__(self, system: System, sh: Shares, plan, pulse: dict | None, rules: FlowRules | None = None):
         self.system, self.sh, self.plan, self.pulse = system, sh, plan, pulse
         T, C, E, N = system.T, system.C, len(system.edges), len(system.nodes)
         self.n, c_idx = E * C, np.arange(C)
-        self.rules = rules = flow_rules(system, plan.stocks)
+        self.rules = rules = rules if rules is not None else flow_rules(system, plan.stocks)
         self.pair_rows, self.pair_cols = rules.pair_rows, rules.pair_cols
         self.rows = (self.pair_rows[:, None] * C + c_idx).ravel()
         self.cols = (self.pair_cols[:, None] * C + c_idx).ravel()
@@ -496,9 +497,9 @@ def _refuse_huge(system: System, flows: np.ndarray) -> None:
                               "double precision; check the inputs for huge values (or use a larger unit)")
 
 
-def _check_free_sources(system: System, notes: list[str]) -> None:
+def _check_free_sources(system: System, rules: FlowRules, notes: list[str]) -> None:
     """Baseline rule: a free source supplies what a blend's demands need of it, nothing else."""
-    for eid in flow_rules(system).edges_of("free").tolist():
+    for eid in rules.edges_of("free").tolist():
         e = system.edges[eid]
         name = system.nodes[e.source].name
         if system.nodes[e.target].kind != "blend":
