@@ -1,10 +1,13 @@
 """Plain simulation: every flow, stock and loss for given shares and allocations.
 
-Year by year, (1) each stock's outflow from earlier cohorts is a convolution of its
-inflow history with its outflow kernel; (2) the same-year network is one sparse linear
-system ``(I - M_t) f_t = b_t`` over every edge and channel, so recycling loops close
-with no hand algebra (a stock whose lifetime can end in its year of entry joins that
-solve through its age-0 term ``pdf(0)``).
+(1) Each stock's outflow from earlier cohorts is a convolution of its inflow history with its
+outflow kernel (computed by :mod:`circopt.stocks`, the one stock engine); (2) the same-year
+network is one sparse linear system ``(I - M_t) f_t = b_t`` over every edge and channel, so
+recycling loops close with no hand algebra (a stock whose lifetime can end in its year of
+entry joins that solve through its age-0 term ``pdf(0)``). Stocks are handled as whole
+arrays: when no stock's outflow returns to it within a year, the stocks fall into stages
+and each stage takes one same-year solve of all years and one convolution of all its stocks
+(see :func:`_run`); otherwise the years are solved one after another.
 
 Blend rule in simulation (documented in docs/concepts.md): input *i* offers the share
 ``a_ij`` of its mass to output *j*; an output with a demand takes what is offered up to
@@ -30,8 +33,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import SimulationError
-from .system import System
 from .flowrules import FlowRules, flow_rules
+from .system import System
 from .stocks import stock_plan
 
 
@@ -355,17 +358,22 @@ class _SameYear:
         """Flows ``(len(ts), E, C)`` of the years ``ts`` with constants ``b`` (len(ts), E*C); the
         blend factors ``lambdas`` are iterated to their fixed point year by year (in place).
         ``only`` (stock indices): just the flows their inflows need are sure to be right (a sweep
-        over those edges alone, when the network has no loop and no blend terms)."""
+        over those edges alone when the network has no loop and no blend terms; else only the
+        blends upstream of them iterate their factors)."""
         s = self.system
         E, C = len(s.edges), s.C
         if only is not None and self.levels is not None and not self.coupled:
             return self._sweep(ts, b, None, self._plan_sweep(self._upstream(only)), own=False).reshape(len(ts), E, C)
+        blends = None  # all; for a stage, those its stocks' inflows depend on (the others' factors
+        if only is not None:  # would be found from placeholder outflows of later stages)
+            need = self._upstream(only)
+            blends = [i for i, bl in enumerate(s.blends) if need[[o.edge for o in bl.outputs]].any()]
         x = self._linear(ts, b, lambdas)
         active = np.arange(len(ts))
         for _ in range(199):
             if self.pulse is not None or self.sh.exact:
                 break
-            changed = np.array([_update_lambdas(s, self.sh, lambdas, x[q].reshape(E, C), int(ts[q]))
+            changed = np.array([_update_lambdas(s, self.sh, lambdas, x[q].reshape(E, C), int(ts[q]), blends)
                                 for q in active], bool)
             if not changed.any():
                 break
@@ -585,9 +593,12 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), b_extra
 
 
-def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) -> bool:
+def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int, blends=None) -> bool:
+    """One fixed-point step of the blend factors of year ``t`` (of the blends ``blends``, or all)."""
     changed = False
     for bi, bl in enumerate(system.blends):
+        if blends is not None and bi not in blends:
+            continue
         tot_in = f[bl.inputs].sum(axis=1)
         free_in = np.array([system.nodes[system.edges[e].source].free for e in bl.inputs])
         for j, o in enumerate(bl.outputs):
