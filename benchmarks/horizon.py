@@ -185,11 +185,14 @@ def main() -> None:
             f"Faster than the model (time ratio > 1.25 x the nonzeros' ratio, end to end): horizon: "
             f"{faster_than_model(rows)}; products: {faster_than_model(prows)}.\n\n"
             "Reading: the model's nonzeros grow ~x3.7 per doubling of the horizon (each convolution row reaches "
-            "every earlier year) and ~x10 with 10x products. The balance recompute is now a "
-            "forward substitution over years with no fill-in by construction (work = the rows' nonzeros + one "
-            "batched inversion of the same-year blocks). On this instance SuperLU's fill-in also stays small, "
-            "so the old LU was not slow here; the 25 s (x34 per doubling) of issue 12 was measured on "
-            "global_aluminium at 224 years, which cannot be re-run while that instance is rebuilt.\n")
+            "every earlier year) and ~x10 with 10x products. The post-solve grows like the model or less (x2 per "
+            "doubling of the horizon, ~x8 for 10x products); only the solve (and, on sub-second phases, timer "
+            "noise on a loaded machine) grows faster. The balance recompute is a forward substitution over years "
+            "with no fill-in by construction (work = the rows' nonzeros + the same-year blocks: up to 32 columns "
+            "inverted together, larger ones by SuperLU). Before, a dense inverse and an SVD condition check of "
+            "each year's block grew as n^3 with the products (29 s of post-solve at 40 products x 56 years, "
+            "measured the same day); the 25 s (x34 per doubling) of issue 12 was the older whole-matrix LU on "
+            "global_aluminium at 224 years.\n")
     print(body)
     if args.update:
         p = ROOT / "benchmarks" / "RESULTS.md"
