@@ -33,6 +33,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import SimulationError
+from .flowrules import FlowRules, flow_rules
 from .system import System
 from .stocks import stock_plan
 
@@ -163,10 +164,11 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     inflow_ext = plan.hist_inflow.copy() if pulse is None else np.zeros_like(plan.hist_inflow)
     series = _source_series(system, pulse, sh)
     notes: list[str] = []
+    rules = flow_rules(system, plan.stocks)
     if not sh.exact:
-        _check_free_sources(system, notes)
+        _check_free_sources(system, rules, notes)
     _driven_series(system, plan, inflow_ext, series, notes)
-    net = _SameYear(system, sh, plan, pulse)
+    net = _SameYear(system, sh, plan, pulse, rules)
     b_src = net.source_constants(series)
     stages = net.stock_stages()
     if stages is None:
@@ -246,39 +248,23 @@ class _SameYear:
     When no edge depends on itself within a year the blocks are solved by a sweep over the
     edges' levels (no factorisation), else by one sparse LU of the block-diagonal matrix."""
 
-    def __init__(self, system: System, sh: Shares, plan, pulse: dict | None):
+    def __init__(self, system: System, sh: Shares, plan, pulse: dict | None, rules: FlowRules | None = None):
         self.system, self.sh, self.plan, self.pulse = system, sh, plan, pulse
         T, C, E, N = system.T, system.C, len(system.edges), len(system.nodes)
         self.n, c_idx = E * C, np.arange(C)
-        stock_of_node = np.full(N, -1)
-        stock_of_node[plan.stocks] = np.arange(len(plan.stocks))
-        rule = np.array([e.rule for e in system.edges], dtype=object)
-        src = np.array([e.source for e in system.edges], int)
-        tgt = np.array([e.target for e in system.edges], int)
-        pr, pc = [], []  # pairs: an edge of rule tc/stock/route and each input of its source node
-        for eid in np.flatnonzero(np.isin(rule, ("tc", "stock", "route"))).tolist():
-            ins = system.in_edges(int(src[eid]))
-            pr += [eid] * len(ins)
-            pc += list(ins)
-        self.pair_rows, self.pair_cols = np.array(pr, int), np.array(pc, int)
+        self.rules = rules = rules if rules is not None else flow_rules(system, plan.stocks)
+        self.pair_rows, self.pair_cols = rules.pair_rows, rules.pair_cols
         self.rows = (self.pair_rows[:, None] * C + c_idx).ravel()
         self.cols = (self.pair_cols[:, None] * C + c_idx).ravel()
-        coef = np.zeros((T, len(pr), C))
-        kind = rule[self.pair_rows]
-        tc, rt, sk = (np.flatnonzero(kind == k) for k in ("tc", "route", "stock"))
-        if tc.size:
-            coef[:, tc, :] = np.stack([np.broadcast_to(system.edges[e].coef, (T, C)) for e in self.pair_rows[tc]], 1)
-        coef[:, rt, :] = sh.route[self.pair_rows[rt]].T[:, :, None]
         age0 = plan.age0("pdf")[:, plan.H:]  # (S, T): a cohort's outflow within its own year
-        coef[:, sk, :] = age0[stock_of_node[src[self.pair_rows[sk]]]].T[:, :, None]
-        self.coef = coef.reshape(T, -1)  # (T, P*C)
-        self.stock_edges = np.flatnonzero(rule == "stock")
-        self.stock_of_edge = stock_of_node[src[self.stock_edges]]
-        into = np.flatnonzero(stock_of_node[tgt] >= 0)
-        self.inc = sp.csr_matrix((np.ones(len(into)), (stock_of_node[tgt[into]], into)), shape=(len(plan.stocks), E))
-        self.follows = [(ed.id, ed.coef[:, None] * system.nodes[ed.source].meta["ratio"][:, None]
-                         * system.nodes[ed.source].composition, system.followed_edges(system.nodes[ed.source].meta["follows"]))
-                        for ed in system.edges if ed.rule == "source" and "follows" in system.nodes[ed.source].meta]
+        self.coef = rules.pair_coef(sh.route, age0).reshape(T, -1)  # (T, P*C)
+        self.stock_edges, self.stock_of_edge = rules.stock_edges, rules.stock_of_edge
+        stock_of_node = np.full(N, -1)
+        stock_of_node[plan.stocks] = np.arange(len(plan.stocks))
+        into = np.flatnonzero(stock_of_node[rules.target] >= 0)
+        self.inc = sp.csr_matrix((np.ones(len(into)), (stock_of_node[rules.target[into]], into)),
+                                 shape=(len(plan.stocks), E))
+        self.follows = _follows(rules)
         self.coupled = bool(system.blends or self.follows)  # rows beyond the pairs (blend terms)
         self.levels: list[tuple] | None = None
 
@@ -287,11 +273,11 @@ class _SameYear:
         """``(T, E*C)``: what each source sends, every year."""
         s, C = self.system, self.system.C
         b = np.zeros((s.T, len(s.edges), C))
-        eds = [ed for ed in s.edges if ed.rule == "source" and ed.source in series]
-        if eds:
-            amount = np.array([ed.coef * series[ed.source] for ed in eds])  # (k, T)
-            comp = np.array([s.nodes[ed.source].composition for ed in eds])  # (k, T, C)
-            b[:, [ed.id for ed in eds], :] = (amount[:, :, None] * comp).transpose(1, 0, 2)
+        r = self.rules
+        k = np.flatnonzero(np.isin(r.source[r.source_edges], list(series)))
+        if k.size:
+            amount = r.source_coef[k] * np.array([series[n] for n in r.source[r.source_edges[k]].tolist()])
+            b[:, r.source_edges[k], :] = (amount[:, :, None] * r.source_comp[k]).transpose(1, 0, 2)
         return b.reshape(s.T, self.n)
 
     def with_stock_constants(self, b: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -519,11 +505,10 @@ def _refuse_huge(system: System, flows: np.ndarray) -> None:
                               "double precision; check the inputs for huge values (or use a larger unit)")
 
 
-def _check_free_sources(system: System, notes: list[str]) -> None:
+def _check_free_sources(system: System, rules: FlowRules, notes: list[str]) -> None:
     """Baseline rule: a free source supplies what a blend's demands need of it, nothing else."""
-    for e in system.edges:
-        if e.rule != "source" or not system.nodes[e.source].free:
-            continue
+    for eid in rules.edges_of("free").tolist():
+        e = system.edges[eid]
         name = system.nodes[e.source].name
         if system.nodes[e.target].kind != "blend":
             raise SimulationError(f"free source {name} feeds {system.nodes[e.target].name}, not a blend: in a "
@@ -533,6 +518,11 @@ def _check_free_sources(system: System, notes: list[str]) -> None:
         if not bl.allocation[bl.inputs.index(e.id)].any():
             notes.append(f"free source {name} makes up no demand in the baseline (no allocation of it to an "
                          "output with a demand) and supplies nothing")
+
+
+def _follows(rules: FlowRules) -> list[tuple]:
+    """``(edge, weights (T, C), followed edges)`` of every pickup source's edge."""
+    return list(zip(rules.pickup_edges.tolist(), rules.pickup_weight(), rules.pickup_followed))
 
 
 def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True, follows=None):
@@ -588,10 +578,7 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
             d_val.extend(rest[on].tolist())
     if full:
         if follows is None:
-            follows = [(ed.id, ed.coef[:, None] * system.nodes[ed.source].meta["ratio"][:, None]
-                        * system.nodes[ed.source].composition,
-                        system.followed_edges(system.nodes[ed.source].meta["follows"]))
-                       for ed in system.edges if ed.rule == "source" and "follows" in system.nodes[ed.source].meta]
+            follows = _follows(flow_rules(system))
         for eid, w, followed in follows:
             for e_in in followed:
                 cross(eid, e_in, w[t], 1.0)
