@@ -23,7 +23,7 @@ INST = Path(__file__).resolve().parents[1] / "instances" / "global_aluminium"
 
 
 def _doc(nodes, elements):
-    return {"name": "t", "unit": "t", "years": [2020, 2021], "elements": list(elements), "streams": {},
+    return {"name": "t", "unit": "t", "years": [2020, 2021], "elements": list(elements), "compositions": {},
             "nodes": nodes}
 
 
@@ -55,7 +55,7 @@ def test_6063_melt_with_fe_pickup_and_a_priced_mg_addition(tmp_path):
         "melt": {"kind": "blend", "surplus": "surplus", "source": "estimate", "allocation": {"shred": {"aa6063": 1.0}},
                  "outputs": {"aa6063": {"to": "market", "demand": 100.0,
                                         "window": {"Fe": [0, 0.0035], "Mg": [0.0045, 0.009]}}}},
-        "market": {"kind": "sink", "loss": "other"},
+        "market": {"kind": "sink", "loss": "unspecified"},
         "surplus": {"kind": "sink", "loss": "surplus"},
     }
     res = circopt.optimise(circopt.build(_doc(nodes, ["Fe", "Mg"]), write_sources(tmp_path)), "energy")
@@ -96,7 +96,7 @@ def test_how_much_scrap_to_alloy_sort(tmp_path):
         "primary": _priced(composition={}, energy=14.0),
         "melt": {"kind": "blend", "surplus": "surplus", "source": "estimate",
                  "outputs": {"w": {"to": "market", "demand": 20.0, "window": {"Si": [0, 0.006], "Cu": [0, 0.001]}}}},
-        "market": {"kind": "sink", "loss": "other"},
+        "market": {"kind": "sink", "loss": "unspecified"},
         "surplus": {"kind": "sink", "loss": "surplus"},
     }
     res = circopt.optimise(circopt.build(_doc(nodes, ["Si", "Cu"]), write_sources(tmp_path)), "energy")
