@@ -396,7 +396,9 @@ class OptModel:
             return str(self.constraints[a]["indicator"]), None, None
         if k in (_RK["allocation_min"], _RK["allocation_max"]):
             con = self.constraints[int(self.row_u[i])]
-            return (f"{s.nodes[s.blends[a].node].name}.{con['doc'].get('input')}->{s.blends[a].outputs[b].name}",
+            inp = con["doc"].get("input")
+            inp = "+".join(map(str, inp)) if isinstance(inp, (list, tuple)) else inp  # a list of inputs: summed
+            return (f"{s.nodes[s.blends[a].node].name}.{inp}->{s.blends[a].outputs[b].name}",
                     s.nodes[s.blends[a].node].name, None)
         return "", None, None
 

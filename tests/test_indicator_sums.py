@@ -89,3 +89,15 @@ def test_compare_then_runs_the_lexicographic_optimum(tmp_path):
     t = pd.read_csv(out / "compare.csv").set_index("indicator")
     assert t.at["energy/total", "base"] == pytest.approx(lex.summary()["terms"]["energy"], rel=1e-7)
     assert main(["compare", str(toy), "--scenarios", "base", "--then", "energy", "--out", str(out)]) == 1
+
+
+def test_allocation_list_rows_are_named_by_their_inputs():
+    # one more t allowed into the alloy from s1 + s2 saves one t of primary: worth -1 per t
+    import circopt
+    from tests.test_optimise import blend_doc
+
+    con = {"type": "allocation", "node": "mix", "input": ["s1", "s2"], "output": ["alloy"], "max": 10.0}
+    res = optimise(build(blend_doc()), "primary", constraints=[con])
+    b = circopt.binding(res).set_index("family")
+    fam = "constraints[0].allocation_max[mix.s1+s2->alloy]"
+    assert b.loc[fam, "objective_change"] == pytest.approx(-1.0, rel=1e-9)
