@@ -290,12 +290,13 @@ def _select(system: System, doc: dict, kind: str, err) -> tuple[list[int], list[
 
             types = DEFAULT_LOSS_TYPES
         if types is not None:
-            from .system import LOSS_TYPES
+            from .system import EXPORTED, LOSS_TYPES
 
             types = _names(types)
-            bad = sorted(set(types) - set(LOSS_TYPES))
+            known = (*LOSS_TYPES, EXPORTED)  # 'exported': the export nodes (the default counts them)
+            bad = sorted(set(types) - set(known))
             if bad:
-                err("loss_types", "unknown loss type", bad, expected=f"some of {list(LOSS_TYPES)}")
+                err("loss_types", "unknown loss type", bad, expected=f"some of {list(known)}")
                 return []
             picked = [i for i in picked if s.nodes[i].loss in types]
     if not picked:

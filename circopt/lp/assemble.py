@@ -229,12 +229,7 @@ def flow_map(b) -> None:
 def _stock_outflow(b, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(flow rows, columns, values) of a stock's outflow: ``sum_{t' <= t} pdf(t', t - t') * input[t']``."""
     T, C, nd = b.T, b.C, e.source
-    pdf = b.plan.pdf[b.stock_index[nd]]
-    H = b.plan.H
-    ti, tj = np.tril_indices(T)
-    w = pdf[ti - tj] if pdf.ndim == 1 else pdf[H + tj, ti - tj]
-    m = w != 0
-    ti, tj, w = ti[m], tj[m], w[m]
+    ti, tj, w = b.plan.convolution_entries(b.stock_index[nd], T)  # the stock engine's terms
     rows = (ti[:, None] * b.E + e.id) * C + b.cc[None, :]
     if b.total_mode[nd]:
         cols = np.repeat((b.state_col[nd] + tj)[:, None], C, axis=1)
