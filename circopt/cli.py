@@ -57,6 +57,9 @@ BOUNDARY_HELP = ("view of exported material: domestic (default; lost to the regi
                  "pass it on to their declared fate abroad)")
 
 
+THEN_HELP = "then optimise this objective with the earlier optima held (lexicographic; repeatable)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="circopt", description="Dynamic MFA and circular-economy policy optimisation "
                                 "for metals.")
@@ -141,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="compare the scenarios' fate traces (MaTrace view: fate_summary indicators) instead of runs")
     cp.add_argument("--scenarios", required=True, help="comma-separated scenario names ('base' for none)")
     cp.add_argument("--objective", help="optimise each scenario for this objective (default: simulate)")
+    cp.add_argument("--then", action="append", default=[], metavar="OBJECTIVE", help=THEN_HELP)
     cp.add_argument("--out", required=True, help="output folder: compare.csv, compare.png")
 
     pa = sub.add_parser("pareto", help="ε-constraint front between two objectives")
@@ -157,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--grid", help="a grid instead: 'range=v1:v2:v3;other=...'")
     sw.add_argument("--seed", type=SEED, default=0, help="random seed (>= 0, default 0)")
     sw.add_argument("--objective", help="optimise each point for this objective (default: simulate)")
+    sw.add_argument("--then", action="append", default=[], metavar="OBJECTIVE", help=THEN_HELP)
     sw.add_argument("--scenario", help="named scenario")
     sw.add_argument("--executor", default="processes", choices=["inprocess", "processes", "dask"],
                     help="where the points run (default processes)")
@@ -554,7 +559,7 @@ def _study(args) -> int:
     elif args.verb == "compare":
         names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
         st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
-                             boundary=args.boundary, trace=args.trace)
+                             boundary=args.boundary, trace=args.trace, **_then(args))
     elif args.verb == "pareto":
         objs = [parse_objective(o) for o in args.objectives.split(",")]
         if len(objs) != 2:
@@ -566,13 +571,23 @@ def _study(args) -> int:
                            objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
                            executor="dask" if args.scheduler else args.executor, workers=args.workers,
                            scheduler=args.scheduler,
-                           indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None)
+                           indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None,
+                           **_then(args))
     st.to_dir(args.out)
     from .terminal import print_study
 
     print_study(st)
     print(f"written to {args.out}")
     return 0
+
+
+def _then(args) -> dict:
+    """``then=`` for a study's optimisations (``--then``; needs ``--objective``)."""
+    if not args.then:
+        return {}
+    if not args.objective:
+        raise CircoptError("--then needs --objective (the first stage)")
+    return {"then": [parse_objective(o) for o in args.then]}
 
 
 def _sensitivity(args) -> int:

@@ -99,7 +99,8 @@ def lever_constraints(lv: dict[str, Lever], adopted: Iterable[str]) -> list[dict
 def indicators(res) -> dict[str, float]:
     """Headline numbers of a Result: losses (the three loss types) per element and in total,
     exported (export nodes) and lost to the region (losses + exported: the domestic boundary
-    view) per element, each loss type, surplus, primary supply, objective."""
+    view) per element, each loss type, surplus, primary supply, energy, CO2, cost, the instance's
+    indicators (``indicator:NAME``), objective."""
     s = res.system
     cum = res.cumulative_losses()
     out: dict[str, float] = {}
@@ -116,7 +117,9 @@ def indicators(res) -> dict[str, float]:
                   for e in s.out_edges(i))
     out["primary/total"] = primary
     out.setdefault("surplus/total", 0.0)
-    out["cost/total"] = terms.value(res, "cost")
+    tv = terms.values(res)  # the objective terms and the instance's declared indicators (indicator:NAME)
+    out.update({f"{k}/total": tv[k] for k in ("energy", "co2", "cost")})
+    out.update({k: v for k, v in tv.items() if k.startswith(terms.INDICATOR)})
     if res.objective is not None:
         out["objective"] = float(res.objective)
     out["max_relative_imbalance"] = res.max_relative_imbalance
@@ -270,6 +273,7 @@ def _row(run, lever, step, ind, base_ind, lv, adopted) -> dict:
     rec["d_losses_per_d_cost"] = rec["d_losses/total"] / dc if abs(dc) > 1e-9 * max(1.0, abs(base_ind["cost/total"])) \
         else float("nan")
     rec["max_relative_imbalance"] = ind["max_relative_imbalance"]
+    rec.update({k: v for k, v in ind.items() if k.startswith(terms.INDICATOR)})  # the instance's indicators
     return rec
 
 
