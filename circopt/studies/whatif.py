@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .._highs import new_highs
@@ -22,96 +21,74 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
 
     With ``reuse`` the model is built twice (at the first two values): every coefficient and
     bound of a user constraint is affine in its numbers, so the model at any value is the
-    interpolation of the two, which is checked on a third build. Each point then changes only
-    the constraint's rows of the one HiGHS instance and re-solves from the previous basis
-    (warm start). Without ``reuse`` every point is built and solved from scratch. Both give
-    the same Result (tables, audit) per point.
+    interpolation of the two, which is checked on a third build (:mod:`circopt.lp.params`). Each
+    point then changes only the constraint's rows of the one HiGHS instance and re-solves from the
+    previous basis (warm start); the built models are not changed (each point gets its own
+    re-parameterised copy). Without ``reuse`` every point is built and solved from scratch. Both
+    give the same Result (tables, audit) per point.
     """
-    from ..model import HIGHS_OPTIONS, _handover, _result, build_model, optimise
+    from ..model import optimise
 
     values = [float(v) for v in values]
     fixed = list(opt.pop("constraints", None) or [])  # other constraints held at every point
     bar = _Progress(len(values), "whatif", progress)
-    recs, runs = [], {}
     if not reuse or len(values) < 3:
+        recs = []
         for v in values:
             res = optimise(system, objective=objective, constraints=[*fixed, {**constraint, key: v}], **opt)
             recs.append({key: v, **indicators(res)})
             bar.step()
         bar.done()
         return Study("whatif", pd.DataFrame.from_records(recs), meta={"reuse": False, "points": len(values)})
-    v0, v1, v2 = values[0], values[1], values[2]
+    fam = _family(system, constraint, key, values, objective, fixed, opt)
+    recs = _warm_points(fam, key, values, bar)
+    bar.done()
+    return Study("whatif", pd.DataFrame.from_records(recs), runs={},
+                 meta={"reuse": True, "points": len(values), "changed_rows": int(len(fam.rows_changed))})
+
+
+def _family(system, constraint: dict, key: str, values: list[float], objective, fixed: list, opt: dict):
+    """The affine family of models through the builds at the first three values."""
+    from ..lp.params import NotAffineError, affine_in
+    from ..model import build_model
+
     oms = [build_model(system, objective=objective, constraints=[*fixed, {**constraint, key: v}], **opt)
-           for v in (v0, v1, v2)]
-    om = oms[0]
-    A0, A1, A2 = (o.A.tocsr() for o in oms)
-    D = (A1 - A0) / (v1 - v0)
+           for v in values[:3]]
+    try:
+        return affine_in(oms, values[:3])
+    except NotAffineError as e:
+        if e.reason == "bound":
+            raise CircoptError(f"whatif: a bound appears or disappears as '{key}' changes; use reuse=False") from None
+        raise CircoptError(f"whatif: the model is not affine in '{key}' (or its objective changes); use "
+                           "reuse=False") from None
 
-    def slope(x0, x1):  # per unit of the value, where both bounds are finite
-        both = np.isfinite(x0) & np.isfinite(x1)
-        if not np.array_equal(np.isfinite(x0), np.isfinite(x1)):
-            raise CircoptError(f"whatif: a bound appears or disappears as '{key}' changes; use reuse=False")
-        return np.where(both, np.subtract(x1, x0, where=both, out=np.zeros_like(x0)), 0.0) / (v1 - v0)
 
-    d_rlb, d_rub = slope(om.row_lb, oms[1].row_lb), slope(om.row_ub, oms[1].row_ub)
-    d_clb, d_cub = slope(om.col_lb, oms[1].col_lb), slope(om.col_ub, oms[1].col_ub)
-    # the share bounds the result's polishing step keeps routes within (user constraints included)
-    room = [o.route_room for o in oms]
-    if room[0] is not None:
-        d_rlo, d_rhi = slope(room[0][2], room[1][2]), slope(room[0][3], room[1][3])
-
-    def at(x0, d, v):
-        return np.where(np.isfinite(x0), x0 + (v - v0) * d, x0)
-
-    # the model must be affine in the value: check the interpolation against the third build
-    scale = max(1.0, float(abs(A0).max()))
-    checks = [(at(om.row_lb, d_rlb, v2), oms[2].row_lb), (at(om.row_ub, d_rub, v2), oms[2].row_ub),
-              (at(om.col_lb, d_clb, v2), oms[2].col_lb), (at(om.col_ub, d_cub, v2), oms[2].col_ub)]
-    if (abs(A0 + (v2 - v0) * D - A2).max() > 1e-9 * scale
-            or not all(np.allclose(np.nan_to_num(p_, posinf=0, neginf=0), np.nan_to_num(q_, posinf=0, neginf=0),
-                                   rtol=1e-12, atol=1e-12) for p_, q_ in checks)
-            or any(not np.array_equal(o.c, om.c) for o in oms[1:])
-            or (room[0] is not None and not (np.allclose(at(room[0][2], d_rlo, v2), room[2][2], atol=1e-12)
-                                            and np.allclose(at(room[0][3], d_rhi, v2), room[2][3], atol=1e-12)))):
-        raise CircoptError(f"whatif: the model is not affine in '{key}' (or its objective changes); use reuse=False")
-    D = D.tocoo()
-    rows_changed = np.unique(np.concatenate([D.row, np.nonzero(d_rlb)[0], np.nonzero(d_rub)[0]]))
-    cols_changed = np.unique(np.concatenate([np.nonzero(d_clb)[0], np.nonzero(d_cub)[0]]))
-    hl = _handover(om)
-    base = (A0.copy(), om.row_lb.copy(), om.row_ub.copy(), om.col_lb.copy(), om.col_ub.copy())
-    h = _new_solver(HIGHS_OPTIONS)
-    h.passModel(hl.lp)
+def _warm_points(fam, key: str, values: list[float], bar) -> list[dict]:
+    """Each value solved on one HiGHS instance, warm from the previous basis; one Result per value."""
     import highspy
 
-    Dc = D.tocsr()
+    from ..lp.params import handover_at, set_highs_numbers
+    from ..model import HIGHS_OPTIONS, _handover, _result
+
+    hl0 = _handover(fam.base)
+    h = _new_solver(HIGHS_OPTIONS)
+    h.passModel(hl0.lp)
+    recs, om = [], None
     for v in values:
         t0 = time.perf_counter()
-        A = (base[0] + (v - v0) * Dc).tocsr()
-        rlb, rub = at(base[1], d_rlb, v), at(base[2], d_rub, v)
-        clb, cub = at(base[3], d_clb, v), at(base[4], d_cub, v)
-        # the HiGHS side: the changed coefficients and bounds, in its scaling
-        for i, j in zip(D.row, D.col):
-            h.changeCoeff(int(i), int(j), float(A[i, j] / hl.row_scale[i]))
-        for i in rows_changed:
-            h.changeRowBounds(int(i), float(rlb[i] / (hl.row_scale[i] * hl.col_scale)),
-                              float(rub[i] / (hl.row_scale[i] * hl.col_scale)))
-        for j in cols_changed:
-            h.changeColBounds(int(j), float(clb[j] / hl.col_scale), float(cub[j] / hl.col_scale))
-        # our side: the model and the hand-over hold the same numbers, for the Result and its duals
-        om.A, om.row_lb, om.row_ub, om.col_lb, om.col_ub = A, rlb, rub, clb, cub
-        if room[0] is not None:
-            rc, sel, lo, hi, grp = room[0]
-            om.route_room = (rc, sel, at(lo, d_rlo, v), at(hi, d_rhi, v), grp)
-        hl.A, hl.row_lb, hl.row_ub, hl.col_lb, hl.col_ub = A, rlb, rub, clb, cub
+        nums = fam.numbers(v)
+        set_highs_numbers(h, hl0, fam, nums)  # the HiGHS side, in the hand-over's scaling
+        # our side: a model and hand-over holding the same numbers, for the Result and its duals (the
+        # previous point's model is copied: its post-solve factorisation carries over)
+        om = fam.at(v, like=om, numbers=nums)
+        hl = handover_at(hl0, nums)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"whatif: {key}={v:g} ended '{h.modelStatusToString(h.getModelStatus())}'")
         res = _result(om, hl, h, h.getSolution(), time.perf_counter() - t0, dict(HIGHS_OPTIONS))
         recs.append({key: v, **indicators(res)})
         bar.step()
-    bar.done()
-    return Study("whatif", pd.DataFrame.from_records(recs), runs=runs,
-                 meta={"reuse": True, "points": len(values), "changed_rows": int(len(rows_changed))})
+    return recs
 
 
 def _new_solver(options: dict):
