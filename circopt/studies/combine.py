@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,55 +33,91 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     The frontier solves the MILP at every budget where the set of affordable combinations
     changes (all subset costs up to the largest budget), or at ``budgets``.
     """
-    import highspy
-
-    from ..model import _handover, build_model, optimise
-
     lv = levers(system)
     if not lv:
         raise CircoptError(f"{system.name}: no levers declared (add 'levers:' to the instance)")
     names = list(lv)
+    sw = _switchable(system, lv, objective, opt)
+    bigm_up, bigm_lo = _big_m(sw, names, per_year, progress)
+    costs = np.array([lv[nm].cost for nm in names])
+    mip = _milp(sw, len(names), bigm_up, bigm_lo, costs, budget)
+    levels = sorted(set(budgets or [])) if budgets else _budget_levels(costs, budget)
+    recs, runs, base_obj = _frontier(system, sw, mip, lv, levels, objective, progress, opt)
+    table = pd.DataFrame.from_records(recs)
+    if base_obj is None:
+        from ..model import optimise
+
+        base_obj = optimise(system, objective=objective, constraints=lever_constraints(lv, []), **opt).objective
+    table["improvement"] = base_obj - table["objective"]
+    at = table[table.budget <= budget + 1e-12]
+    best = at.iloc[-1] if len(at) else None
+    return Study("combine", table, runs=runs,
+                 meta={"budget": float(budget), "objective": str(objective),
+                       "best": None if best is None else best.levers,
+                       "best_objective": None if best is None else float(best.objective),
+                       "milp": {"columns": int(mip.num_col_), "rows": int(mip.num_row_), "binaries": len(names),
+                                "switchable_rows": len(sw.switch)}})
+
+
+@dataclass
+class _Switchable:
+    """The LP with every lever's baseline and ambitious rows, as HiGHS sees it (rows scaled)."""
+
+    om: Any
+    hl: Any
+    owner: dict  # user-constraint index -> lever index (baseline constraints only)
+    switch: list  # rows of lever baselines (relaxed when the lever is adopted)
+    As: sp.csr_matrix  # the matrix, rows scaled as HiGHS holds them
+    rlb: np.ndarray
+    rub: np.ndarray
+
+
+def _switchable(system, lv: dict, objective, opt: dict) -> _Switchable:
+    from ..model import _handover, build_model
+
     n_own = len(system.constraints)
     cons, owner = [], {}
-    for li, name in enumerate(names):
+    for li, name in enumerate(lv):
         for c in lv[name].baseline:
             owner[n_own + len(cons)] = li
             cons.append({**c, "description": f"lever {name} (baseline)"})
-    for name in names:
+    for name in lv:
         cons.extend({**c, "description": f"lever {name} (ambitious)"} for c in lv[name].ambitious)
     om = build_model(system, objective=objective, constraints=cons, **opt)
     hl = _handover(om)
-    lp = hl.lp
-    A = hl.A.tocsr()
-    rscale = hl.row_scale
-    m, n = A.shape
     switch = [i for i in range(om.n_rows) if int(om.row_u[i]) in owner]
-    # scaled matrix as HiGHS sees it
-    As = sp.diags(1.0 / rscale) @ A
-    rlb = np.asarray(lp.row_lower_, float)
-    rub = np.asarray(lp.row_upper_, float)
+    As = sp.diags(1.0 / hl.row_scale) @ hl.A.tocsr()  # scaled matrix as HiGHS sees it
+    return _Switchable(om, hl, owner, switch, As, np.asarray(hl.lp.row_lower_, float),
+                       np.asarray(hl.lp.row_upper_, float))
+
+
+def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Big-M per lever (or per lever and year with per_year=True: tighter, more LPs): every
+    column is >= 0, so a row's activity is at most sum_j |a_ij| x_j; the largest value of
+    that sum over the group's rows, on the all-ambitious LP, bounds each of them. HiGHS
+    accepts a binary within 1e-6 of 0, which lets a row move by M * 1e-6: the chosen levers
+    are therefore re-solved as an LP, and the two objectives must agree to 1e-4."""
+    import highspy
+
     from ..model import HIGHS_OPTIONS
 
+    m, n = sw.As.shape
+    rlb, rub = sw.rlb, sw.rub
     # the all-ambitious LP (every lever's baseline rows freed), with the optimiser's own
     # options (tiny kernel terms kept, tight tolerances)
     h = _new_solver(HIGHS_OPTIONS)
-    h.passModel(lp)
-    for i in switch:
+    h.passModel(sw.hl.lp)
+    for i in sw.switch:
         h.changeRowBounds(int(i), -highspy.kHighsInf, highspy.kHighsInf)
-    # big-M per lever (or per lever and year with per_year=True: tighter, more LPs): every
-    # column is >= 0, so a row's activity is at most sum_j |a_ij| x_j; the largest value of
-    # that sum over the group's rows, on the all-ambitious LP, bounds each of them. HiGHS
-    # accepts a binary within 1e-6 of 0, which lets a row move by M * 1e-6: the chosen levers
-    # are therefore re-solved as an LP, and the two objectives must agree to 1e-4.
-    switch_arr = np.array(switch, int)
-    owners = np.array([owner[int(om.row_u[i])] for i in switch], int)
-    years_of = np.asarray(om.row_t)[switch_arr] if len(switch) else np.zeros(0, int)
+    switch_arr = np.array(sw.switch, int)
+    owners = np.array([sw.owner[int(sw.om.row_u[i])] for i in sw.switch], int)
+    years_of = np.asarray(sw.om.row_t)[switch_arr] if len(sw.switch) else np.zeros(0, int)
     groups = sorted({(int(li), int(t) if per_year else -9) for li, t in zip(owners, years_of)})
     bar = _Progress(len(groups), "combine: bounds", progress)
     bigm_up, bigm_lo = np.zeros(m), np.zeros(m)
     for li, t in groups:
         rows = switch_arr[(owners == li) & ((years_of == t) | (not per_year))]
-        w = np.asarray(abs(As[rows]).sum(axis=0)).ravel()
+        w = np.asarray(abs(sw.As[rows]).sum(axis=0)).ravel()
         h.changeColsCost(n, np.arange(n, dtype=np.int32), -w)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -93,12 +130,21 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
             if np.isfinite(rlb[i]):
                 bigm_lo[i] = max(0.0, rlb[i] + S) * (1 + 1e-9) + 1e-9
         bar.step()
-    # the MILP: our columns + one binary per lever; two-sided switchable rows are split in two
-    L = len(names)
+    bar.done()
+    return bigm_up, bigm_lo
+
+
+def _milp(sw: _Switchable, L: int, bigm_up: np.ndarray, bigm_lo: np.ndarray, costs: np.ndarray, budget: float):
+    """The MILP: our columns + one binary per lever; two-sided switchable rows are split in two; the last
+    row is the budget."""
+    import highspy
+
+    m, n = sw.As.shape
+    rlb, rub, As, lp = sw.rlb, sw.rub, sw.As, sw.hl.lp
     Y_rows, Y_cols, Y_vals = [], [], []
     extra_rows = []  # (row index to copy, side) for two-sided rows' lower side
-    for i in switch:
-        li = owner[int(om.row_u[i])]
+    for i in sw.switch:
+        li = sw.owner[int(sw.om.row_u[i])]
         if np.isfinite(rub[i]) and np.isfinite(rlb[i]):
             Y_rows.append(i), Y_cols.append(li), Y_vals.append(-bigm_up[i])
             extra_rows.append((i, li))
@@ -112,7 +158,6 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     for i, _ in extra_rows:  # the upper side stays in row i (its lower bound moves to a copy)
         new_lb[i] = -highspy.kHighsInf
     add = [sp.hstack([As.getrow(i), sp.csr_matrix(([bigm_lo[i]], ([0], [li])), shape=(1, L))]) for i, li in extra_rows]
-    costs = np.array([lv[nm].cost for nm in names])
     budget_row = sp.csr_matrix(np.concatenate([np.zeros(n), costs])[None, :])
     full = sp.vstack([top, *add, budget_row]).tocsr()
     lbs = np.concatenate([new_lb, [rlb[i] for i, _ in extra_rows], [-highspy.kHighsInf]])
@@ -126,8 +171,17 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     mip.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     mip.a_matrix_.start_, mip.a_matrix_.index_, mip.a_matrix_.value_ = full.indptr, full.indices, full.data
     mip.integrality_ = [highspy.HighsVarType.kContinuous] * n + [highspy.HighsVarType.kInteger] * L
-    bar.done()
-    levels = sorted(set(budgets or [])) if budgets else _budget_levels(costs, budget)
+    return mip
+
+
+def _frontier(system, sw: _Switchable, mip, lv: dict, levels: list[float], objective, progress: bool, opt: dict):
+    """The MILP at each budget level, its levers re-solved as an LP: (records, runs, objective with no lever
+    adopted or None)."""
+    import highspy
+
+    from ..model import HIGHS_OPTIONS, optimise
+
+    names, n, hl = list(lv), sw.As.shape[1], sw.hl
     hm = _new_solver(HIGHS_OPTIONS)
     hm.setOptionValue("mip_rel_gap", 1e-9)
     hm.setOptionValue("mip_abs_gap", 1e-12)
@@ -136,7 +190,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     bar = _Progress(len(levels), "combine: frontier", progress)
     base_obj = None
     for B in levels:
-        hm.changeRowBounds(full.shape[0] - 1, -highspy.kHighsInf, float(B))
+        hm.changeRowBounds(int(mip.num_row_) - 1, -highspy.kHighsInf, float(B))
         hm.run()
         if hm.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"combine: the MILP at budget {B} ended '{hm.modelStatusToString(hm.getModelStatus())}'")
@@ -161,18 +215,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
         runs[f"budget={B:g}"] = res
         bar.step()
     bar.done()
-    table = pd.DataFrame.from_records(recs)
-    if base_obj is None:
-        base_obj = optimise(system, objective=objective, constraints=lever_constraints(lv, []), **opt).objective
-    table["improvement"] = base_obj - table["objective"]
-    at = table[table.budget <= budget + 1e-12]
-    best = at.iloc[-1] if len(at) else None
-    return Study("combine", table, runs=runs,
-                 meta={"budget": float(budget), "objective": str(objective),
-                       "best": None if best is None else best.levers,
-                       "best_objective": None if best is None else float(best.objective),
-                       "milp": {"columns": int(n + L), "rows": int(full.shape[0]), "binaries": L,
-                                "switchable_rows": len(switch)}})
+    return recs, runs, base_obj
 
 
 def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
