@@ -7,6 +7,9 @@ The public verbs::
     result = circopt.optimise(system, objective="losses")    # Pyomo LP solved by HiGHS
     result.flows, result.stocks, result.losses, result.audit, result.to_dir("out")
     circopt.binding(result)                                  # which bounds bind, what each is worth
+    circopt.prioritise(system), circopt.combine(system, budget=3), circopt.compare(path, [None, "s"]),
+    circopt.pareto(system, ("losses", "energy")), circopt.whatif(system, constraint, "max", values),
+    circopt.sweep(path, samples=20)                          # studies (circopt.studies), each a Study
 
 ``import circopt`` is cheap: the verbs and classes are the real objects of their modules (so
 ``help(circopt.optimise)`` shows its signature and documentation), imported the first time they are
@@ -36,15 +39,22 @@ _LAZY = {
     "binding": ("bounds", "binding"),
     "binding_levers": ("bounds", "binding_levers"),
     "build": ("instance", "build"),
+    "combine": ("studies", "combine"),
+    "compare": ("studies", "compare"),
     "instance_dir": ("examples", "instance_dir"),
     "Decisions": ("decisions", "Decisions"),
     "DecisionsError": ("decisions", "DecisionsError"),
     "load": ("instance", "load"),
     "optimise": ("model", "optimise"),
+    "pareto": ("studies", "pareto"),
+    "prioritise": ("studies", "prioritise"),
     "OutputError": ("io", "OutputError"),
     "Result": ("result", "Result"),
     "simulate": ("simulate", "simulate"),
+    "Study": ("studies", "Study"),
+    "sweep": ("studies", "sweep"),
     "System": ("system", "System"),
+    "whatif": ("studies", "whatif"),
 }
 
 
@@ -76,6 +86,6 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
-    "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "instance_dir", "load",
-    "optimise", "simulate", "__version__",
+    "SimulationError", "SolverError", "Study", "System", "UnboundedError", "binding", "binding_levers", "build", "combine",
+    "compare", "instance_dir", "load", "optimise", "pareto", "prioritise", "simulate", "sweep", "whatif", "__version__",
 ]
