@@ -18,12 +18,9 @@ used; numpy, pandas, scipy, Pyomo and matplotlib load only when needed.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-
 __version__ = "0.1.0"
 
+from ._lazy import install  # noqa: E402
 from .errors import (  # noqa: E402
     CircoptError,
     InfeasibleError,
@@ -58,31 +55,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'circopt' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(types.ModuleType):
-    """Importing the submodule ``circopt.simulate`` must not hide the function ``circopt.simulate``
-    (Python binds a submodule as an attribute of its package once it is imported)."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+install(__name__, _LAZY)
 
 __all__ = [
     "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",

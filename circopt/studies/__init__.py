@@ -32,9 +32,7 @@ package is always the function; reach a module with ``importlib.import_module``.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
+from .._lazy import install
 
 #: public (and formerly module-level private) name -> submodule that defines it
 _LAZY = {
@@ -53,31 +51,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str):
-    try:
-        module = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'circopt.studies' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(types.ModuleType):
-    """Importing the submodule ``circopt.studies.whatif`` must not hide the function ``whatif``
-    (Python binds a submodule as an attribute of its package once it is imported)."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+install(__name__, {name: (module, name) for name, module in _LAZY.items()})
 
 __all__ = ["LEVER_KEYS", "LOSS_TYPES", "Lever", "Study", "combine", "compare", "hold_bound", "indicators",
            "lever_constraints", "levers", "map_jobs", "objective_tolerance", "optimise_lexicographic", "pareto",
