@@ -580,36 +580,59 @@ def _notes(system) -> list[str]:
 
 
 def _study(args) -> int:
-    from . import load, studies
-
-    if args.verb in ("prioritise", "prioritize"):
-        st = studies.prioritise(_load(args, args.scenario), objective=parse_objective(args.objective),
-                                progress=True)
-    elif args.verb == "combine":
-        st = studies.combine(_load(args, args.scenario), budget=args.budget,
-                             objective=parse_objective(args.objective), progress=True)
-    elif args.verb == "compare":
-        names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
-        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
-                             boundary=args.boundary, trace=args.trace)
-    elif args.verb == "pareto":
-        objs = [parse_objective(o) for o in args.objectives.split(",")]
-        if len(objs) != 2:
-            raise CircoptError("--objectives takes two names, e.g. losses,energy")
-        st = studies.pareto(_load(args, args.scenario), tuple(objs), points=args.points, progress=True)
-    else:
-        grid = _parse_grid(args.grid) if args.grid else None
-        st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
-                           objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
-                           executor="dask" if args.scheduler else args.executor, workers=args.workers,
-                           scheduler=args.scheduler,
-                           indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None)
-    st.to_dir(args.out)
+    """A study verb: run it, write its tables and chart to ``--out``, say what it found."""
     from .terminal import print_study
 
+    st = _STUDIES[args.verb](args)
+    st.to_dir(args.out)
     print_study(st)
     print(f"written to {args.out}")
     return 0
+
+
+def _prioritise(args):
+    from .studies import prioritise
+
+    return prioritise(_load(args, args.scenario), objective=parse_objective(args.objective), progress=True)
+
+
+def _combine(args):
+    from .studies import combine
+
+    return combine(_load(args, args.scenario), budget=args.budget, objective=parse_objective(args.objective),
+                   progress=True)
+
+
+def _compare(args):
+    from .studies import compare
+
+    names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
+    return compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
+                   boundary=args.boundary, trace=args.trace)
+
+
+def _pareto(args):
+    from .studies import pareto
+
+    objs = [parse_objective(o) for o in args.objectives.split(",")]
+    if len(objs) != 2:
+        raise CircoptError("--objectives takes two names, e.g. losses,energy")
+    return pareto(_load(args, args.scenario), tuple(objs), points=args.points, progress=True)
+
+
+def _sweep(args):
+    from .studies import sweep
+
+    grid = _parse_grid(args.grid) if args.grid else None
+    return sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
+                 objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
+                 executor="dask" if args.scheduler else args.executor, workers=args.workers, scheduler=args.scheduler,
+                 indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None)
+
+
+#: study verb (and its alias) -> the function that runs the study
+_STUDIES = {"prioritise": _prioritise, "prioritize": _prioritise, "combine": _combine, "compare": _compare,
+            "pareto": _pareto, "sweep": _sweep}
 
 
 def _sensitivity(args) -> int:
@@ -646,7 +669,7 @@ def _sensitivity(args) -> int:
 _ACTIONS = {
     "check": _run_check, "simulate": _run_simulate, "optimise": _run_optimise, "optimize": _run_optimise,
     "explain": _run_explain, "trace": _run_trace, "report": _run_report, "sensitivity": _sensitivity,
-    **dict.fromkeys(("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"), _study),
+    **dict.fromkeys(_STUDIES, _study),
 }
 
 
