@@ -54,3 +54,20 @@ def test_studies_names_survive_the_split_into_a_package():
 
     assert hold_bound(100.0, 1e-6) == 100.0 + 1e-4  # value + slack x max(|value|, 1)
     assert report is importlib.import_module("circopt.studies.uniqueness").report and callable(format_report)
+
+
+def test_the_lever_check_imports_no_numeric_library():
+    """The instance checks validate levers (`circopt check`): that costs the levers module, not the studies'
+    numpy, pandas, scipy or HiGHS code."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys\nfrom circopt.studies import levers, lever_constraints\n"
+            "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'highspy', 'pyomo', 'circopt.studies.study') "
+            "if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "[]"
