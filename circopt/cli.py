@@ -417,7 +417,8 @@ def _run_simulate(args) -> int:
 def _run_optimise(args) -> int:
     import warnings
 
-    from .model import NumericalWarning, optimise
+    from .lp.solution import NumericalWarning
+    from .lp.solve import optimise
 
     objective = parse_objective(args.objective)
     with warnings.catch_warnings():  # said once below, with the exit status

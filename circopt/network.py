@@ -148,10 +148,10 @@ def propagate_compositions(system: System) -> None:
             ins = [e for e in system.in_edges(n_id) if not _empty(system.edges[e])]
             if any(state[e] == 0 for e in ins):
                 continue
-            picks = _pickups(system, n_id, ins)
+            picks = pickups(system, n_id, ins)
             c_in = _common(comp, state, [e for e in ins if e not in picks], node)
             if c_in is not None and picks:
-                c_in = _with_pickups(system, comp, c_in, picks)
+                c_in = with_pickups(system, comp, c_in, picks)
             if c_in is None:
                 for e in outs:
                     state[e] = -1
@@ -208,7 +208,7 @@ def _closed_loops(system: System, errors: list) -> None:
                                     expected="a stream out of the loop (a loss, a route elsewhere) or a stock in it"))
 
 
-def _pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
+def pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
     """Input edges of node ``n_id`` from sources that follow ``n_id``'s own total input (pick-up:
     amount = coef x ratio x total input), whose streams have a fixed composition."""
     out = []
@@ -220,7 +220,7 @@ def _pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
     return out
 
 
-def _with_pickups(system: System, comp, c_rest, picks):
+def with_pickups(system: System, comp, c_rest, picks):
     """Composition of a node's total input when pick-up sources following that total add
     fixed fractions r_k (= edge coefficient x ratio) of it: (1 - sum r) c_rest + sum r_k c_k.
     Linear in the decisions however the rest of the input is made (the linearity rule)."""

@@ -182,12 +182,6 @@ class System:
             self._inc_cache = cache
         return cache
 
-    def blend_of(self, node: int) -> Blend | None:
-        for b in self.blends:
-            if b.node == node:
-                return b
-        return None
-
     def edge_name(self, e: int) -> str:
         ed = self.edges[e]
         return f"{self.nodes[ed.source].name} -> {self.nodes[ed.target].name}"

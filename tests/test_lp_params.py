@@ -8,7 +8,8 @@ import pytest
 
 import circopt
 from circopt.lp.params import NotAffineError, affine_in, handover_at
-from circopt.model import _handover, build_model
+from circopt.lp.build import build_model
+from circopt.lp.highs import handover
 
 from .netgen import write_sources
 from .test_studies import DOC
@@ -45,7 +46,7 @@ def test_copies_at_a_value_equal_a_build_there_and_leave_the_builds_alone(system
         np.testing.assert_array_equal(o.A.toarray(), A)
         np.testing.assert_array_equal(o.row_lb, lb)
         np.testing.assert_array_equal(o.row_ub, ub)
-    hl0 = _handover(fam.base)
+    hl0 = handover(fam.base)
     hl = handover_at(hl0, fam.numbers(0.3))
     assert hl is not hl0
     np.testing.assert_array_equal(hl.A.toarray(), at.A.toarray())

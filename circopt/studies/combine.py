@@ -10,11 +10,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import CircoptError, SolverError
+from ..lp.highs import new_solver
 from ..system import System
 from ..terminal import Progress as _Progress
 from .levers import lever_constraints, levers
 from .study import Study
-from .whatif import _new_solver
 
 
 def combine(system: System, budget: float, objective: Any = "losses", budgets: list[float] | None = None,
@@ -45,7 +45,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     recs, runs, base_obj = _frontier(system, sw, mip, lv, levels, objective, progress, opt)
     table = pd.DataFrame.from_records(recs)
     if base_obj is None:
-        from ..model import optimise
+        from ..lp.solve import optimise
 
         base_obj = optimise(system, objective=objective, constraints=lever_constraints(lv, []), **opt).objective
     table["improvement"] = base_obj - table["objective"]
@@ -73,7 +73,8 @@ class _Switchable:
 
 
 def _switchable(system, lv: dict, objective, opt: dict) -> _Switchable:
-    from ..model import _handover, build_model
+    from ..lp.build import build_model
+    from ..lp.highs import handover
 
     n_own = len(system.constraints)
     cons, owner = [], {}
@@ -84,7 +85,7 @@ def _switchable(system, lv: dict, objective, opt: dict) -> _Switchable:
     for name in lv:
         cons.extend({**c, "description": f"lever {name} (ambitious)"} for c in lv[name].ambitious)
     om = build_model(system, objective=objective, constraints=cons, **opt)
-    hl = _handover(om)
+    hl = handover(om)
     switch = [i for i in range(om.n_rows) if int(om.row_u[i]) in owner]
     As = sp.diags(1.0 / hl.row_scale) @ hl.A.tocsr()  # scaled matrix as HiGHS sees it
     return _Switchable(om, hl, owner, switch, As, np.asarray(hl.lp.row_lower_, float),
@@ -99,13 +100,13 @@ def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) ->
     are therefore re-solved as an LP, and the two objectives must agree to 1e-4."""
     import highspy
 
-    from ..model import HIGHS_OPTIONS
+    from ..lp.highs import HIGHS_OPTIONS
 
     m, n = sw.As.shape
     rlb, rub = sw.rlb, sw.rub
     # the all-ambitious LP (every lever's baseline rows freed), with the optimiser's own
     # options (tiny kernel terms kept, tight tolerances)
-    h = _new_solver(HIGHS_OPTIONS)
+    h = new_solver(HIGHS_OPTIONS)
     h.passModel(sw.hl.lp)
     for i in sw.switch:
         h.changeRowBounds(int(i), -highspy.kHighsInf, highspy.kHighsInf)
@@ -179,10 +180,11 @@ def _frontier(system, sw: _Switchable, mip, lv: dict, levels: list[float], objec
     adopted or None)."""
     import highspy
 
-    from ..model import HIGHS_OPTIONS, optimise
+    from ..lp.highs import HIGHS_OPTIONS
+    from ..lp.solve import optimise
 
     names, n, hl = list(lv), sw.As.shape[1], sw.hl
-    hm = _new_solver(HIGHS_OPTIONS)
+    hm = new_solver(HIGHS_OPTIONS)
     hm.setOptionValue("mip_rel_gap", 1e-9)
     hm.setOptionValue("mip_abs_gap", 1e-12)
     hm.passModel(mip)

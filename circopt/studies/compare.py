@@ -35,7 +35,7 @@ def compare(path: str | Path, scenarios: list[str | None], objective: Any = None
         if objective is None:
             res = simulate(system)
         else:
-            from ..model import optimise
+            from ..lp.solve import optimise
 
             res = optimise(system, objective=objective, **opt)
         label = name or "base"

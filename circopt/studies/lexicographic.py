@@ -41,7 +41,7 @@ def _single_term(objective: Any, where: str) -> tuple[str, dict]:
 def optimise_lexicographic(system, objective: Any, then: list, slack: float = 1e-6, epsilon: dict | None = None,
                            uniqueness: bool = False, **kwargs: Any):
     """Optimise ``objective``, then each of ``then`` in turn with the earlier optima held (see the module)."""
-    from ..model import optimise
+    from ..lp.solve import optimise
 
     if isinstance(then, (str, dict)):
         then = [then]

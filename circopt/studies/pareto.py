@@ -14,7 +14,7 @@ from .study import Study, indicators, objective_tolerance
 def pareto(system: System, objectives: tuple[str, str], points: int = 5, progress: bool = False, **opt) -> Study:
     """ε-constraint sweep: minimise f with g held at N levels between g's own minimum and
     g's value at f's minimum. Returns the front (f, g) with each point's indicators."""
-    from ..model import optimise
+    from ..lp.solve import optimise
 
     f, g = objectives
     if points < 2:
@@ -63,7 +63,7 @@ def pareto(system: System, objectives: tuple[str, str], points: int = 5, progres
 
 def _term_value(system, res, name: str, opt: dict) -> float:
     """The value of objective term ``name`` at a Result's decisions."""
-    from ..model import optimise
+    from ..lp.solve import optimise
 
     if name in res.objective_terms:
         return float(res.objective_terms[name])

@@ -14,7 +14,7 @@ from .study import Study, indicators, objective_tolerance
 
 
 def _solve(system, objective, constraints, **opt):
-    from ..model import optimise
+    from ..lp.solve import optimise
 
     return optimise(system, objective=objective, constraints=constraints, **opt)
 

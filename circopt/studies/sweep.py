@@ -52,7 +52,7 @@ def _run_point(args) -> dict:
         if objective is None:
             res = simulate(system)
         else:
-            from ..model import optimise
+            from ..lp.solve import optimise
 
             res = optimise(system, objective=objective, **opt)
         return {**params, **indicators(res), "status": "ok"}

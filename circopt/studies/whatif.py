@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from .._highs import new_highs
 from ..errors import CircoptError, SolverError
+from ..lp.highs import new_solver
 from ..system import System
 from ..terminal import Progress as _Progress
 from .study import Study, indicators
@@ -27,7 +27,7 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
     re-parameterised copy). Without ``reuse`` every point is built and solved from scratch. Both
     give the same Result (tables, audit) per point.
     """
-    from ..model import optimise
+    from ..lp.solve import optimise
 
     values = [float(v) for v in values]
     fixed = list(opt.pop("constraints", None) or [])  # other constraints held at every point
@@ -50,7 +50,7 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
 def _family(system, constraint: dict, key: str, values: list[float], objective, fixed: list, opt: dict):
     """The affine family of models through the builds at the first three values."""
     from ..lp.params import NotAffineError, affine_in
-    from ..model import build_model
+    from ..lp.build import build_model
 
     oms = [build_model(system, objective=objective, constraints=[*fixed, {**constraint, key: v}], **opt)
            for v in values[:3]]
@@ -68,10 +68,11 @@ def _warm_points(fam, key: str, values: list[float], bar) -> list[dict]:
     import highspy
 
     from ..lp.params import handover_at, set_highs_numbers
-    from ..model import HIGHS_OPTIONS, _handover, _result
+    from ..lp.highs import HIGHS_OPTIONS, handover
+    from ..lp.solution import build_result
 
-    hl0 = _handover(fam.base)
-    h = _new_solver(HIGHS_OPTIONS)
+    hl0 = handover(fam.base)
+    h = new_solver(HIGHS_OPTIONS)
     h.passModel(hl0.lp)
     recs, om = [], None
     for v in values:
@@ -85,14 +86,10 @@ def _warm_points(fam, key: str, values: list[float], bar) -> list[dict]:
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"whatif: {key}={v:g} ended '{h.modelStatusToString(h.getModelStatus())}'")
-        res = _result(om, hl, h, h.getSolution(), time.perf_counter() - t0, dict(HIGHS_OPTIONS))
+        res = build_result(om, hl, h, h.getSolution(), time.perf_counter() - t0, dict(HIGHS_OPTIONS))
         recs.append({key: v, **indicators(res)})
         bar.step()
     return recs
 
 
-def _new_solver(options: dict):
-    h = new_highs()
-    for k, v in options.items():
-        h.setOptionValue(k, v)
-    return h
+_new_solver = new_solver  # the former name (circopt.studies._new_solver)
