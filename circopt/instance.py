@@ -1245,39 +1245,10 @@ class _Builder:
 
     # -- ranges of estimates (sensitivity / Monte Carlo) ------------------------------
     def _ranges(self, rdoc: dict, nodes_doc: dict, system: System):
-        """``dotted.key: [low, high]`` for one number, or ``name: {keys: [...], factor: [low, high]}``
-        to scale several numbers together (one assumption written in several places)."""
-        if not isinstance(rdoc, dict):
-            self.err("ranges", "expected a mapping", rdoc)
-            return
-        for name, spec in rdoc.items():
-            if isinstance(spec, dict):
-                keys, lohi, kind = spec.get("keys"), spec.get("factor"), "factor"
-                if set(spec) - {"keys", "factor", "description"} or not isinstance(keys, list) or not keys:
-                    self.err(f"ranges.{name}", "expected {keys: [dotted keys], factor: [low, high]}", spec)
-                    continue
-            else:
-                keys, lohi, kind = [name], spec, "value"
-            if not isinstance(lohi, list) or len(lohi) != 2 or not all(is_number(x) for x in lohi):
-                self.err(f"ranges.{name}", "expected [low, high]", lohi)
-                continue
-            if lohi[0] > lohi[1]:
-                self.err(f"ranges.{name}", "low above high", lohi)
-                continue
-            ok = True
-            for dotted in keys:
-                try:
-                    cur = get_dotted(self.doc, str(dotted))
-                except KeyError:
-                    self.err(f"ranges.{name}", "the key does not exist in the instance", dotted)
-                    ok = False
-                    continue
-                if not is_number(cur):
-                    self.err(f"ranges.{name}", f"a range applies to a number in the instance ({dotted})", cur)
-                    ok = False
-            if ok:
-                system.ranges[str(name)] = {"keys": [str(k) for k in keys], "kind": kind,
-                                            "low": float(lohi[0]), "high": float(lohi[1])}
+        """``ranges:`` (numbers, factors on numbers or table columns, choices): :mod:`circopt.ranges`."""
+        from .ranges import parse_ranges
+
+        parse_ranges(rdoc, self.doc, self.files, system, self.err)
 
 
 def _step(cur: Any, p: str):
