@@ -44,7 +44,7 @@ _LAZY = {
     "compare": "compare",
     "pareto": "pareto", "_term_value": "pareto",
     "whatif": "whatif", "_new_solver": "whatif",
-    "sample_ranges": "sweep", "sweep": "sweep", "_run_point": "sweep",
+    "sample_ranges": "sweep", "sweep": "sweep", "run_sample": "sweep", "_run_point": "sweep",
     "map_jobs": "executors", "_dask_map": "executors",
     "hold_bound": "lexicographic", "optimise_lexicographic": "lexicographic",
     "_Progress": "study",

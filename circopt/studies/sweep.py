@@ -39,20 +39,26 @@ def sample_ranges(system: System, samples: int | None = None, grid: dict[str, li
     return pd.DataFrame(lo + u * (hi - lo), columns=keys)
 
 
+def run_sample(doc: dict, folder, ranges: dict, params: dict, objective: Any = None, opt: dict | None = None):
+    """The Result of one parameter set: the instance built with it (:func:`circopt.ranges.build_sample`),
+    simulated, or optimised for ``objective`` (``opt``: optimise's other options)."""
+    from ..ranges import build_sample
+
+    system = build_sample(doc, folder, ranges, params)
+    if objective is None:
+        from ..simulate import simulate
+
+        return simulate(system)
+    from ..lp.solve import optimise
+
+    return optimise(system, objective=objective, **(opt or {}))
+
+
 def _run_point(args) -> dict:
     """Evaluate one parameter set (top-level so process pools and Dask can pickle it)."""
     doc, folder, ranges, params, objective, opt = args
-    from ..ranges import build_sample
-    from ..simulate import simulate
-
     try:
-        system = build_sample(doc, folder, ranges, params)
-        if objective is None:
-            res = simulate(system)
-        else:
-            from ..lp.solve import optimise
-
-            res = optimise(system, objective=objective, **opt)
+        res = run_sample(doc, folder, ranges, params, objective, opt)
         return {**params, **indicators(res), "status": "ok"}
     except CircoptError as e:
         return {**params, "status": f"error: {str(e).splitlines()[0][:120]}"}
