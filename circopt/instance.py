@@ -1039,6 +1039,7 @@ class _Builder:
             node.history = v[:, None] * comp[None, :]
         else:
             from .lifetimes import survival_kernel
+            from .stocks import cohorts_of_age_structure
 
             ist = spec["initial_stock"]
             ref = {"file": ist} if isinstance(ist, str) else ist
@@ -1065,7 +1066,7 @@ class _Builder:
             if np.any((sf <= 0) & (stock > 0)):
                 a = int(np.argmax((sf <= 0) & (stock > 0)))
                 raise InstanceError(label, f"stock of age {a} that the lifetime says cannot survive ({node.name})")
-            inflow = np.divide(stock, sf, out=np.zeros_like(stock), where=sf > 0)
+            inflow = cohorts_of_age_structure(stock, sf)
             # age a at the end of year t0-1 = cohort of year t0-1-a
             node.history_years = np.arange(t0 - A, t0)
             node.history = inflow[::-1][:, None] * comp[None, :]
