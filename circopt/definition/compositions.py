@@ -1,4 +1,10 @@
-"""The sources table and named compositions (a mix of elements per year, the rest 'other')."""
+"""The sources table and named compositions (a mix of elements per year, the rest 'other').
+
+Named compositions are written inline (``compositions: {name: {composition: {...}, source: id}}``)
+or read from a table (``compositions: {file: data/x.csv, index: name}``): one row per
+composition, one column per tracked element (mass fractions), a ``source`` column (or one
+``source:`` for every row) and an optional ``description`` column.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import numpy as np
 from ..errors import InstanceError
 from . import checks
 from .files import read_table
-from .schema import STREAM_KEYS, SUM_TOL
+from .schema import COMPOSITION_TABLE_COLUMNS, COMPOSITION_TABLE_KEYS, STREAM_KEYS, SUM_TOL
 
 
 def sources(b, rel: str) -> dict[str, str]:
@@ -37,6 +43,9 @@ def check_source(b, key: str, sid: Any):
 
 
 def streams(b, sdoc: dict, label: str = "compositions") -> dict[str, np.ndarray]:
+    """The named compositions (T, C), inline or from a table; problems are collected in ``b``."""
+    if isinstance(sdoc, dict) and isinstance(sdoc.get("file"), str):
+        return table(b, sdoc, label)
     out = {}
     if not isinstance(sdoc, dict):
         b.err(label, "expected a mapping name -> {composition, source}", sdoc)
@@ -78,3 +87,100 @@ def composition(b, comp: Any, key: str, index: dict) -> np.ndarray:
                             expected="element fractions summing to at most 1")
     arr[:, -1] = np.clip(1.0 - s, 0.0, None)
     return arr
+
+
+def table(b, ref: dict, label: str = "compositions") -> dict[str, np.ndarray]:
+    """Named compositions from a CSV table (read inside the instance folder only)."""
+    for k in ref:
+        if k not in COMPOSITION_TABLE_KEYS:
+            b.err(f"{label}.{k}", "unknown key in a composition table reference",
+                  expected=f"one of {sorted(COMPOSITION_TABLE_KEYS)}")
+    if "source" in ref:
+        check_source(b, f"{label}.source", ref["source"])
+    index = ref.get("index", "name")
+    try:
+        df, path = b.ctx.csv(ref["file"], f"{label}.file")
+        df = _table_columns(b, df, path, index, with_source="source" not in ref)
+    except InstanceError as e:
+        b.errors.append(e)
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for i, row in enumerate(df.to_dict("records")):
+        name = row[index]
+        try:
+            if checks.bad_name(name):
+                raise checks.name_error(f"{path}: row {i + 1}, column '{index}'", "a composition name", name)
+            if name in out:
+                raise InstanceError(path, f"composition '{name}' is given twice", name,
+                                    expected="one row per composition")
+            _row_source(b, path, name, ref.get("source", row.get("source")))
+            out[str(name)] = _row_composition(b, path, name, row)
+        except InstanceError as e:
+            b.errors.append(e)
+    if not out and not b.errors:
+        b.errors.append(InstanceError(path, "the composition table has no rows",
+                                      expected="one row per composition"))
+    return out
+
+
+def _table_columns(b, df, path: str, index: str, *, with_source: bool):
+    """The table with its index column read as text; missing or unknown columns refused."""
+    need = [index, *b.elements] + (["source"] if with_source else [])
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InstanceError(path, f"composition table: column{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(repr(c) for c in missing)} missing", list(df.columns),
+                            expected=f"columns {need} (one row per composition, one column per element)")
+    extra = [c for c in df.columns if c not in {index, *b.elements, *COMPOSITION_TABLE_COLUMNS}]
+    if extra:
+        raise InstanceError(path, f"composition table: unknown column{'s' if len(extra) > 1 else ''} "
+                            f"{', '.join(repr(c) for c in extra)}",
+                            expected=f"'{index}', one column per tracked element {b.elements}, "
+                            f"{' and '.join(repr(c) for c in COMPOSITION_TABLE_COLUMNS)}")
+    df = df.copy()
+    df[index] = [v if isinstance(v, str) else None if v != v else str(v) for v in df[index]]
+    return df
+
+
+def _row_source(b, path: str, name: str, sid: Any) -> None:
+    if sid is None or (isinstance(sid, float) and sid != sid) or str(sid).strip() == "":
+        raise InstanceError(path, f"composition '{name}' cites no source",
+                            expected="a source id from the sources table or 'estimate'")
+    if sid != "estimate" and str(sid) not in b.sources:
+        raise InstanceError(path, f"unknown source id for composition '{name}'", sid,
+                            expected="an id from the sources table or 'estimate'")
+
+
+def _row_composition(b, path: str, name: str, row: dict) -> np.ndarray:
+    """One row -> (T, C) mass fractions: each in [0, 1], summing to at most 1 (the rest 'other')."""
+    vals = np.zeros(len(b.elements))
+    for k, el in enumerate(b.elements):
+        raw = row[el]
+        v = _number(raw)
+        if not np.isfinite(v):
+            raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is not a number", raw,
+                                expected="a number in [0, 1] (write 0 for none)")
+        if not 0.0 <= v <= 1.0 + SUM_TOL:
+            raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is outside [0, 1]", raw,
+                                expected="a number in [0, 1]")
+        vals[k] = v
+    s = float(vals.sum())
+    if s > 1 + SUM_TOL:
+        raise InstanceError(path, f"composition '{name}' above 100 %", f"{s:.6g}",
+                            expected="element fractions summing to at most 1 (the rest is 'other')")
+    arr = np.zeros((b.T, b.C))
+    arr[:, :-1] = vals[None, :]
+    arr[:, -1] = max(1.0 - s, 0.0)
+    return arr
+
+
+def _number(raw: Any) -> float:
+    """A table cell as a float; NaN for text that is not a number, empty cells and booleans."""
+    if isinstance(raw, bool):
+        return np.nan
+    if isinstance(raw, (int, float, np.integer, np.floating)):
+        return float(raw)
+    try:
+        return float(str(raw).strip())
+    except ValueError:
+        return np.nan

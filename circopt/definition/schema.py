@@ -29,7 +29,7 @@ TOP_KEYS = {
     "elements": "list of str, required: tracked elements",
     "timing": "end | middle: lifetime timing convention (default end, ODYM-exact)",
     "dimensions": "mapping dim -> list of values",
-    "compositions": "mapping name -> {composition, source}: named compositions",
+    "compositions": "mapping name -> {composition, source}, or {file, index}: named compositions",
     "streams": "deprecated name of 'compositions'",
     "nodes": "mapping name -> node, required",
     "sources": "path of the sources table (default sources.csv)",
@@ -72,6 +72,10 @@ REMOVED_KEYS = {
 #: a free source's amount is a decision, so each objective that counts these must see it
 PRICES = ("energy", "co2", "cost")
 STREAM_KEYS = {"composition", "source", "description"}
+#: keys of a composition table reference (``compositions: {file: data/x.csv, index: name}``)
+COMPOSITION_TABLE_KEYS = {"file", "index", "source"}
+#: columns of a composition table besides the index and one per tracked element
+COMPOSITION_TABLE_COLUMNS = ("source", "description")
 #: old spelling -> new, accepted with a FutureWarning (the words now mean one thing each: a
 #: "composition" is a named mix of elements, a "stream" was both that and an edge; "other" is
 #: the rest-of-mass channel, no longer also a loss type)
