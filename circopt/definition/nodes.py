@@ -238,12 +238,7 @@ def node_split(b, nid, node: Node, spec, key):
     baseline = spec.get("baseline")
     capacity = spec.get("capacity") or {}
     for sect, m in (("shares", shares), ("capacity", capacity)) + ((("baseline", baseline),) if baseline else ()):
-        if not isinstance(m, dict):
-            raise InstanceError(b.where(f"{key}.{sect}"), "expected a mapping route -> value", m)
-        for r in m:
-            if r not in routes:
-                raise InstanceError(b.where(f"{key}.{sect}.{r}"), "unknown route", r,
-                                    expected=f"one of {list(routes)}")
+        _keys_among(b, m, f"{key}.{sect}", list(routes), "a mapping route -> value", "route")
     made, base_vals, rest_route = [], {}, None
     for r, ref in routes.items():
         rk = f"{key}.routes.{r}"
@@ -320,6 +315,15 @@ def _complete_baseline(b, node: Node, base_vals: dict, rest_route: str | None, l
                             expected=f"1 within {SUM_TOL} (or mark one route 'rest')")
 
 
+def _keys_among(b, m: Any, key: str, allowed: list, form: str, what: str) -> None:
+    """``m`` is a mapping whose keys are among ``allowed`` (routes of a split, outputs of a blend)."""
+    if not isinstance(m, dict):
+        raise InstanceError(b.where(key), f"expected {form}", m)
+    for k in m:
+        if k not in allowed:
+            raise InstanceError(b.where(f"{key}.{k}"), f"unknown {what}", k, expected=f"one of {allowed}")
+
+
 def route_param(b, spec, name, route, key, node):
     m = spec.get(name)
     if m is None:
@@ -382,12 +386,7 @@ def node_blend(b, nid, node: Node, spec, key):
         raise InstanceError(b.where(f"{key}.allocation"), "expected {input node: {output: share}}", alloc)
     onames = [o.name for o in outputs]
     for src, m in alloc.items():
-        if not isinstance(m, dict):
-            raise InstanceError(b.where(f"{key}.allocation.{src}"), "expected {output: share}", m)
-        for o in m:
-            if o not in onames:
-                raise InstanceError(b.where(f"{key}.allocation.{src}.{o}"), "unknown output", o,
-                                    expected=f"one of {onames}")
+        _keys_among(b, m, f"{key}.allocation.{src}", onames, "{output: share}", "output")
     b.blends.append(Blend(node=nid, inputs=[], outputs=outputs, surplus_edge=s_edge,
                              allocation=np.zeros((0, len(outputs), b.T))))
     # values are resolved now (any parameter form: number, table, year or dimension mapping);
