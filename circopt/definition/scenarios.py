@@ -86,7 +86,7 @@ def load_document(path: str | Path, scenario: str | None = None,
                 raise InstanceError(where, "a scenario is named by its file in scenarios/ (without .yaml)",
                                     excerpt(name), expected=checks.NAME_RULE)
             sp = folder / "scenarios" / f"{name}.yaml"
-            if not sp.is_file():
+            if not _is_file(sp):
                 raise InstanceError(str(folder / "scenarios"), f"unknown scenario '{name}'",
                                     expected=f"one of {scenario_names(folder)}")
             sd = files.read_yaml(f"scenarios/{name}.yaml", where, "scenario file")
@@ -99,3 +99,10 @@ def load_document(path: str | Path, scenario: str | None = None,
             doc = apply_scenario(doc, sd, sp)
     return doc, folder, files.content_hash()
 
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; False for a name the file system refuses (e.g. too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
