@@ -39,11 +39,8 @@ def load(path: str | Path, scenario: str | None = None, boundary: str | None = N
     folder = Path(path)
     files = InstanceFiles(folder.parent if folder.is_file() else folder)
     doc, folder, _ = load_document(path, scenario, files)
-    system = _build(doc, folder, str(folder / "instance.yaml"), boundary, files, scenario)
+    system = _build(doc, folder, str(folder / "instance.yaml"), boundary, files, scenario, from_folder=True)
     _warn_notes(system)
-    system.scenario = scenario
-    system.path = str(folder)
-    system.content_hash = files.content_hash()  # every file read, tables included
     return system
 
 
@@ -58,11 +55,12 @@ def build(doc: dict, folder: str | Path = ".", file_label: str = "instance.yaml"
 
 
 def _build(doc: dict, folder: Path, file_label: str, boundary: str | None, files: InstanceFiles | None,
-           scenario: str | None) -> System:
+           scenario: str | None, from_folder: bool = False) -> System:
     boundary = boundary or "domestic"
     if boundary not in BOUNDARIES:
         raise InstanceError("boundary", "unknown boundary view", boundary, expected=f"one of {list(BOUNDARIES)}")
-    b = Loading(doc=doc, folder=folder, yml=file_label, boundary=boundary, files=files, scenario=scenario)
+    b = Loading(doc=doc, folder=folder, yml=file_label, boundary=boundary, files=files, scenario=scenario,
+                from_folder=from_folder)
     return build_system(b)
 
 
@@ -86,6 +84,9 @@ def build_system(b: Loading) -> System:
         dimensions=b.dims, sources=b.sources, node_sources=b.node_sources,
         constraints=list(d.get("constraints") or []), levers=dict(d.get("levers") or {}),
         ranges=ranges.ranges(b, d.get("ranges") or {}), raw=d, boundary=b.boundary,
+        # a loaded folder: its scenario, path and the hash of every file read (tables included)
+        scenario=b.scenario if b.from_folder else None, path=str(b.folder) if b.from_folder else None,
+        content_hash=b.files.content_hash() if b.from_folder else None,
     )
     _derive(b, system)
     if not b.errors:  # settings are read against a valid network

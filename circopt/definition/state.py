@@ -29,6 +29,7 @@ class Loading:
     boundary: str = "domestic"
     files: InstanceFiles | None = None
     scenario: str | None = None
+    from_folder: bool = False  # loaded from an instance folder (load), not built from a document (build)
     errors: list[InstanceError] = field(default_factory=list)
     # the header (schema.header)
     elements: list[str] = field(default_factory=list)
