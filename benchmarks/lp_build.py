@@ -37,7 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import circopt
-from circopt.model import HIGHS_OPTIONS, _handover, _pyomo_model, build_model
+from circopt.lp.build import build_model
+from circopt.lp.highs import HIGHS_OPTIONS, handover
+from circopt.lp.pyomo_model import pyomo_model
 
 START, END = "<!-- lp_build:start -->", "<!-- lp_build:end -->"
 ELEMENTS = ["Si", "Cu", "Mg", "Fe"]
@@ -153,10 +155,10 @@ def measure(folder: Path, solver: str, repeats: int = 3) -> dict:
     t_pyomo = t_hand = t_straight = math.inf
     for _ in range(repeats):
         t = time.perf_counter()
-        _pyomo_model(om)
+        pyomo_model(om)
         t_pyomo = min(t_pyomo, time.perf_counter() - t)
         t = time.perf_counter()
-        hl = _handover(om)
+        hl = handover(om)
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.passModel(hl.lp)

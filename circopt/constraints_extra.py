@@ -44,7 +44,7 @@ def _validate_indicator(system, doc, con, err, number) -> None:
 
 
 def _validate_allocation(system, doc, con, err, number) -> None:
-    from .model import _members
+    from .lp.user_rows import member_nodes
 
     share = doc.get("share", False)
     if not isinstance(share, bool):
@@ -56,7 +56,7 @@ def _validate_allocation(system, doc, con, err, number) -> None:
     con["max"] = number("max", 0.0, hi)
     if doc.get("min") is None and doc.get("max") is None:
         err("max", "an allocation constraint needs 'min' or 'max' (max: 0 forbids it)")
-    nodes = _members(system, doc, err, ("blend",))
+    nodes = member_nodes(system, doc, err, ("blend",))
     if not nodes:
         return
     inp, out = doc.get("input"), doc.get("output")
@@ -84,7 +84,7 @@ def rows(b, k: int, con: dict, add, direct) -> None:
     """The LP rows of constraint ``k`` (``b``: the model builder)."""
     ts = np.flatnonzero(con["mask"])
     if con["type"] == "indicator":
-        row, off = b._term(f"indicator:{con['indicator']}", {})
+        row, off = b.term(f"indicator:{con['indicator']}", {})
         if con.get("min") is not None:
             add(row, con["min"] - off, INF, "indicator_min", k, 0, 0, None, k)
         if con.get("max") is not None:

@@ -61,7 +61,7 @@ def validate(system: System, where: str = "instance.yaml") -> list[InstanceError
 def indicator_weights(system: System, name: str, opts: dict | None = None) -> tuple[np.ndarray, float]:
     """``(w, constant)`` with the indicator = ``(w * flows).sum() + constant`` (w: (T, E, C)).
     Objective options ``horizon`` / ``years`` narrow the indicator's own years."""
-    from .model import _years_mask
+    from .lp.select import years_mask
 
     ind = declared(system).get(name)
     if ind is None:
@@ -69,7 +69,7 @@ def indicator_weights(system: System, name: str, opts: dict | None = None) -> tu
                             expected=f"one of {sorted(declared(system))} (the instance's indicators:)")
     mask = ind["mask"].copy()
     if opts and (opts.get("horizon") is not None or opts.get("years") is not None):
-        mask &= _years_mask(system, opts, f"indicator:{name}")
+        mask &= years_mask(system, opts, f"indicator:{name}")
     s = system
     T, E, C = s.T, len(s.edges), s.C
     w = np.zeros((T, E, C))
@@ -149,10 +149,10 @@ def _parse(system: System, errors: list, where: str = "instance.yaml") -> dict[s
 
 
 def _weights(system: System, val, err) -> np.ndarray:
-    from .model import _channel_weights
+    from .lp.select import channel_weights
 
     try:
-        return _channel_weights(system, val if val is not None else {TOTAL: 1.0}, "weights")
+        return channel_weights(system, val if val is not None else {TOTAL: 1.0}, "weights")
     except InstanceError as e:
         err("weights", e.problem if hasattr(e, "problem") else str(e), val,
             expected=f"{{element: weight}} with elements of {[*system.channels, TOTAL]}")
@@ -160,12 +160,12 @@ def _weights(system: System, val, err) -> np.ndarray:
 
 
 def _mask(system: System, val, err) -> np.ndarray:
-    from .model import _window
+    from .lp.select import year_window
 
     if val is None:
         return np.ones(system.T, bool)
     try:
-        return _window(system, val, "years")
+        return year_window(system, val, "years")
     except InstanceError:
         err("years", "expected [first, last] or one year within the model years", val,
             expected=f"years within {int(system.years[0])}..{int(system.years[-1])}")

@@ -250,6 +250,3 @@ def _common(comp, state, ins, node):
         return None
     return c0
 
-
-#: the names of earlier versions (circopt.model imports them)
-_pickups, _with_pickups = pickups, with_pickups

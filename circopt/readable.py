@@ -92,9 +92,9 @@ def csv_link(df: pd.DataFrame, name: str) -> str:
 # the objective in words
 # ---------------------------------------------------------------------------------------
 def objective_terms(objective) -> dict[str, tuple[float, dict]]:
-    from .model import _parse_objective
+    from .lp.objective import parse_objective
 
-    return _parse_objective(objective, None, {})
+    return parse_objective(objective, None, {})
 
 
 def objective_unit(objective, system) -> str:
@@ -121,7 +121,7 @@ def indicator_unit(name: str, unit: str, objective=None) -> str:
 
 def counted_loss_types(objective) -> list[str]:
     """Loss types the objective counts (losses: its loss_types; surplus: surplus)."""
-    from .model import DEFAULT_LOSS_TYPES
+    from .terms import DEFAULT_LOSS_TYPES
 
     out = []
     for name, (_, opts) in objective_terms(objective).items():

@@ -315,7 +315,9 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     """
     import highspy
 
-    from .model import _handover, build_model, optimise
+    from .lp.build import build_model
+    from .lp.highs import handover
+    from .lp.solve import optimise
 
     lv = levers(system)
     if not lv:
@@ -330,7 +332,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     for name in names:
         cons.extend({**c, "description": f"lever {name} (ambitious)"} for c in lv[name].ambitious)
     om = build_model(system, objective=objective, constraints=cons, **opt)
-    hl = _handover(om)
+    hl = handover(om)
     lp = hl.lp
     A = hl.A.tocsr()
     rscale = hl.row_scale
@@ -340,7 +342,7 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
     As = sp.diags(1.0 / rscale) @ A
     rlb = np.asarray(lp.row_lower_, float)
     rub = np.asarray(lp.row_upper_, float)
-    from .model import HIGHS_OPTIONS
+    from .lp.highs import HIGHS_OPTIONS
 
     # the all-ambitious LP (every lever's baseline rows freed), with the optimiser's own
     # options (tiny kernel terms kept, tight tolerances)
@@ -589,7 +591,10 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
     (warm start). Without ``reuse`` every point is built and solved from scratch. Both give
     the same Result (tables, audit) per point.
     """
-    from .model import HIGHS_OPTIONS, _handover, _result, build_model, optimise
+    from .lp.build import build_model
+    from .lp.highs import HIGHS_OPTIONS, handover
+    from .lp.solution import build_result
+    from .lp.solve import optimise
 
     values = [float(v) for v in values]
     fixed = list(opt.pop("constraints", None) or [])  # other constraints held at every point
@@ -639,7 +644,7 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
     D = D.tocoo()
     rows_changed = np.unique(np.concatenate([D.row, np.nonzero(d_rlb)[0], np.nonzero(d_rub)[0]]))
     cols_changed = np.unique(np.concatenate([np.nonzero(d_clb)[0], np.nonzero(d_cub)[0]]))
-    hl = _handover(om)
+    hl = handover(om)
     base = (A0.copy(), om.row_lb.copy(), om.row_ub.copy(), om.col_lb.copy(), om.col_ub.copy())
     h = _new_solver(HIGHS_OPTIONS)
     h.passModel(hl.lp)
@@ -668,7 +673,7 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise SolverError(f"whatif: {key}={v:g} ended '{h.modelStatusToString(h.getModelStatus())}'")
-        res = _result(om, hl, h, h.getSolution(), time.perf_counter() - t0, dict(HIGHS_OPTIONS))
+        res = build_result(om, hl, h, h.getSolution(), time.perf_counter() - t0, dict(HIGHS_OPTIONS))
         recs.append({key: v, **indicators(res)})
         bar.step()
     bar.done()

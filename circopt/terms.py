@@ -14,7 +14,7 @@ A term is a weighted sum of the flows ``flow[t, e, c]`` (year, edge, channel) pl
 * ``indicator:NAME``: an indicator declared in the instance (:mod:`circopt.indicators`).
 
 The years counted are those up to ``horizon`` and within ``years``. The LP multiplies these weights
-by its flow map (``model._Builder._term``); :func:`values` multiplies them by a Result's flows, so a
+by its flow map (:func:`circopt.lp.objective.term`); :func:`values` multiplies them by a Result's flows, so a
 simulation reports energy, CO2 and cost exactly as the optimiser counts them.
 """
 
@@ -42,7 +42,7 @@ def is_term(name: str) -> bool:
 
 def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[np.ndarray, float]:
     """``(w, constant)``: the term ``name`` equals ``(w * flows).sum() + constant`` (w: (T, E, C))."""
-    from .model import _channel_weights, _years_mask
+    from .lp.select import channel_weights, years_mask
 
     opts = dict(opts or {})
     s = system
@@ -51,7 +51,7 @@ def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[n
         from .indicators import indicator_weights
 
         return indicator_weights(s, name[len(INDICATOR):], opts)
-    mask = _years_mask(s, opts, name)
+    mask = years_mask(s, opts, name)
     w = np.zeros((T, E, C))
     if name in ("losses", "surplus"):
         types = set(opts.get("loss_types") or DEFAULT_LOSS_TYPES) if name == "losses" else {"surplus"}
@@ -59,7 +59,7 @@ def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[n
         if bad:
             raise InstanceError("objective option loss_types", "unknown loss type", sorted(bad),
                                 expected=f"some of {list(_loss_types())}")
-        cw = _channel_weights(s, opts.get("elements") or {TOTAL: 1.0}, "objective option elements")
+        cw = channel_weights(s, opts.get("elements") or {TOTAL: 1.0}, "objective option elements")
         for i, nd in enumerate(s.nodes):
             if nd.kind == "sink" and nd.loss in types:
                 for e in s.in_edges(i):
@@ -102,14 +102,14 @@ def _loss_types():
 
 def value(result, name: str, opts: dict | None = None) -> float:
     """The term ``name`` (with options ``opts``) recomputed from a Result's flows."""
-    from .model import _years_mask
+    from .lp.select import years_mask
 
     w, const = flow_weights(result.system, name, opts)
     v = float(np.einsum("tec,tec->", w, result.flows_array)) + const
     if name == "cost":
         cap = (result.extra.get("lp") or {}).get("capacity_cost")
         if cap is not None:
-            mask = _years_mask(result.system, dict(opts or {}), name)
+            mask = years_mask(result.system, dict(opts or {}), name)
             v += float(np.asarray(cap, float)[mask].sum())
     return v
 
@@ -120,11 +120,11 @@ def series(result, name: str, opts: dict | None = None) -> np.ndarray:
     w, _ = flow_weights(result.system, name, opts)
     out = np.einsum("tec,tec->t", w, result.flows_array)
     if name == "cost":
-        from .model import _years_mask
+        from .lp.select import years_mask
 
         cap = (result.extra.get("lp") or {}).get("capacity_cost")
         if cap is not None:
-            out = out + np.where(_years_mask(result.system, dict(opts or {}), name), np.asarray(cap, float), 0.0)
+            out = out + np.where(years_mask(result.system, dict(opts or {}), name), np.asarray(cap, float), 0.0)
     return out
 
 

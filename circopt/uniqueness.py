@@ -92,7 +92,7 @@ def _dual_degenerate(h, sol, n: int) -> int:
 
 def _groups(om) -> list[tuple[str, np.ndarray]]:
     """(lever, its LP columns): route columns of the edges, allocation columns of the outputs it names."""
-    from .model import C_ALLOC, C_ROUTE
+    from .lp.index import C_ALLOC, C_ROUTE
 
     s = om.system
     route_cols = np.flatnonzero(om.col_kind == C_ROUTE)

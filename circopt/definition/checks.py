@@ -206,7 +206,7 @@ def study_settings(system, yml: str, folder=None, scenario: str | None = None) -
     ``folder`` and ``scenario`` name the files in messages as the optimiser will."""
     import copy
 
-    from ..model import _validate_constraints
+    from ..lp.user_rows import validate_constraints
     from ..studies import levers
 
     errors: list[InstanceError] = []
@@ -223,7 +223,7 @@ def study_settings(system, yml: str, folder=None, scenario: str | None = None) -
             errors.append(e)
         return None
 
-    collect(_validate_constraints, system, None)
+    collect(validate_constraints, system, None)
     for name in system.levers or {}:
         if bad_name(name):
             errors.append(name_error(f"{yml}: levers.{name}", "a lever name", name))
@@ -232,7 +232,7 @@ def study_settings(system, yml: str, folder=None, scenario: str | None = None) -
         for setting in ("baseline", "ambitious"):
             cons = getattr(lever, setting)
             if cons:
-                collect(_validate_constraints, _without_constraints(system), cons,
+                collect(validate_constraints, _without_constraints(system), cons,
                         where=f"{yml}: levers.{name}.{setting}")
     for name, spec in (system.raw.get("ranges") or {}).items():
         if isinstance(spec, dict) and bad_name(name):
