@@ -3,7 +3,10 @@
 (rate on k workers / (k x rate in process)).
 
     python benchmarks/sensitivity.py [--instance instances/japan_engines] [--method morris]
-                                     [--samples 2] [--workers 2] [--objective losses]
+                                     [--samples 2] [--workers 2] [--objective losses] [--wait-quiet 600]
+
+On a shared machine, ``--wait-quiet 600`` waits (up to 10 min) for a quiet moment before measuring;
+the load average before and after each executor's run is written beside its figures.
 
 The same design (same seed) runs on the three executors; their indices must be identical
 (checked). The machine's load average before and after is recorded: other work on the machine
@@ -38,11 +41,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--objective", help="optimise every run (default: simulate)")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    ap.add_argument("--wait-quiet", type=float, metavar="SECONDS",
+                    help="first wait (at most SECONDS) until the 1-minute load average is below 0.5 per core")
     args = ap.parse_args()
-    load0 = os.getloadavg()
     rows, ref = [], None
     cluster, startup = _warm_cluster(args.workers)
+    if args.wait_quiet:
+        _wait_quiet(args.wait_quiet)
+    load0 = os.getloadavg()
     for executor in ("local", "processes", "dask"):
+        before = os.getloadavg()[0]
         t0 = time.perf_counter()
         st = S.sensitivity(args.instance, args.method, args.samples, objective=args.objective, executor=executor,
                            workers=None if executor == "local" else args.workers, seed=0, progress=False,
@@ -55,23 +63,25 @@ def main() -> None:
             pd.testing.assert_frame_equal(ref.indices, st.indices)  # same numbers on every executor
         k = 1 if executor == "local" else args.workers
         busy = float(st.table.seconds.sum()) / (k * sec)  # share of the workers' wall time spent in runs
-        rows.append((executor, k, n, sec, n / sec, int((st.table.status != "ok").sum()), busy))
+        rows.append((executor, k, n, sec, n / sec, int((st.table.status != "ok").sum()), busy,
+                     f"{before:.1f} / {os.getloadavg()[0]:.1f}"))
         print(f"{executor}: {n} runs in {sec:.1f} s ({n / sec:.2f} runs/s)", flush=True)
     load1 = os.getloadavg()
     cluster.close()
     base = rows[0][4]
-    table = ["| executor | workers | runs | seconds | runs per second | speed-up | parallel efficiency | busy | failed |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for ex, k, n, sec, rate, bad, busy in rows:
+    table = ["| executor | workers | runs | seconds | runs per second | speed-up | parallel efficiency | busy | failed "
+             "| load (1 min) before / after |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for ex, k, n, sec, rate, bad, busy, load in rows:
         table.append(f"| {ex} | {k} | {n} | {sec:.1f} | {rate:.2f} | {rate / base:.2f} | {rate / base / k:.2f} | {busy:.2f} "
-                     f"| {bad} |")
+                     f"| {bad} | {load} |")
     import SALib  # noqa: F401
     from importlib.metadata import version
 
     cmd = (f"python benchmarks/sensitivity.py --instance {Path(args.instance).relative_to(ROOT) if Path(args.instance).is_relative_to(ROOT) else args.instance} "
            f"--method {args.method} --samples {args.samples} --workers {args.workers}"
            + (f" --objective {args.objective}" if args.objective else ""))
-    eff = {ex: rate / base / k for ex, k, _, _, rate, _, _ in rows}
+    eff = {ex: rate / base / k for ex, k, _, _, rate, _, _, _ in rows}
     text = "\n".join([
         "## Sensitivity throughput (`benchmarks/sensitivity.py`)", "",
         f"Run {dt.date.today().isoformat()} on {platform.node() or 'n/a'} ({platform.machine()}, {os.cpu_count()} cores), "
@@ -94,6 +104,14 @@ def main() -> None:
         from _results import write_section
 
         write_section("sensitivity", text)
+
+
+def _wait_quiet(limit: float) -> None:
+    """Wait until the machine is quiet (1-minute load < 0.5 per core), at most ``limit`` seconds."""
+    t0, cores = time.perf_counter(), os.cpu_count() or 1
+    while os.getloadavg()[0] >= 0.5 * cores and time.perf_counter() - t0 < limit:
+        time.sleep(10)
+    print(f"load {os.getloadavg()[0]:.2f} on {cores} cores after {time.perf_counter() - t0:.0f} s of waiting", flush=True)
 
 
 def _warm_cluster(workers: int):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .definition.load import build, load
-from .definition.ranges import apply_range, get_dotted, is_number, set_dotted
+from .definition.dotted import apply_range, get_dotted, is_number, set_dotted
 from .definition.scenarios import apply_scenario, load_document, scenario_names
 from .definition.schema import (
     BLEND_OUTPUT_KEYS,

@@ -78,8 +78,13 @@ class Design:
 
 def factors(system, groups: dict[str, list[str]] | None = None, exclude=()) -> dict[str, list[str]]:
     """Factor -> ranges: each group, then every range not in a group on its own (sorted); the
-    ranges in ``exclude`` stay at their nominal values."""
-    unknown = sorted(set(exclude) - set(system.ranges or {}))
+    ranges in ``exclude`` (names or shell patterns such as ``nodes.*.cost``, comma-separated allowed)
+    stay at their nominal values."""
+    from fnmatch import fnmatchcase
+
+    patterns = [e.strip() for x in exclude for e in str(x).split(",") if e.strip()]
+    unknown = sorted(p for p in patterns if not any(fnmatchcase(k, p) for k in (system.ranges or {})))
+    exclude = {k for k in (system.ranges or {}) if any(fnmatchcase(k, p) for p in patterns)}
     if unknown:
         raise CircoptError(f"sensitivity exclude: {unknown} not ranges of the instance; ranges: {sorted(system.ranges)}")
     ranges = {k: v for k, v in (system.ranges or {}).items() if k not in set(exclude)}
@@ -108,10 +113,9 @@ def factors(system, groups: dict[str, list[str]] | None = None, exclude=()) -> d
 def nominal_values(system, doc: dict, names=None) -> dict[str, float]:
     """Each range (of ``names``, default all) at the instance as written: the number itself (a value
     range) or factor 1."""
-    from .instance import get_dotted
+    from .ranges import nominal_value
 
-    return {k: (float(get_dotted(doc, r["keys"][0])) if r["kind"] == "value" else 1.0)
-            for k, r in sorted(system.ranges.items()) if names is None or k in names}
+    return {k: nominal_value(r, doc) for k, r in sorted(system.ranges.items()) if names is None or k in names}
 
 
 def design(system, doc: dict, method: str, samples: int | None = None, seed: int = 0,
@@ -165,14 +169,12 @@ def design(system, doc: dict, method: str, samples: int | None = None, seed: int
 def _point(args) -> dict:
     """Build the instance with one parameter set, simulate or optimise it, and measure it."""
     doc, folder, ranges, params, objective, opt, decisions = args
-    from .instance import apply_range, build
+    from .ranges import build_sample
 
     t0 = time.perf_counter()
     rec: dict[str, Any] = dict(params)
     try:
-        for k, v in params.items():
-            doc = apply_range(doc, ranges[k], v)
-        system = build(doc, folder)
+        system = build_sample(doc, folder, ranges, params)
         if objective is None:
             from .simulate import simulate
 
@@ -217,7 +219,7 @@ def measure(res, decisions: tuple[str, ...] = ()) -> dict[str, Any]:
         if name not in ("losses", "surplus", "primary"):  # = losses/total, surplus/total, primary/total
             out[name] = v
     for d in decisions:
-        out[d] = decision_total(res, d)
+        out[d] = at_year(res, d) if "@" in d else decision_total(res, d)
     if res.objective is not None and getattr(res.system, "levers", None):
         from .bounds import binding_levers
 
@@ -245,8 +247,30 @@ def loss_shares(res, ind: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def decision_total(res, name: str) -> float:
-    """``decision:NODE.ROUTE``: the decision's flow summed over the years (NODE a node or family)."""
+def at_year(res, name: str) -> float:
+    """``KIND/ELEMENT@YEAR`` (``surplus/total@2040``, ``losses/Fe@2050``: what the sinks of that loss type --
+    ``losses`` = dissipation, process and dilution -- receive in that year) or ``decision:NODE.ROUTE@YEAR``."""
+    from .studies import LOSS_TYPES
+
+    base, _, yr = name.rpartition("@")
+    years = [int(y) for y in res.system.years]
+    if not yr.isdigit() or int(yr) not in years:
+        raise CircoptError(f"{name}: expected INDICATOR@YEAR with a model year ({years[0]}..{years[-1]})")
+    if base.startswith("decision:"):
+        return decision_total(res, base, int(yr))
+    kind, _, el = base.partition("/")
+    L = res.losses
+    sel = L[(L.year == int(yr)) & (L.element == el)]
+    sel = sel[sel.loss_type.isin(LOSS_TYPES)] if kind == "losses" else sel[sel.loss_type == kind]
+    if el not in set(L.element) or (kind != "losses" and kind not in set(L.loss_type)):
+        raise CircoptError(f"{name}: expected KIND/ELEMENT@YEAR with KIND losses or one of "
+                           f"{sorted(set(L.loss_type))} and ELEMENT one of {sorted(set(L.element))}")
+    return float(sel.value.sum())
+
+
+def decision_total(res, name: str, year: int | None = None) -> float:
+    """``decision:NODE.ROUTE``: the decision's flow summed over the years (or in ``year``; NODE a node
+    or family)."""
     spec = name[len("decision:"):]
     node, _, route = spec.rpartition(".")
     dec = res.decisions
@@ -257,6 +281,8 @@ def decision_total(res, name: str) -> float:
     if not len(sel):
         raise CircoptError(f"{name}: no decision '{route}' at node '{node}'; decisions: "
                            f"{sorted(set(dec.node.astype(str) + '.' + dec.decision.astype(str)))[:12]}")
+    if year is not None:
+        sel = sel[sel.year.astype(int) == year]
     return float(sel.value.sum())
 
 
@@ -309,7 +335,17 @@ def evaluate(path, des: Design, scenario: str | None = None, objective: Any = No
     table = pd.DataFrame.from_records(out)
     table.insert(0, "run", range(-1, len(jobs) - 1))
     table.insert(1, "design", ["nominal"] + list(des.labels))
-    front = ["run", "design", *des.names, *STATUS_COLUMNS]
+    labels = []
+    for k in des.names:  # a categorical factor: the choice drawn, beside its value
+        if system.ranges[k]["kind"] == "choice":
+            from .ranges import choice_label
+
+            table[f"{k}:choice"] = [choice_label(system.ranges[k], x) for x in table[k]]
+            labels.append(f"{k}:choice")
+    for c in STATUS_COLUMNS:  # every run failed before it was measured: still a table
+        if c not in table.columns:
+            table[c] = np.nan
+    front = ["run", "design", *des.names, *labels, *STATUS_COLUMNS]
     return table[front + [c for c in table.columns if c not in front]]
 
 
@@ -588,7 +624,12 @@ def sensitivity(path, method: str = "morris", samples: int | None = None, indica
     system = load(path, scenario)
     doc, _, digest = load_document(path, scenario)
     des = design(system, doc, method, samples, seed, groups, exclude)
-    decisions = tuple(i for i in (indicators or []) if i.startswith("decision:"))
+    decisions = tuple(i for i in (indicators or []) if i.startswith("decision:") or "@" in i)
+    years = {str(int(y)) for y in system.years}
+    bad = [i for i in decisions if "@" in i and i.rpartition("@")[2] not in years]
+    if bad:
+        raise CircoptError(f"indicator(s) {bad}: expected INDICATOR@YEAR with a model year "
+                           f"({min(years, key=int)}..{max(years, key=int)})")
     table = evaluate(path, des, scenario, objective, executor, workers, scheduler, progress, decisions, **opt)
     inds = list(indicators) if indicators else default_indicators(table, objective)
     units = {c: system.unit for c in table.columns if c.split("/")[0] in ("losses", "primary", "surplus", "dilution",

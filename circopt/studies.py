@@ -716,13 +716,11 @@ def sample_ranges(system: System, samples: int | None = None, grid: dict[str, li
 def _run_point(args) -> dict:
     """Evaluate one parameter set (top-level so process pools and Dask can pickle it)."""
     doc, folder, ranges, params, objective, opt = args
-    from .instance import apply_range, build
+    from .ranges import build_sample
     from .simulate import simulate
 
-    for k, v in params.items():
-        doc = apply_range(doc, ranges[k], v)
     try:
-        system = build(doc, folder)
+        system = build_sample(doc, folder, ranges, params)
         if objective is None:
             res = simulate(system)
         else:

@@ -8,7 +8,7 @@
 * :mod:`.compositions`: the sources table and named compositions;
 * :mod:`.expand`: dimensions, node families and references between their members;
 * :mod:`.nodes` (+ :mod:`.history`): node building per kind;
-* :mod:`.ranges`: ranges of estimates and dotted paths into a document;
+* :mod:`.dotted`: dotted paths into a document (ranges of estimates are :mod:`circopt.ranges`);
 * :mod:`.derive`: data derived before the System is handed down (blend allocations, driven sources);
 * :mod:`.checks`: value-level rules (years, fills, names, magnitudes) and the study settings
   (user constraints, levers, trace) that ``circopt check`` validates before any engine runs.

@@ -7,7 +7,7 @@ and *all* problems of a stage are collected so that ``circopt check`` lists them
 
 Stages: the header (:mod:`.schema`), dimensions and node families (:mod:`.expand`), the
 sources table and named compositions (:mod:`.compositions`), each node by kind
-(:mod:`.nodes`, numbers via :mod:`.params`), ranges of estimates (:mod:`.ranges`), derived
+(:mod:`.nodes`, numbers via :mod:`.params`), ranges of estimates (:mod:`circopt.ranges`), derived
 data (:mod:`.derive`), the structure and linearity facts (:mod:`circopt.network`) and the
 study settings (:mod:`.checks`: user constraints, levers, trace, indicators).
 """
@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import network
 from ..errors import CircoptWarning, InstanceError, InstanceErrors
+from ..ranges import parse_ranges
 from ..system import BOUNDARIES, System
-from . import checks, compositions, derive, expand, ranges, schema
+from . import checks, compositions, derive, expand, schema
 from .files import InstanceFiles
 from .nodes import build_node
 from .params import Params
@@ -78,12 +80,14 @@ def build_system(b: Loading) -> System:
     expand.drop_past_last_life(b)
     expand.check_pairs(b)
     d = b.doc
+    ranges = SimpleNamespace(ranges={})  # ranges of estimates: circopt.ranges checks them against the document
+    parse_ranges(d.get("ranges") or {}, d, b.files, ranges, b.err)
     system = System(
         name=str(d["name"]), description=str(d.get("description", "")), unit=b.ctx.unit, years=b.years,
         elements=b.elements, nodes=b.nodes, edges=b.edges, blends=b.blends, timing=b.timing,
         dimensions=b.dims, sources=b.sources, node_sources=b.node_sources,
         constraints=list(d.get("constraints") or []), levers=dict(d.get("levers") or {}),
-        ranges=ranges.ranges(b, d.get("ranges") or {}), raw=d, boundary=b.boundary,
+        ranges=ranges.ranges, raw=d, boundary=b.boundary,
         # a loaded folder: its scenario, path and the hash of every file read (tables included)
         scenario=b.scenario if b.from_folder else None, path=str(b.folder) if b.from_folder else None,
         content_hash=b.files.content_hash() if b.from_folder else None,
