@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NAMES = ("quickstart", "japan_engines", "japan_engine_system", "global_aluminium")
+NAMES = ("quickstart", "japan_engines", "japan_engine_system", "global_aluminium", "regional_aluminium")
 
 
 def source(name: str):

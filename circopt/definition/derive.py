@@ -37,17 +37,34 @@ def _allocation(system: System, b: Blend, spec: dict, errors: list) -> np.ndarra
     used = set()
     for ii, e in enumerate(b.inputs):
         src = system.nodes[system.edges[e].source]
-        m = spec.get(src.name, spec.get(src.family))
-        if m is None:
+        key = _alloc_key(spec, src)
+        if key is None:
             continue
-        used.add(src.name if src.name in spec else src.family)
-        for oname, arr in m.items():
+        used.add(key)
+        for oname, arr in spec[key].items():
             alloc[ii, names.index(oname)] = arr
+    fams = {system.nodes[system.edges[e].source].family for e in b.inputs}
     for k in spec:
-        if k not in used:
+        # a key of a family that sends here (its name, a member's, a partial index) is valid for a
+        # family of blends even where a more specific key or another member takes its inputs
+        if k not in used and k.partition("[")[0] not in fams:
             errors.append(InstanceError(f"{node.where}.allocation.{k}", f"{k} does not send to blend {node.name}",
                                         expected=f"one of {[system.nodes[system.edges[e].source].name for e in b.inputs]}"))
     return alloc
+
+
+def _alloc_key(spec: dict, src) -> str | None:
+    """The allocation key that names input node ``src``: its member name, else a partial index of
+    its family (``remelt[product=building]``: every member with that index), else its family."""
+    if src.name in spec:
+        return src.name
+    for k in spec:
+        fam, _, idx = k.partition("[")
+        if fam == src.family and idx.endswith("]") and "=" in idx:
+            pairs = [p.split("=", 1) for p in idx[:-1].split(",")]
+            if all(len(p) == 2 and str(src.index.get(p[0].strip())) == p[1].strip() for p in pairs):
+                return k
+    return src.family if src.family in spec else None
 
 
 def _check_allocation(system: System, b: Blend, errors: list) -> None:
