@@ -6,13 +6,19 @@
       - {name: nickel_in_use_2050, kind: stock, node: in_use, weights: {Ni: 1}, years: 2050}
       - {name: landfilled, kind: loss, node: landfill, years: [2020, 2040]}
 
-Keys: ``name`` (required, unique), ``kind`` (``flow`` | ``stock`` | ``loss``), selectors --
+      - {name: car_scrap_less_need, kind: sum, terms: {car_scrap: 1, car_need: -1}}
+
+Keys: ``name`` (required, unique), ``kind`` (``flow`` | ``stock`` | ``loss`` | ``sum``), selectors --
 ``source`` / ``target`` (flow: node families or names, a name or a list; at least one), ``node``
 (stock: stock families or names, default every stock; loss: sink families or names), ``loss_types``
 (loss: default dissipation, process, dilution when no ``node`` is given), ``index``
-(``{dimension: value}``: only members with that index) --, ``weights`` (``{element|total: weight}``,
+(``{dimension: value}``: only members with that index; ``{dimension: [v1, v2]}``: members with any
+of them; ``{dimension: {v1: w1, v2: w2}}``: those members, each counted with its weight) --,
+``weights`` (``{element|total: weight}``,
 default ``{total: 1}``), ``years`` (``[first, last]`` or one year, default all), ``unit``,
-``description``, ``cite`` (a source id).
+``description``, ``cite`` (a source id). ``kind: sum`` has only ``terms`` (``{indicator: coefficient}``,
+indicators declared before it) besides ``name``, ``unit``, ``description`` and ``cite``: a linear
+combination, e.g. a balance of two flows.
 
 An indicator is one number: the weighted sum over the selected years (a stock: the sum of its
 end-of-year levels in those years). It is linear in the flows -- a stock's level is its level
@@ -32,8 +38,8 @@ from .system import TOTAL, System
 __all__ = ["INDICATOR_KEYS", "declared", "indicator_weights", "validate", "values"]
 
 INDICATOR_KEYS = {"name", "kind", "source", "target", "node", "loss_types", "index", "weights", "years", "unit",
-                  "description", "cite"}
-KINDS = ("flow", "stock", "loss")
+                  "description", "cite", "terms"}
+KINDS = ("flow", "stock", "loss", "sum")
 
 
 def declared(system: System) -> dict[str, dict]:
@@ -73,10 +79,17 @@ def indicator_weights(system: System, name: str, opts: dict | None = None) -> tu
     s = system
     T, E, C = s.T, len(s.edges), s.C
     w = np.zeros((T, E, C))
-    cw = ind["channels"]
     const = 0.0
+    if ind["kind"] == "sum":
+        for term, coef in ind["terms"].items():
+            wt, ct = indicator_weights(system, term, opts)
+            w += coef * wt
+            const += coef * ct
+        return w, const
+    cw = ind["channels"]
     if ind["kind"] in ("flow", "loss"):
-        w[np.ix_(mask, ind["edges"], np.arange(C))] = cw
+        for e, f in zip(ind["edges"], ind["factors"]):
+            w[mask, e, :] += f * cw
         return w, const
     # stock(t) = level before the first year + sum_{t' <= t} (inflow(t') - outflow(t'))
     later = np.cumsum(mask[::-1])[::-1].astype(float)  # per t': counted years t >= t'
@@ -84,12 +97,12 @@ def indicator_weights(system: System, name: str, opts: dict | None = None) -> tu
 
     plan = stock_plan(s)
     before = plan.stock_levels(plan.hist_inflow)[:, plan.H - 1, :] if plan.H > 0 else np.zeros((len(plan.stocks), C))
-    for n in ind["nodes"]:
+    for n, f in zip(ind["nodes"], ind["factors"]):
         for e in s.in_edges(n):
-            w[:, e, :] += later[:, None] * cw[None, :]
+            w[:, e, :] += f * later[:, None] * cw[None, :]
         for e in s.out_edges(n):
-            w[:, e, :] -= later[:, None] * cw[None, :]
-        const += float(mask.sum()) * float(before[plan.stocks.index(n)] @ cw)
+            w[:, e, :] -= f * later[:, None] * cw[None, :]
+        const += f * float(mask.sum()) * float(before[plan.stocks.index(n)] @ cw)
     return w, const
 
 
@@ -135,16 +148,43 @@ def _parse(system: System, errors: list, where: str = "instance.yaml") -> dict[s
             continue
         spec = {"name": name, "kind": kind, "unit": str(doc.get("unit", system.unit)),
                 "description": str(doc.get("description", ""))}
+        if kind == "sum":
+            spec["terms"] = _terms(doc, out, err)
+            spec["mask"] = np.zeros(system.T, bool)
+            if len(errors) == n0:
+                out[name] = spec
+            continue
         spec["channels"] = _weights(system, doc.get("weights"), err)
         spec["mask"] = _mask(system, doc.get("years"), err)
-        nodes = _select(system, doc, kind, err)
+        nodes, factors = _select(system, doc, kind, err)
         if len(errors) > n0:
             continue
-        if kind == "stock":
-            spec["nodes"] = nodes
-        else:
-            spec["edges"] = nodes
+        spec["nodes" if kind == "stock" else "edges"] = nodes
+        spec["factors"] = factors
         out[name] = spec
+    return out
+
+
+def _terms(doc: dict, known: dict, err) -> dict[str, float]:
+    """``kind: sum``: ``{indicator: coefficient}`` over indicators declared before it."""
+    extra = sorted(set(doc) - {"name", "kind", "terms", "unit", "description", "cite"})
+    if extra:
+        err(extra[0], "a 'sum' indicator takes only terms (and name, unit, description, cite)",
+            expected="terms: {indicator: coefficient}")
+        return {}
+    terms = doc.get("terms")
+    if not isinstance(terms, dict) or not terms:
+        err("terms", "expected {indicator: coefficient} with at least one indicator", terms)
+        return {}
+    out = {}
+    for k, v in terms.items():
+        if str(k) not in known:
+            err("terms", "unknown indicator (a sum takes indicators declared before it)", k,
+                expected=f"one of {sorted(known)}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            err(f"terms.{k}", "expected a finite number", v)
+        else:
+            out[str(k)] = float(v)
     return out
 
 
@@ -178,39 +218,71 @@ def _names(val) -> list[str] | None:
     return [str(v) for v in val] if isinstance(val, (list, tuple)) else [str(val)]
 
 
-def _match(system: System, i: int, names: list[str] | None, index: dict) -> bool:
+def _factor(system: System, i: int, names: list[str] | None, index: dict) -> float:
+    """0 when node ``i`` is not selected, else its weight (1, or the product of the weights its index
+    members carry in ``index``: a value, a list of values or ``{value: weight}`` per dimension)."""
     nd = system.nodes[i]
     if names is not None and nd.family not in names and nd.name not in names:
-        return False
-    return all(str(nd.index.get(d)) == str(v) for d, v in index.items())
+        return 0.0
+    f = 1.0
+    for d, v in index.items():
+        member = str(nd.index.get(d))
+        if isinstance(v, dict):
+            f *= float(v.get(member, v.get(nd.index.get(d), 0.0)))
+        elif isinstance(v, (list, tuple)):
+            f *= 1.0 if member in {str(x) for x in v} else 0.0
+        else:
+            f *= 1.0 if member == str(v) else 0.0
+    return f
 
 
-def _select(system: System, doc: dict, kind: str, err) -> list[int]:
-    """Stock node ids (stock), or edge ids (flow: source -> target; loss: into the sinks)."""
-    s = system
-    index = doc.get("index") or {}
+def _index(system: System, index, err) -> dict | None:
+    """Check ``index``: {dimension: value | [values] | {value: weight}} with known members."""
     if not isinstance(index, dict):
-        err("index", "expected {dimension: value}", index)
-        return []
+        err("index", "expected {dimension: value}, {dimension: [values]} or {dimension: {value: weight}}", index)
+        return None
+    for d, v in index.items():
+        members = {str(m) for m in (system.dimensions or {}).get(d, [])}
+        vals = list(v) if isinstance(v, (dict, list, tuple)) else [v]
+        if members and any(str(x) not in members for x in vals):
+            bad = next(str(x) for x in vals if str(x) not in members)
+            err(f"index.{d}", "unknown member", bad, expected=f"one of {sorted(members)}")
+            return None
+        if isinstance(v, dict) and any(isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w)
+                                       for w in v.values()):
+            err(f"index.{d}", "expected finite numbers as weights", v)
+            return None
+    return index
+
+
+def _select(system: System, doc: dict, kind: str, err) -> tuple[list[int], list[float]]:
+    """Stock node ids (stock), or edge ids (flow: source -> target; loss: into the sinks), with
+    each one's weight from ``index``."""
+    s = system
+    index = _index(s, doc.get("index") or {}, err)
+    if index is None:
+        return [], []
     fams = sorted({n.family for n in s.nodes})
     for key in ("source", "target", "node"):
         for nm in _names(doc.get(key)) or []:
             if not any(n.family == nm or n.name == nm for n in s.nodes):
                 err(key, "unknown node", nm, expected=f"one of {fams}")
-                return []
+                return [], []
     if kind == "flow":
         src, tgt = _names(doc.get("source")), _names(doc.get("target"))
         if src is None and tgt is None:
             err("source", "a flow indicator needs 'source' and/or 'target'")
-            return []
-        edges = [e.id for e in s.edges if _match(s, e.source, src, index if src else {})
-                 and _match(s, e.target, tgt, index if not src else {})]
-        if not edges:
+            return [], []
+        picked = [(e.id, _factor(s, e.source, src, index if src else {})
+                   * _factor(s, e.target, tgt, index if not src else {})) for e in s.edges]
+        picked = [(e, f) for e, f in picked if f != 0.0]
+        if not picked:
             err("target", f"no stream from {src or 'any node'} to {tgt or 'any node'}", doc.get("target"))
-        return edges
+        return [e for e, _ in picked], [f for _, f in picked]
     nodes = _names(doc.get("node"))
     want = "stock" if kind == "stock" else "sink"
-    picked = [i for i, n in enumerate(s.nodes) if n.kind == want and _match(s, i, nodes, index)]
+    weight = {i: _factor(s, i, nodes, index) for i, n in enumerate(s.nodes) if n.kind == want}
+    picked = [i for i, f in weight.items() if f != 0.0]
     if kind == "loss":
         types = doc.get("loss_types")
         if types is None and nodes is None:
@@ -218,18 +290,20 @@ def _select(system: System, doc: dict, kind: str, err) -> list[int]:
 
             types = DEFAULT_LOSS_TYPES
         if types is not None:
-            from .system import LOSS_TYPES
+            from .system import EXPORTED, LOSS_TYPES
 
             types = _names(types)
-            bad = sorted(set(types) - set(LOSS_TYPES))
+            known = (*LOSS_TYPES, EXPORTED)  # 'exported': the export nodes (the default counts them)
+            bad = sorted(set(types) - set(known))
             if bad:
-                err("loss_types", "unknown loss type", bad, expected=f"some of {list(LOSS_TYPES)}")
+                err("loss_types", "unknown loss type", bad, expected=f"some of {list(known)}")
                 return []
             picked = [i for i in picked if s.nodes[i].loss in types]
     if not picked:
         err("node", f"selects no {want}", doc.get("node"),
             expected=f"{want} families: {sorted({n.family for n in s.nodes if n.kind == want})}")
-        return []
+        return [], []
     if kind == "stock":
-        return picked
-    return [e for i in picked for e in s.in_edges(i)]
+        return picked, [weight[i] for i in picked]
+    edges = [(e, weight[i]) for i in picked for e in s.in_edges(i)]
+    return [e for e, _ in edges], [f for _, f in edges]

@@ -112,9 +112,6 @@ def __getattr__(name: str):
 _TIMING_OFFSET = {"end": 0.0, "middle": 0.5}
 _NORMAL_NEGATIVE_MASS_MAX = 1e-3
 _PMF_SUM_TOL = 1e-12
-# kernels with at most this many non-zero ages are convolved by direct shifted sums: exact, and
-# faster than an FFT up to about 4 lags (measured at 1,000 series x 301 years)
-_DIRECT_SUPPORT_MAX = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -535,43 +532,6 @@ def _as_series(x: object, where: str) -> np.ndarray:
     return arr
 
 
-def _causal_convolve(x: np.ndarray, kernels: list[np.ndarray]) -> list[np.ndarray]:
-    """``y[..., t] = sum_{k<=t} kernel[k] * x[..., t-k]`` for each kernel, on ``x``'s last axis.
-
-    Kernels are trimmed to their last non-zero entry. Short supports use exact shifted sums;
-    long ones an FFT convolution (O(T log T) per series, no T x T array).
-    """
-    n_t = x.shape[-1]
-    support = max((int(np.flatnonzero(k)[-1]) + 1 if k.any() else 0) for k in kernels)
-    kernels = [k[:support] for k in kernels]
-    if support == 0:
-        return [np.zeros_like(x) for _ in kernels]
-    if support <= _DIRECT_SUPPORT_MAX:
-        outs = []
-        for k in kernels:
-            y = x * k[0]
-            for lag in range(1, support):
-                if k[lag] != 0.0:
-                    y[..., lag:] += k[lag] * x[..., : n_t - lag]
-            outs.append(y)
-        return outs
-    n_fft = scipy.fft.next_fast_len(n_t + support - 1, real=True)
-    xf = scipy.fft.rfft(x, n_fft, axis=-1)
-    outs = []
-    for k in kernels:
-        kf = scipy.fft.rfft(k, n_fft)
-        outs.append(scipy.fft.irfft(xf * kf, n_fft, axis=-1)[..., :n_t])
-    return outs
-
-
-def _cohort_matrix(kernel_by_cohort: np.ndarray, n_t: int) -> np.ndarray:
-    """``M[c, t] = kernel_c[t - c]`` for ``t >= c``, else 0 (``(T, T)``)."""
-    m = np.zeros((n_t, n_t))
-    for c in range(n_t):
-        m[c, c:] = kernel_by_cohort[c, : n_t - c]
-    return m
-
-
 def _cohort_kernels(lt: Lifetime, n_t: int, timing: str, where: str) -> tuple[np.ndarray, np.ndarray]:
     sf = survival_kernel(lt, n_t, timing)
     if sf.ndim == 2 and sf.shape[0] != n_t:
@@ -615,11 +575,9 @@ def initial_stock_flows(
             float(np.max(stock0[..., a])),
             "0 at ages the lifetime does not reach, or a longer lifetime",
         )
-    w = np.divide(stock0, sf[:n_ages], out=np.zeros_like(stock0), where=sf[:n_ages] > 0)
-    # Hankel views H[a, t] = kernel[a + 1 + t] (no copy)
-    h_sf = np.lib.stride_tricks.sliding_window_view(sf[1:], n_years)[:n_ages]
-    h_pdf = np.lib.stride_tricks.sliding_window_view(pdf[1:], n_years)[:n_ages]
-    return w @ h_sf, w @ h_pdf
+    from .stocks import cohorts_of_age_structure, hankel_flows
+
+    return hankel_flows(cohorts_of_age_structure(stock0, sf), sf, pdf, n_years)
 
 
 def inflow_driven(
@@ -633,26 +591,29 @@ def inflow_driven(
 
     ``stock[t] = sum_{c<=t} inflow[c] * sf_c[t-c]``, ``outflow[t] = sum_{c<=t} inflow[c] *
     pdf_c[t-c]``, plus the initial stock's remainder and outflow (see ``initial_stock_flows``).
-    A cohort-independent lifetime is a convolution along time (FFT, or shifted sums for short
-    kernels; no T x T array); a cohort-dependent one builds the (T x T) cohort matrix.
+    Computed by the stock engine (:func:`circopt.stocks.causal_convolve`): a cohort-independent
+    lifetime is a convolution along time (shifted sums, one matrix product for all series, or an
+    FFT past 2,048 years); a cohort-dependent one uses the (T x T) cohort matrix.
     ``cohort_arrays=True`` adds ``stock_by_cohort``/``outflow_by_cohort`` ``(..., T, T)``
     [time, cohort].
     """
+    from .stocks import causal_convolve, cohort_matrix
+
     x = _as_series(inflow, "inflow")
     n_t = x.shape[-1]
     sf, pdf = _cohort_kernels(lt, n_t, timing, "lifetime")
     if sf.ndim == 1:
-        stock, outflow = _causal_convolve(x, [sf, pdf])
+        stock, outflow = causal_convolve(x, [sf, pdf])
         m_sf = m_pdf = None
     else:
-        m_sf, m_pdf = _cohort_matrix(sf, n_t), _cohort_matrix(pdf, n_t)
+        m_sf, m_pdf = cohort_matrix(sf, n_t), cohort_matrix(pdf, n_t)
         stock, outflow = x @ m_sf, x @ m_pdf
     result = StockFlows(stock=stock, outflow=outflow, inflow=x)
     if cohort_arrays:
         if m_sf is None:
             m_sf, m_pdf = (
-                _cohort_matrix(np.broadcast_to(sf, (n_t, n_t)), n_t),
-                _cohort_matrix(np.broadcast_to(pdf, (n_t, n_t)), n_t),
+                cohort_matrix(np.broadcast_to(sf, (n_t, n_t)), n_t),
+                cohort_matrix(np.broadcast_to(pdf, (n_t, n_t)), n_t),
             )
         # [..., t, c] = inflow[..., c] * M[c, t]
         result.stock_by_cohort = x[..., None, :] * m_sf.T
@@ -703,7 +664,6 @@ def stock_driven(
         raise InstanceError("negative_inflow", "is not a known policy", negative_inflow, "'error' or 'clip'")
     n_t = target.shape[-1]
     sf, _ = _cohort_kernels(lt, n_t, timing, "lifetime")
-    sf_by_cohort = sf if sf.ndim == 2 else None
     sf0 = sf[:, 0] if sf.ndim == 2 else np.full(n_t, sf[0])
     if (sf0 <= 0).any():
         c = int(np.flatnonzero(sf0 <= 0)[0])
@@ -714,37 +674,23 @@ def stock_driven(
             float(sf0[c]),
             "survival at age 0 > 0",
         )
-    lead = target.shape[:-1]
-    remaining = np.zeros(target.shape)  # stock at t of everything that entered before t
+    from .stocks import follow_target
+
+    remaining = np.zeros(target.shape)  # stock at t of what was there before year 0
     init_outflow = 0.0
     if initial_stock is not None:
-        s0, init_outflow = initial_stock_flows(initial_stock, lt, n_t, timing)
-        lead = np.broadcast_shapes(lead, s0.shape[:-1])
-        remaining = np.broadcast_to(s0, lead + (n_t,)).copy()
-        target = np.broadcast_to(target, lead + (n_t,))
-    tol = negative_inflow_tol(target)
-    inflow = np.zeros(lead + (n_t,))
-    actual = np.empty(lead + (n_t,))
-    for t in range(n_t):
-        need = target[..., t] - remaining[..., t]
-        x = need / sf0[t]
-        neg = x < 0
-        if neg.any():
-            big = neg & (x < -tol / sf0[t])
-            if big.any() and negative_inflow == "error":
-                idx = np.argwhere(big)[0] if big.ndim else ()
-                series = f" (series index {tuple(int(i) for i in idx)})" if big.ndim else ""
-                raise InstanceError(
-                    f"stock[year index {t}]",
-                    f"falls faster than its cohorts leave: it would need an inflow of "
-                    f"{float(x[tuple(idx)]):.6g}{series}",
-                    float(target[(*idx, t)]),
-                    "a stock reachable with inflow >= 0, or negative_inflow='clip'",
-                )
-            x = np.where(neg, 0.0, x)
-        inflow[..., t] = x
-        kern = sf_by_cohort[t, : n_t - t] if sf_by_cohort is not None else sf[: n_t - t]
-        actual[..., t] = remaining[..., t] + x * kern[0]
-        remaining[..., t + 1 :] += x[..., None] * kern[1:]
+        remaining, init_outflow = initial_stock_flows(initial_stock, lt, n_t, timing)
+    lead = np.broadcast_shapes(target.shape[:-1], remaining.shape[:-1])
+    target = np.broadcast_to(target, lead + (n_t,))
+    inflow, actual, events = follow_target(target, sf, remaining, negative_inflow_tol(target), negative_inflow)
+    if events and events[-1][3] == "negative":
+        t, idx, x, _ = events[-1]
+        series = f" (series index {tuple(int(i) for i in idx)})" if idx else ""
+        raise InstanceError(
+            f"stock[year index {t}]",
+            f"falls faster than its cohorts leave: it would need an inflow of {x:.6g}{series}",
+            float(target[(*idx, t)]),
+            "a stock reachable with inflow >= 0, or negative_inflow='clip'",
+        )
     flows = inflow_driven(inflow, lt, timing)
     return StockFlows(stock=actual, outflow=flows.outflow + init_outflow, inflow=inflow)

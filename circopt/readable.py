@@ -102,7 +102,16 @@ def objective_unit(objective, system) -> str:
     may be a System or its unit."""
     names = set(objective_terms(objective))
     unit = system if isinstance(system, str) else system.unit
-    return unit if names <= {"losses", "surplus", "primary"} else "objective units"
+    if names <= {"losses", "surplus", "primary"}:
+        return unit
+    inds = {n[len("indicator:"):] for n in names if n.startswith("indicator:")}
+    if len(inds) == len(names) and not isinstance(system, str):  # declared indicators: their own unit
+        from .indicators import declared
+
+        units = {declared(system)[n]["unit"] for n in inds if n in declared(system)}
+        if len(units) == 1:
+            return units.pop()
+    return "objective units"
 
 
 def indicator_unit(name: str, unit: str, objective=None) -> str:
@@ -138,6 +147,11 @@ def objective_words(objective, system) -> str:
     terms = objective_terms(objective)
     for name, (w, opts) in terms.items():
         what = OBJECTIVE_WORDS.get(name, name)
+        if name.startswith("indicator:"):  # a declared indicator: its own description
+            from .indicators import declared
+
+            desc = declared(system).get(name[len("indicator:"):], {}).get("description", "")
+            what = f"{name[len('indicator:'):]}" + (f" ({desc})" if desc else "")
         if name == "losses":
             what += f" to {', '.join(counted_loss_types({name: {'weight': w, **opts}}))}"
         els = opts.get("elements")

@@ -129,6 +129,7 @@ def _headline(system, base, opt, base_obj, objective) -> str:
     diff = o - b
     rel = diff / b if b else float("nan")
     counted = rd.counted_loss_types(objective)
+    indicator = any(str(k).startswith("indicator:") for k in rd.objective_terms(objective))
     bt, ot = _by_type(base), _by_type(opt)
     floor = 1e-9 * max(1.0, float(bt.abs().max()))
     others = [k for k in sorted(set(bt.index) | set(ot.index)) if k not in counted and
@@ -156,9 +157,12 @@ def _headline(system, base, opt, base_obj, objective) -> str:
         f"<div class='kpi'><div class='v'>{rd.num(o, ou)}</div><div class='l'>optimum</div></div>"
         f"<div class='kpi'><div class='v {cls}'>{rd.num(diff, ou)} ({rd.pct(rel)})</div>"
         "<div class='l'>optimum − baseline</div></div></div>"
-        f"<p><b>Boundary:</b> the {len(system.nodes)} nodes of the instance; the objective counts flows into sinks of "
-        f"type {html.escape(', '.join(counted) or '—')}. "
-        + (f"Not counted, shown separately (baseline → optimum, cumulative): {other_txt}." if other_txt else "")
+        f"<p><b>Boundary:</b> the {len(system.nodes)} nodes of the instance; "
+        + (f"the objective counts flows into sinks of type {html.escape(', '.join(counted) or '—')}. "
+           + (f"Not counted, shown separately (baseline → optimum, cumulative): {other_txt}." if other_txt else "")
+           if counted or not indicator else
+           "the objective is the instance's own indicator (its channels and sinks in the line above). All channels "
+           f"by sink type, for comparison (baseline → optimum, cumulative): {other_txt}.")
         + "</p>"
         + (f"<p><b>What limits it most</b> (objective change if the limit is relaxed):</p><ul>{limits}</ul>"
            if limits else "<p>No limit binds beyond the network's own balances.</p>")

@@ -1,10 +1,13 @@
 """Plain simulation: every flow, stock and loss for given shares and allocations.
 
-Year by year, (1) each stock's outflow from earlier cohorts is a convolution of its
-inflow history with its outflow kernel; (2) the same-year network is one sparse linear
-system ``(I - M_t) f_t = b_t`` over every edge and channel, so recycling loops close
-with no hand algebra (a stock whose lifetime can end in its year of entry joins that
-solve through its age-0 term ``pdf(0)``).
+(1) Each stock's outflow from earlier cohorts is a convolution of its inflow history with its
+outflow kernel (computed by :mod:`circopt.stocks`, the one stock engine); (2) the same-year
+network is one sparse linear system ``(I - M_t) f_t = b_t`` over every edge and channel, so
+recycling loops close with no hand algebra (a stock whose lifetime can end in its year of
+entry joins that solve through its age-0 term ``pdf(0)``). Stocks are handled as whole
+arrays: when no stock's outflow returns to it within a year, the stocks fall into stages
+and each stage takes one same-year solve of all years and one convolution of all its stocks
+(see :func:`_run`); otherwise the years are solved one after another.
 
 Blend rule in simulation (documented in docs/concepts.md): input *i* offers the share
 ``a_ij`` of its mass to output *j*; an output with a demand takes what is offered up to
@@ -30,7 +33,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import SimulationError
-from .lifetimes import negative_inflow_tol
+from .flowrules import FlowRules, flow_rules
 from .system import System
 from .stocks import stock_plan
 
@@ -92,7 +95,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     a traced pulse of material).
     """
     from .instance import load
-    from .result import Result
+    from .result import Result, channel_total
 
     if not isinstance(system, System):
         system = load(system, scenario)
@@ -111,7 +114,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     sh = shares or baseline_shares(system)
     flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
     res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)
-    stock_tot = res.stock_array.sum(axis=-1)
+    stock_tot = channel_total(res.stock_array)
     if not np.all(np.isfinite(stock_tot)) or np.any(np.abs(stock_tot) > MAX_VALUE):
         s_, t = np.unravel_index(int(np.argmax(~np.isfinite(stock_tot) | (np.abs(stock_tot) > MAX_VALUE))),
                                  stock_tot.shape)
@@ -146,120 +149,340 @@ def _source_series(system: System, pulse: dict | None, sh: Shares) -> dict[int, 
 
 
 def _run(system: System, sh: Shares, pulse: dict | None):
+    """Every flow of the simulation (T, E, C), the stocks' inflow on the extended axis, the
+    blend factors and notes.
+
+    Stocks are handled as whole arrays. When no stock's outflow reaches its own inflow within a
+    year, the stocks fall into stages (stage 0: fed without any stock's outflow; stage p: by
+    stocks of stages < p); each stage's inflows come from one same-year solve of all years,
+    and its outflows from one convolution of every stock of the stage at once (see
+    :mod:`circopt.stocks`). Otherwise the years are solved one after another, the outflow of
+    earlier cohorts of every stock computed for each year in one vectorised product.
+    """
     T, C, E = system.T, system.C, len(system.edges)
-    n = E * C
     plan = stock_plan(system)
-    stock_index = {node: s for s, node in enumerate(plan.stocks)}
     inflow_ext = plan.hist_inflow.copy() if pulse is None else np.zeros_like(plan.hist_inflow)
     series = _source_series(system, pulse, sh)
     notes: list[str] = []
-
-    # --- static structure: same-channel pairs (row edge, col edge, coefficient getter) -------
-    pair_rows, pair_cols, pair_kind, pair_ref = [], [], [], []
-    for ed in system.edges:
-        if ed.rule in ("tc", "stock", "route"):
-            for ein in system.in_edges(ed.source):
-                pair_rows.append(ed.id)
-                pair_cols.append(ein)
-                pair_kind.append(ed.rule)
-                pair_ref.append(ed.id)
-    pair_rows = np.array(pair_rows, int)
-    pair_cols = np.array(pair_cols, int)
-    tc_coef = np.zeros((len(pair_rows), T, C))
-    for p, (kind, eid) in enumerate(zip(pair_kind, pair_ref)):
-        ed = system.edges[eid]
-        if kind == "tc":
-            tc_coef[p] = ed.coef
-        elif kind == "route":
-            tc_coef[p] = sh.route[eid][:, None]
-        # stock pairs filled per year (pdf at age 0 of that year's cohort)
-    stock_pairs = [(p, stock_index[system.edges[eid].source]) for p, (k, eid) in enumerate(zip(pair_kind, pair_ref))
-                   if k == "stock"]
+    rules = flow_rules(system, plan.stocks)
     if not sh.exact:
-        _check_free_sources(system, notes)
-    flows = np.zeros((T, E, C))
-    lambdas = [np.ones((len(b.outputs), T)) for b in system.blends]
-    c_idx = np.arange(C)
-    eye = sp.identity(n, format="csr")
-    rows = (pair_rows[:, None] * C + c_idx[None, :]).ravel()  # same structure every year
-    cols = (pair_cols[:, None] * C + c_idx[None, :]).ravel()
-    for t in range(T):
-        k = plan.H + t
-        b = np.zeros(n)
-        # stock-driven stocks set their feeding source's series
-        for s, node_id in enumerate(plan.stocks):
-            node = system.nodes[node_id]
-            if node.target_stock is None:
-                continue
-            sf = plan.sf[s]
-            ages = k - np.arange(k)
-            sf_hist = sf[ages] if sf.ndim == 1 else sf[np.arange(k), ages]
-            remaining = float(inflow_ext[s, :k].sum(axis=1) @ sf_hist)
-            sf0 = sf[0] if sf.ndim == 1 else sf[k, 0]
-            if sf0 <= 0:
-                raise SimulationError(f"stock-driven stock {node.name}: survival at age 0 is 0 in "
-                                      f"{int(system.years[t])}; inflow cannot be determined")
-            need = (node.target_stock[t] - remaining) / sf0
-            if 0 > need * sf0 >= -negative_inflow_tol(node.target_stock):  # round-off, as stock_driven()
-                need = 0.0
-            if need < 0:
-                if node.negative_inflow == "error":
-                    raise SimulationError(
-                        f"stock-driven stock {node.name} falls faster than its cohorts leave in "
-                        f"{int(system.years[t])}: it would need an inflow of {need:.6g} {system.unit}; "
-                        "set negative_inflow: clip to let the stock exceed its target instead")
-                notes.append(f"{node.name}: negative inflow clipped to 0 in {int(system.years[t])} ({need:.6g})")
-                need = 0.0
-            src = system.edges[system.in_edges(node_id)[0]].source
-            series[src][t] = need
-        # constants: sources and stock outflow from earlier cohorts
-        for ed in system.edges:
-            if ed.rule == "source" and ed.source in series:
-                node = system.nodes[ed.source]
-                b[ed.id * C + c_idx] = ed.coef[t] * series[ed.source][t] * node.composition[t]
-            elif ed.rule == "stock":
-                s = stock_index[ed.source]
-                pdf = plan.pdf[s]
-                ages = k - np.arange(k)
-                w = pdf[ages] if pdf.ndim == 1 else pdf[np.arange(k), ages]
-                b[ed.id * C + c_idx] = w @ inflow_ext[s, :k]
-        coef_t = tc_coef[:, t, :].copy()
-        for p, s in stock_pairs:
-            pdf = plan.pdf[s]
-            coef_t[p] = pdf[0] if pdf.ndim == 1 else pdf[k, 0]
-        vals = coef_t.ravel()
-        for _ in range(200):
-            r_extra, c_extra, v_extra, b_extra = _blend_terms(system, sh, lambdas, t, C, full=pulse is None)
-            M = sp.coo_matrix((np.concatenate([vals, v_extra]),
-                               (np.concatenate([rows, r_extra]), np.concatenate([cols, c_extra]))),
-                              shape=(n, n)).tocsc()
-            A = (eye - M).tocsc()
-            try:
-                with np.errstate(all="raise"), warnings.catch_warnings():
-                    warnings.simplefilter("error", spla.MatrixRankWarning)
-                    x = spla.spsolve(A, b + b_extra) if n > 1 else np.linalg.solve(A.toarray(), b + b_extra)
-            except Exception:
-                x = np.full(n, np.nan)
-            if not np.all(np.isfinite(x)):
-                raise SimulationError(_cycle_message(system, coef_t, pair_rows, pair_cols, t))
-            f = x.reshape(E, C)
-            if pulse is not None or sh.exact or not _update_lambdas(system, sh, lambdas, f, t):
-                break
-        else:
-            raise SimulationError(f"blend allocation did not converge in {int(system.years[t])}")
-        flows[t] = f
-        for s, node_id in enumerate(plan.stocks):
-            ins = system.in_edges(node_id)
-            inflow_ext[s, k] = f[ins].sum(axis=0) if ins else 0.0
+        _check_free_sources(system, rules, notes)
+    _driven_series(system, plan, inflow_ext, series, notes)
+    net = _SameYear(system, sh, plan, pulse, rules)
+    b_src = net.source_constants(series)
+    stages = net.stock_stages()
+    if stages is None:
+        flows, lambdas = _year_by_year(net, plan, inflow_ext, b_src)
+    else:
+        flows, lambdas = _by_stage(net, plan, inflow_ext, b_src, stages)
     if pulse is None:
         _check_blend_outcomes(system, sh, lambdas, flows, notes)
     _refuse_huge(system, flows)
-    if np.any(flows < -1e-9 * max(1.0, float(np.abs(flows).max()))):
+    if flows.size and flows.min() < -1e-9 * max(1.0, float(flows.max()), -float(flows.min())):
         e, c = np.unravel_index(int(np.argmin(flows.min(axis=0))), (E, C))
         t = int(np.argmin(flows[:, e, c]))
         raise SimulationError(f"negative flow {flows[t, e, c]:.6g} on {system.edge_name(e)} "
                               f"({system.channels[c]}) in {int(system.years[t])}")
     return flows, inflow_ext, lambdas, notes
+
+
+def _by_stage(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, stages: np.ndarray):
+    """All years at once, stage by stage; a last solve with every stock's outflow known."""
+    T = net.system.T
+    before = np.zeros((len(plan.stocks), T, net.system.C))  # outflow of earlier cohorts, model years
+    years = np.arange(T)
+    n_stages = int(stages.max()) + 1 if stages.size else 0
+    for p in range(n_stages + 1):
+        lambdas = net.fresh_lambdas()
+        which = np.flatnonzero(stages == p) if p < n_stages else np.arange(len(plan.stocks))
+        b = b_src if p == 0 else net.with_stock_constants(b_src, before)
+        flows = net.solve(years, b, lambdas, only=which if p < n_stages else None)
+        inflow_ext[which, plan.H:] = net.stock_inflow(flows, which)
+        if p < n_stages:
+            before[which] = plan.outflows_before(inflow_ext, which)[:, plan.H:]
+    return flows, lambdas
+
+
+def _year_by_year(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray):
+    """One year after another (a stock whose outflow returns to it within the year)."""
+    T, E, C = net.system.T, len(net.system.edges), net.system.C
+    flows = np.zeros((T, E, C))
+    lambdas = net.fresh_lambdas()
+    all_stocks = np.arange(len(plan.stocks))
+    for t in range(T):
+        k = plan.H + t
+        b = net.with_stock_constants(b_src[t : t + 1], plan.outflow_before(inflow_ext, k)[:, None, :])
+        flows[t] = net.solve(np.array([t]), b, lambdas)[0]
+        inflow_ext[:, k] = net.stock_inflow(flows[t : t + 1], all_stocks)[:, 0]
+    return flows, lambdas
+
+
+def _driven_series(system: System, plan, inflow_ext: np.ndarray, series: dict, notes: list[str]) -> None:
+    """Stock-driven stocks set the series of their feeding source (which sends only to them), from
+    their target and their own earlier cohorts (:meth:`circopt.stocks.StockPlan.driven_inflow`)."""
+    for s, node_id in enumerate(plan.stocks):
+        node = system.nodes[node_id]
+        if node.target_stock is None:
+            continue
+        ed = system.edges[system.in_edges(node_id)[0]]
+        gain = ed.coef * system.nodes[ed.source].composition.sum(axis=1)
+        need, events = plan.driven_inflow(s, node.target_stock, inflow_ext, gain, node.negative_inflow)
+        for t, amount, kind in events:
+            year = int(system.years[t])
+            if kind == "no_survival":
+                raise SimulationError(f"stock-driven stock {node.name}: survival at age 0 is 0 in "
+                                      f"{year}; inflow cannot be determined")
+            if kind == "negative":
+                raise SimulationError(
+                    f"stock-driven stock {node.name} falls faster than its cohorts leave in "
+                    f"{year}: it would need an inflow of {amount:.6g} {system.unit}; "
+                    "set negative_inflow: clip to let the stock exceed its target instead")
+            notes.append(f"{node.name}: negative inflow clipped to 0 in {year} ({amount:.6g})")
+        series[ed.source] = need
+
+
+class _SameYear:
+    """The same-year network of many years at once: ``(I - M_t) f_t = b_t`` over every edge and
+    channel, one block per year. Static structure (pairs of an edge and the inputs of its source
+    node, source constants, stock edges) is built once; blend rows come from :func:`_blend_terms`.
+    When no edge depends on itself within a year the blocks are solved by a sweep over the
+    edges' levels (no factorisation), else by one sparse LU of the block-diagonal matrix."""
+
+    def __init__(self, system: System, sh: Shares, plan, pulse: dict | None, rules: FlowRules | None = None):
+        self.system, self.sh, self.plan, self.pulse = system, sh, plan, pulse
+        T, C, E, N = system.T, system.C, len(system.edges), len(system.nodes)
+        self.n, c_idx = E * C, np.arange(C)
+        self.rules = rules = rules if rules is not None else flow_rules(system, plan.stocks)
+        self.pair_rows, self.pair_cols = rules.pair_rows, rules.pair_cols
+        self.rows = (self.pair_rows[:, None] * C + c_idx).ravel()
+        self.cols = (self.pair_cols[:, None] * C + c_idx).ravel()
+        age0 = plan.age0("pdf")[:, plan.H:]  # (S, T): a cohort's outflow within its own year
+        self.coef = rules.pair_coef(sh.route, age0).reshape(T, -1)  # (T, P*C)
+        self.stock_edges, self.stock_of_edge = rules.stock_edges, rules.stock_of_edge
+        stock_of_node = np.full(N, -1)
+        stock_of_node[plan.stocks] = np.arange(len(plan.stocks))
+        into = np.flatnonzero(stock_of_node[rules.target] >= 0)
+        self.inc = sp.csr_matrix((np.ones(len(into)), (stock_of_node[rules.target[into]], into)),
+                                 shape=(len(plan.stocks), E))
+        self.follows = _follows(rules)
+        self.coupled = bool(system.blends or self.follows)  # rows beyond the pairs (blend terms)
+        self.levels: list[tuple] | None = None
+
+    # ---- constants and stocks -----------------------------------------------------------
+    def source_constants(self, series: dict[int, np.ndarray]) -> np.ndarray:
+        """``(T, E*C)``: what each source sends, every year."""
+        s, C = self.system, self.system.C
+        b = np.zeros((s.T, len(s.edges), C))
+        r = self.rules
+        k = np.flatnonzero(np.isin(r.source[r.source_edges], list(series)))
+        if k.size:
+            amount = r.source_coef[k] * np.array([series[n] for n in r.source[r.source_edges[k]].tolist()])
+            b[:, r.source_edges[k], :] = (amount[:, :, None] * r.source_comp[k]).transpose(1, 0, 2)
+        return b.reshape(s.T, self.n)
+
+    def with_stock_constants(self, b: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """``b`` (Tq, E*C) plus the outflow of earlier cohorts ``before`` (S, Tq, C) on each stock's
+        edges (a new array)."""
+        Tq = before.shape[1]
+        out = b.copy()
+        out.reshape(Tq, len(self.system.edges), self.system.C)[:, self.stock_edges, :] += \
+            before[self.stock_of_edge].transpose(1, 0, 2)
+        return out
+
+    def stock_inflow(self, flows: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """``(len(which), Tq, C)``: what enters the stocks ``which``, from flows ``(Tq, E, C)``."""
+        Tq, E, C = flows.shape
+        inc = self.inc[which]
+        edges = np.unique(inc.indices)
+        sub = flows[:, edges, :].transpose(1, 0, 2).reshape(len(edges), Tq * C)
+        return (inc[:, edges] @ sub).reshape(-1, Tq, C)
+
+    def fresh_lambdas(self) -> list[np.ndarray]:
+        return [np.ones((len(b.outputs), self.system.T)) for b in self.system.blends]
+
+    # ---- structure ----------------------------------------------------------------------
+    def _dependencies(self) -> tuple[np.ndarray, np.ndarray]:
+        """Edge pairs (row, col): the flow of ``row`` may depend on ``col`` within a year (every
+        blend output, surplus and free input on every blend input, whatever the factors)."""
+        s = self.system
+        r, c = list(self.pair_rows), list(self.pair_cols)
+        for bl in s.blends:
+            outs = set(s.out_edges(bl.node)) | {o.edge for o in bl.outputs}
+            free = [e for e in bl.inputs if s.nodes[s.edges[e].source].free]
+            for o in outs:
+                r += [o] * len(bl.inputs)
+                c += list(bl.inputs)
+            for f in free:
+                others = [e for e in bl.inputs if e not in free]
+                r += [f] * len(others)
+                c += others
+        for eid, _, followed in self.follows:
+            r += [eid] * len(followed)
+            c += list(followed)
+        return np.array(r, int), np.array(c, int)
+
+    def stock_stages(self) -> np.ndarray | None:
+        """Stage of each stock (0: fed without any stock's outflow within the year; p: by stocks of
+        stages < p), or None when a stock's outflow returns to it within the year. Also sets the
+        edges' levels for the sweep when no edge depends on itself."""
+        import scipy.sparse.csgraph as csg
+
+        E, S = len(self.system.edges), len(self.plan.stocks)
+        if E == 0:
+            self.levels = []
+            return np.zeros(S, int)
+        r, c = self._dependencies()
+        is_stock = np.zeros(E, int)
+        is_stock[self.stock_edges] = 1
+        g = sp.csr_matrix((np.ones(len(r)), (c, r)), shape=(E, E))
+        ncomp, lab = csg.connected_components(g, directed=True, connection="strong")
+        looped = np.bincount(lab, minlength=ncomp) > 1
+        looped[lab[r[r == c]]] = True
+        if looped[lab[self.stock_edges]].any():
+            return None
+        self._dep = (r, c)
+        if not looped.any():
+            self.level_of_edge = _longest_path(r, c, np.ones(E, int), E)
+            self.levels = self._plan_sweep(np.ones(E, bool))
+        inc = np.zeros(ncomp, int)
+        np.maximum.at(inc, lab, is_stock)
+        keep = lab[r] != lab[c]
+        val = _longest_path(lab[r][keep], lab[c][keep], inc, ncomp)[lab]
+        stage = np.zeros(S, int)
+        ins = self.inc.tocoo()
+        np.maximum.at(stage, ins.row, val[ins.col])
+        return stage
+
+    # ---- solve --------------------------------------------------------------------------
+    def solve(self, ts: np.ndarray, b: np.ndarray, lambdas: list[np.ndarray], only=None) -> np.ndarray:
+        """Flows ``(len(ts), E, C)`` of the years ``ts`` with constants ``b`` (len(ts), E*C); the
+        blend factors ``lambdas`` are iterated to their fixed point year by year (in place).
+        ``only`` (stock indices): just the flows their inflows need are sure to be right (a sweep
+        over those edges alone when the network has no loop and no blend terms; else only the
+        blends upstream of them iterate their factors)."""
+        s = self.system
+        E, C = len(s.edges), s.C
+        if only is not None and self.levels is not None and not self.coupled:
+            return self._sweep(ts, b, None, self._plan_sweep(self._upstream(only)), own=False).reshape(len(ts), E, C)
+        blends = None  # all; for a stage, those its stocks' inflows depend on (the others' factors
+        if only is not None:  # would be found from placeholder outflows of later stages)
+            need = self._upstream(only)
+            blends = [i for i, bl in enumerate(s.blends) if need[[o.edge for o in bl.outputs]].any()]
+        x = self._linear(ts, b, lambdas)
+        active = np.arange(len(ts))
+        for _ in range(199):
+            if self.pulse is not None or self.sh.exact:
+                break
+            changed = np.array([_update_lambdas(s, self.sh, lambdas, x[q].reshape(E, C), int(ts[q]), blends)
+                                for q in active], bool)
+            if not changed.any():
+                break
+            active = active[changed]
+            x[active] = self._linear(ts[active], b[active], lambdas)
+        else:
+            raise SimulationError(f"blend allocation did not converge in {int(s.years[ts[active[0]]])}")
+        return x.reshape(len(ts), E, C)
+
+    def _plan_sweep(self, needed: np.ndarray) -> list[tuple]:
+        """For each level above the first (edges in ``needed`` only): its unknowns, the pair terms
+        that feed them and the sparse matrix that adds those terms up per unknown."""
+        C, level = self.system.C, self.level_of_edge
+        pair_level = np.where(needed[self.pair_rows], level[self.pair_rows], 0)
+        out = []
+        for v in range(2, int(level.max()) + 1):
+            idx = (np.flatnonzero((level == v) & needed)[:, None] * C + np.arange(C)).ravel()
+            sel = np.flatnonzero(np.repeat(pair_level == v, C))  # columns of self.coef
+            if not idx.size:
+                continue
+            pos = np.searchsorted(idx, self.rows[sel])
+            add = sp.csr_matrix((np.ones(len(sel)), (pos, np.arange(len(sel)))), shape=(len(idx), len(sel)))
+            out.append((idx, sel, self.cols[sel], add))
+        return out
+
+    def _upstream(self, stocks: np.ndarray) -> np.ndarray:
+        """Edges whose flows the inflows of ``stocks`` depend on within a year (and those inflows)."""
+        r, c = self._dep
+        need = np.zeros(len(self.system.edges), bool)
+        need[self.inc[stocks].indices] = True
+        while True:
+            more = need.copy()
+            more[c[need[r]]] = True
+            if np.array_equal(more, need):
+                return need
+            need = more
+
+    def _linear(self, ts: np.ndarray, b: np.ndarray, lambdas) -> np.ndarray:
+        q, n, C = len(ts), self.n, self.system.C
+        off = np.arange(q)[:, None] * n
+        rows, cols, vals, rhs = [], [], [], b
+        if self.coupled:
+            rhs = b.copy()
+            for i, t in enumerate(ts.tolist()):
+                r, c, v, bx = _blend_terms(self.system, self.sh, lambdas, t, C, full=self.pulse is None,
+                                           follows=self.follows)
+                rhs[i] += bx
+                rows.append(r + i * n)
+                cols.append(c + i * n)
+                vals.append(v)
+        if self.levels is not None:
+            extra = None
+            if rows:
+                extra = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                                      shape=(q * n, q * n))
+            x = self._sweep(ts, rhs, extra, self.levels, own=rhs is not b)
+        else:
+            rows.append((off + self.rows).ravel())
+            cols.append((off + self.cols).ravel())
+            vals.append(self.coef[ts].ravel())
+            M = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                              shape=(q * n, q * n))
+            x = _factor_solve(M, rhs.ravel()).reshape(q, n)
+        if not np.all(np.isfinite(x)):
+            bad = int(np.argmax(~np.isfinite(x).all(axis=1)))
+            if q > 1:  # the first year that has no solution on its own
+                for i in range(q):
+                    self._linear(ts[i : i + 1], b[i : i + 1], lambdas)
+            raise SimulationError(_cycle_message(self.system, int(ts[bad])))
+        return x
+
+    def _sweep(self, ts: np.ndarray, rhs: np.ndarray, extra: sp.csr_matrix | None, levels: list,
+               own: bool) -> np.ndarray:
+        """Level by level: an edge's flow from the flows of lower levels (its inputs), every year
+        at once: the pair terms (coefficient x input), plus the blend terms ``extra``."""
+        x = rhs if own else rhs.copy()  # (q, n)
+        q, n = x.shape
+        coef = self.coef if q == self.system.T and np.array_equal(ts, np.arange(q)) else self.coef[ts]
+        for idx, sel, cols, add in levels:
+            terms = coef[:, sel]
+            terms *= x[:, cols]
+            x[:, idx] += (add @ terms.T).T
+            if extra is not None:
+                flat = (np.arange(q)[:, None] * n + idx).ravel()
+                x[:, idx] += (extra[flat] @ x.ravel()).reshape(q, len(idx))
+        return x
+
+
+def _factor_solve(M: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+    m = M.shape[0]
+    A = (sp.identity(m, format="csr") - M).tocsc()
+    try:
+        with np.errstate(all="raise"), warnings.catch_warnings():
+            warnings.simplefilter("error", spla.MatrixRankWarning)
+            return spla.spsolve(A, rhs) if m > 1 else np.linalg.solve(A.toarray(), rhs)
+    except Exception:
+        return np.full(m, np.nan)
+
+
+def _longest_path(rows: np.ndarray, cols: np.ndarray, gain: np.ndarray, N: int) -> np.ndarray:
+    """``v[e] = gain[e] + max(v[p] for p with (e, p) in zip(rows, cols))`` on an acyclic graph."""
+    v = gain.copy()
+    for _ in range(N + 1):
+        new = gain.copy()
+        np.maximum.at(new, rows, v[cols] + gain[rows])
+        if np.array_equal(new, v):
+            break
+        v = new
+    return v
 
 
 #: flows beyond this cannot be summed, scaled or handed to a solver in double precision
@@ -268,7 +491,11 @@ MAX_VALUE = 1e300
 
 def _refuse_huge(system: System, flows: np.ndarray) -> None:
     """Non-finite or astronomically large flows (or totals over channels) are refused."""
-    tot = flows.sum(axis=2)
+    from .result import channel_total
+
+    tot = channel_total(flows)
+    if not flows.size or max(float(flows.max()), -float(flows.min()), float(np.abs(tot).max())) <= MAX_VALUE:
+        return  # also False for NaN
     huge = (~np.isfinite(flows) | (np.abs(flows) > MAX_VALUE)).any(axis=2)
     bad = ~np.isfinite(tot) | (np.abs(tot) > MAX_VALUE) | huge
     if bad.any():
@@ -278,11 +505,10 @@ def _refuse_huge(system: System, flows: np.ndarray) -> None:
                               "double precision; check the inputs for huge values (or use a larger unit)")
 
 
-def _check_free_sources(system: System, notes: list[str]) -> None:
+def _check_free_sources(system: System, rules: FlowRules, notes: list[str]) -> None:
     """Baseline rule: a free source supplies what a blend's demands need of it, nothing else."""
-    for e in system.edges:
-        if e.rule != "source" or not system.nodes[e.source].free:
-            continue
+    for eid in rules.edges_of("free").tolist():
+        e = system.edges[eid]
         name = system.nodes[e.source].name
         if system.nodes[e.target].kind != "blend":
             raise SimulationError(f"free source {name} feeds {system.nodes[e.target].name}, not a blend: in a "
@@ -294,37 +520,42 @@ def _check_free_sources(system: System, notes: list[str]) -> None:
                          "output with a demand) and supplies nothing")
 
 
-def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True):
+def _follows(rules: FlowRules) -> list[tuple]:
+    """``(edge, weights (T, C), followed edges)`` of every pickup source's edge."""
+    return list(zip(rules.pickup_edges.tolist(), rules.pickup_weight(), rules.pickup_followed))
+
+
+def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool = True, follows=None):
     """Same-year rows that couple channels through totals: blend outputs, surplus, free
-    inputs (making up demands, or given amounts), and sources that follow a node's input."""
-    rows, cols, vals = [], [], []
+    inputs (making up demands, or given amounts), and sources that follow a node's input
+    (``follows``: ``(edge, weights (T, C), followed edges)``, found from the system if None)."""
+    d_row, d_col, d_val = [], [], []  # same-channel terms: row (e, c) gets val * f[e', c]
+    x_row, x_col, x_w, x_val = [], [], [], []  # cross terms: row (e, c) gets val * w[c] * sum_c' f[e', c']
     b_extra = np.zeros(len(system.edges) * C)
     c_idx = np.arange(C)
 
     def cross(row_edge, col_edge, weights_c, coef):
-        # row (row_edge, c) gets coef * weights_c[c] * sum_c' f[col_edge, c']
-        rows.append(np.repeat(row_edge * C + c_idx, C))
-        cols.append(np.tile(col_edge * C + c_idx, C))
-        vals.append(np.repeat(weights_c, C) * coef)
+        x_row.append(row_edge)
+        x_col.append(col_edge)
+        x_w.append(weights_c)
+        x_val.append(coef)
 
     for bi, bl in enumerate(system.blends):
         a = sh.allocation[bi][:, :, t]  # (n_in, n_out)
         lam = lambdas[bi][:, t]
-        free_in = [system.nodes[system.edges[e].source].free for e in bl.inputs]
-        taken = np.zeros(len(bl.inputs))
+        ins = np.asarray(bl.inputs, int)
+        free_in = np.array([system.nodes[system.edges[e].source].free for e in bl.inputs], bool)
+        offer = np.where(free_in[:, None], 0.0, lam[None, :] * a)  # (n_in, n_out)
+        taken = offer.sum(axis=1) if len(bl.outputs) else np.zeros(len(ins))
         for j, o in enumerate(bl.outputs):
-            for i, e_in in enumerate(bl.inputs):
-                coef = 0.0 if free_in[i] else lam[j] * a[i, j]
-                taken[i] += coef
-                if coef:
-                    rows.append(o.edge * C + c_idx)
-                    cols.append(e_in * C + c_idx)
-                    vals.append(np.full(C, coef))
+            on = np.flatnonzero(offer[:, j])
+            d_row.extend([o.edge] * len(on))
+            d_col.extend(ins[on].tolist())
+            d_val.extend(offer[on, j].tolist())
             if not full:
                 continue
-            for f, e_f in enumerate(bl.inputs):
-                if not free_in[f]:
-                    continue
+            for f in np.flatnonzero(free_in).tolist():
+                e_f = int(ins[f])
                 comp_f = system.nodes[system.edges[e_f].source].composition[t]
                 if sh.exact:  # a given amount to this output
                     amount = sh.free_alloc[bi][f, j, t] if sh.free_alloc is not None else 0.0
@@ -332,36 +563,42 @@ def _blend_terms(system: System, sh: Shares, lambdas, t: int, C: int, full: bool
                         b_extra[tgt * C + c_idx] += comp_f * amount
                 elif a[f, j] > 0 and o.demand is not None and lam[j] >= 1.0:
                     # makes up its share a[f, j] of the shortfall: a[f, j] * (demand - sum_i offers)
+                    by = np.flatnonzero(~free_in & (a[:, j] != 0))
                     for tgt in (o.edge, e_f):
                         b_extra[tgt * C + c_idx] += comp_f * a[f, j] * o.demand[t]
-                        for i, e_in in enumerate(bl.inputs):
-                            if not free_in[i] and a[i, j]:
-                                cross(tgt, e_in, comp_f, -lam[j] * a[i, j] * a[f, j])
+                        x_row.extend([tgt] * len(by))
+                        x_col.extend(ins[by].tolist())
+                        x_w.extend([comp_f] * len(by))
+                        x_val.extend((-lam[j] * a[by, j] * a[f, j]).tolist())
         if bl.surplus_edge is not None:
-            for i, e_in in enumerate(bl.inputs):
-                if free_in[i]:
-                    continue
-                rest = 1.0 - taken[i]
-                if rest > 0:
-                    rows.append(bl.surplus_edge * C + c_idx)
-                    cols.append(e_in * C + c_idx)
-                    vals.append(np.full(C, rest))
+            rest = 1.0 - taken
+            on = np.flatnonzero(~free_in & (rest > 0))
+            d_row.extend([bl.surplus_edge] * len(on))
+            d_col.extend(ins[on].tolist())
+            d_val.extend(rest[on].tolist())
     if full:
-        for ed in system.edges:
-            node = system.nodes[ed.source]
-            if ed.rule != "source" or "follows" not in node.meta:
-                continue
-            w = ed.coef[t] * node.meta["ratio"][t] * node.composition[t]
-            for e_in in system.followed_edges(node.meta["follows"]):
-                cross(ed.id, e_in, w, 1.0)
-    if not rows:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros(0), b_extra
+        if follows is None:
+            follows = _follows(flow_rules(system))
+        for eid, w, followed in follows:
+            for e_in in followed:
+                cross(eid, e_in, w[t], 1.0)
+    rows = [(np.array(d_row, int)[:, None] * C + c_idx).ravel()]
+    cols = [(np.array(d_col, int)[:, None] * C + c_idx).ravel()]
+    vals = [np.repeat(np.array(d_val, float), C)]
+    if x_row:
+        shape = (len(x_row), C, C)
+        rows.append(np.broadcast_to(np.array(x_row)[:, None, None] * C + c_idx[None, :, None], shape).ravel())
+        cols.append(np.broadcast_to(np.array(x_col)[:, None, None] * C + c_idx[None, None, :], shape).ravel())
+        vals.append(np.broadcast_to(np.array(x_w)[:, :, None] * np.array(x_val)[:, None, None], shape).ravel())
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), b_extra
 
 
-def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int) -> bool:
+def _update_lambdas(system: System, sh: Shares, lambdas, f: np.ndarray, t: int, blends=None) -> bool:
+    """One fixed-point step of the blend factors of year ``t`` (of the blends ``blends``, or all)."""
     changed = False
     for bi, bl in enumerate(system.blends):
+        if blends is not None and bi not in blends:
+            continue
         tot_in = f[bl.inputs].sum(axis=1)
         free_in = np.array([system.nodes[system.edges[e].source].free for e in bl.inputs])
         for j, o in enumerate(bl.outputs):
@@ -404,7 +641,7 @@ def _check_blend_outcomes(system: System, sh: Shares, lambdas, flows: np.ndarray
                              "only their allocated share of the shortfall)")
 
 
-def _cycle_message(system: System, coef_t, pair_rows, pair_cols, t) -> str:
+def _cycle_message(system: System, t: int) -> str:
     import scipy.sparse.csgraph as csg
 
     N = len(system.nodes)

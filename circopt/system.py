@@ -160,6 +160,7 @@ class System:
     # caches of derived views (not part of the definition; reset by dataclasses.replace)
     _inc_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
     _stock_plan: Any = field(default=None, init=False, repr=False, compare=False)  # circopt.stocks
+    _indicators: dict | None = field(default=None, init=False, repr=False, compare=False)  # circopt.indicators
 
     # ---- derived views -------------------------------------------------------------
     @property

@@ -13,8 +13,13 @@ from .test_report import _Collect
 pytestmark = pytest.mark.slow
 
 CASES = {
-    "japan_engines": {"objective": "losses", "pareto": "losses,primary", "scenario": None,
-                      "compare": "recycling_only,current,circular"},
+    # the case's own objective (total losses are the market's other scrap: the levers cannot move them);
+    # prioritise with the boundary closed, where the levers lower it (README section 8). combine keeps
+    # 'losses': on engine_losses its MILP's big-M rows (the market's 20 Mt/yr) leave a gap above 1e-4
+    # against the LP re-solve and combine refuses (reported to the lead)
+    "japan_engines": {"objective": "indicator:engine_losses", "pareto": "indicator:engine_losses,primary",
+                      "scenario": None, "compare": "recycling_only,current,circular",
+                      "by_verb": {"prioritise": {"scenario": "current_closed"}, "combine": {"objective": "losses"}}},
     "global_aluminium": {"objective": "primary", "pareto": "primary,energy", "scenario": "baseline",
                          "compare": "baseline,sorting,sse"},
 }
@@ -31,7 +36,7 @@ _HEAVY = {("global_aluminium", "pareto"), ("global_aluminium", "sweep"), ("globa
                                        for c in sorted(CASES)
                                        for v in ("prioritise", "combine", "compare", "pareto", "sweep")])
 def test_study_cli_writes_table_and_chart(case, verb, tmp_path):
-    c = CASES[case]
+    c = {**CASES[case], **CASES[case].get("by_verb", {}).get(verb, {})}  # per-verb settings override the case's
     inst = f"instances/{case}"
     out = tmp_path / verb
     scen = ["--scenario", c["scenario"]] if c["scenario"] and verb != "compare" else []

@@ -23,10 +23,10 @@ name: tiny_market
 unit: kt
 years: [2020, 2021]
 elements: [Ni]
-streams:
+compositions:
   engine: {composition: {Ni: 0.01}, source: estimate}
 nodes:
-  old_engines: {kind: source, stream: engine, series: 4.0, to: elv, source: estimate}
+  old_engines: {kind: source, composition: engine, series: 4.0, to: elv, source: estimate}
   elv:
     kind: split
     routes: {reuse: inspection, recycle: scrap}
@@ -35,9 +35,9 @@ nodes:
     cost: {reuse: 1.0}
     source: estimate
   inspection: {kind: process, to: {market: 0.8, scrap: rest}, source: estimate}
-  new_engines: {kind: source, free: true, stream: engine, cost: 10.0, energy: 0, co2: 0, to: market,
+  new_engines: {kind: source, free: true, composition: engine, cost: 10.0, energy: 0, co2: 0, to: market,
                 source: estimate}
-  fab_scrap_in: {kind: source, follows: new_engines, ratio: 0.5, stream: engine, to: fab, source: estimate}
+  fab_scrap_in: {kind: source, follows: new_engines, ratio: 0.5, composition: engine, to: fab, source: estimate}
   fab: {kind: process, to: {scrap: 0.5, fab_loss: rest}, source: estimate}
   market:
     kind: blend
@@ -45,8 +45,8 @@ nodes:
     allocation: {inspection: {replacement: 1.0}, new_engines: {replacement: 1.0}}
     surplus: unsold
     source: estimate
-  in_use: {kind: sink, loss: other}
-  scrap: {kind: sink, loss: other}
+  in_use: {kind: sink, loss: unspecified}
+  scrap: {kind: sink, loss: unspecified}
   fab_loss: {kind: sink, loss: process}
   unsold: {kind: sink, loss: dissipation}
 """
@@ -166,8 +166,60 @@ def test_export_does_not_depend_on_the_decisions(system, base):
     """Used-car exports are the same in the least-cost and least-loss optima: the optimiser cannot
     lower losses by sending engines abroad (every replacement engine goes into the same parc)."""
     cheap = circopt.optimise(system, "cost")
-    ex = [r.losses.query("node == 'exported_cars' and element == 'total'")["value"].sum() for r in (base, cheap)]
+    ex = [r.losses.query("node == 'exported_cars' and element == 'total'") for r in (base, cheap)]
+    assert set(ex[0]["kind"]) == {"exported"}          # an export node: neither in use nor lost
+    ex = [e["value"].sum() for e in ex]
     assert ex[0] == pytest.approx(ex[1], rel=1e-9) and ex[0] > 0
+
+
+def test_export_is_counted_by_default_and_changes_no_decision(system, base):
+    """The domestic view counts the exported cars' engines as lost; leaving them out of the
+    objective shifts it by that constant and leaves every decision as it was."""
+    alone = circopt.optimise(system, {"losses": {"weight": 1.0, "loss_types": ["dissipation", "process",
+                                                                                 "dilution"]}})
+    exported = base.losses.query("node == 'exported_cars' and element == 'total'")["value"].sum()
+    assert base.objective == pytest.approx(alone.objective + exported, rel=1e-9)
+    key = ["year", "node", "decision"]
+    a = base.decisions.set_index(key)["value"]
+    b = alone.decisions.set_index(key)["value"].reindex(a.index)
+    assert float((a - b).abs().max()) <= 1e-6 * max(1.0, float(a.abs().max()))
+
+
+def test_default_objective_gains_nothing_from_more_export(system, base):
+    """A higher used-car export share (the top of its range, 36 %) makes the default objective
+    worse, not better: export is lost to Japan."""
+    from circopt.instance import build, load_document, set_dotted
+
+    doc, folder, _ = load_document(INST)
+    more = circopt.optimise(build(set_dotted(doc, "nodes.car_end.to.exported_cars", 0.36), folder), "losses")
+    assert more.extra["boundary"]["objective_counts_exported"] is True
+    # 0.0605 more of every end-of-use car leaves: hundreds of kt more, not fewer
+    assert more.objective > base.objective + 100.0
+
+
+def test_lever_costs_follow_the_cost_data_and_ration_a_budget(system):
+    """Each lever's outlay is (ambitious - today's share) x the split's input 2020-2050 under
+    today's shares x the route's unit cost; combine then buys reuse and ELV cores first."""
+    from circopt import studies
+
+    lv = studies.levers(system)
+    sim = simulate(system)
+    t = sim.flows.query("element == 'total'")
+    into = {n: float(t[t["target"] == n]["value"].sum()) for n in ("elv_engines", "core_pool", "alloy_sorting")}
+    by_hand = {"reuse": 0.02 * into["elv_engines"] * 0.572, "elv_cores": 0.08 * into["elv_engines"] * 0.191,
+               "rebuild": 0.45 * into["core_pool"] * 4.768, "part_sorting": 0.40 * into["alloy_sorting"] * 0.0572}
+    for name, value in by_hand.items():
+        assert lv[name].cost == pytest.approx(value, rel=2e-3), name
+    st = studies.combine(system, budget=130.0, objective={"losses": 1.0, "cost": 1e-6}, budgets=[50.0, 130.0, 300.0])
+    chosen = dict(zip(st.table["budget"], st.table["levers"]))
+    assert chosen[50.0] == "(none)"
+    assert set(chosen[130.0].split("+")) == {"reuse", "elv_cores"}
+    assert set(chosen[300.0].split("+")) == {"reuse", "elv_cores", "part_sorting"}
+    # the rebuild lever (1,304 bn JPY) adds nothing once ELV cores are bought
+    every = circopt.optimise(system, {"losses": 1.0, "cost": 1e-6},
+                             constraints=studies.lever_constraints(lv, list(lv)))
+    at300 = st.table.set_index("budget").loc[300.0, "objective"]
+    assert at300 == pytest.approx(every.objective, abs=1e-3)
 
 
 def test_budget_frontier_rations_sorting(system):
@@ -190,8 +242,8 @@ def test_market_of_identical_products_feeds_a_split(tmp_path):
                        "outputs: {replacement: {to: installed, demand: 5.0}}")
     # an all-zero edge into 'installed', declared first (so it is the node's first input)
     doc = doc.replace("  old_engines:", "  aux: {kind: process, to: {installed: 0.0, scrap: rest}, source: estimate}\n"
-                      "  aux_in: {kind: source, stream: engine, series: 1.0, to: aux, source: estimate}\n  old_engines:")
-    doc = doc.replace("  in_use: {kind: sink, loss: other}\n", """  in_use: {kind: sink, loss: other}
+                      "  aux_in: {kind: source, composition: engine, series: 1.0, to: aux, source: estimate}\n  old_engines:")
+    doc = doc.replace("  in_use: {kind: sink, loss: unspecified}\n", """  in_use: {kind: sink, loss: unspecified}
   installed: {kind: process, to: later, source: estimate}
   later:
     kind: split

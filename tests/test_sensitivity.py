@@ -229,7 +229,7 @@ def test_japan_engine_system_ranges_build_and_balance_at_both_ends():
     assert table.max_relative_imbalance.max() <= 1e-9
     nom = table[table.run == -1].iloc[0]
     high = table[table.design == "high:nodes.car_end.to.exported_cars"].iloc[0]
-    assert high["export/total"] / nom["export/total"] == pytest.approx(0.36 / 0.2995, rel=1e-9)
+    assert high["exported/total"] / nom["exported/total"] == pytest.approx(0.36 / 0.2995, rel=1e-9)
 
 
 @pytest.mark.slow

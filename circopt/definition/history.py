@@ -88,6 +88,8 @@ def _from_initial_stock(b, node: Node, ist, key: str) -> tuple[np.ndarray, np.nd
     if np.any((sf <= 0) & (stock > 0)):
         a = int(np.argmax((sf <= 0) & (stock > 0)))
         raise InstanceError(label, f"stock of age {a} that the lifetime says cannot survive ({node.name})")
-    inflow = np.divide(stock, sf, out=np.zeros_like(stock), where=sf > 0)
+    from ..stocks import cohorts_of_age_structure  # the stock engine's one conversion
+
+    inflow = cohorts_of_age_structure(stock, sf)
     # age a at the end of year t0-1 = cohort of year t0-1-a
     return np.arange(t0 - A, t0), inflow[::-1]

@@ -6,10 +6,11 @@
   the *state* nodes whose input becomes a column;
 * :func:`constants` computes every other flow with the simulator itself (``simulate._run`` on the
   sub-network of those edges), plus the outflow of the stocks' history cohorts;
-* :func:`flow_map` writes ``G`` edge rule by edge rule: ``tc`` (``coef[t, c] * input``), ``stock``
-  (the lifetime convolution of the inputs), ``route`` / ``blend_out`` / ``surplus`` / free
-  ``source`` (the column times its known composition; a blend output carries exactly what its
-  inputs bring) and pick-up sources (``coef * composition * amount``).
+* :func:`flow_map` writes ``G`` edge rule by edge rule, from the coefficient arrays of
+  :mod:`circopt.flowrules` (the simulator's same-year solve reads the same arrays): ``tc``
+  (``coef[t, c] * input``), ``stock`` (the lifetime convolution of the inputs), ``route`` /
+  ``blend_out`` / ``surplus`` / ``free`` (the column times its known composition; a blend output
+  carries exactly what its inputs bring) and ``pickup`` sources (``coef * composition * amount``).
 
 :class:`Builder` holds what the steps share while a model is built (:mod:`circopt.lp.build`).
 """
@@ -21,6 +22,7 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
+from ..flowrules import SOURCES, flow_rules
 from ..network import pickups, with_pickups
 from ..stocks import stock_plan
 from ..system import System
@@ -41,6 +43,7 @@ class Builder:
         self.tt = np.arange(self.T)
         self.cc = np.arange(self.C)
         self.plan = stock_plan(system)
+        self.rules = flow_rules(system, self.plan.stocks)
         self.notes: list[str] = []
         self.terms: dict = {}
         self.term_cache: dict = {}
@@ -59,9 +62,8 @@ class Builder:
 
     def in_comp(self, e: int) -> np.ndarray:
         """(T, C) composition of the stream on edge ``e`` (a source's own composition for a source)."""
-        ed = self.s.edges[e]
-        if ed.rule == "source":
-            return self.s.nodes[ed.source].composition
+        if self.rules.kind[e] in SOURCES:
+            return self.s.nodes[self.rules.source[e]].composition
         return self.s.edge_comp[e]
 
     # -- selection matrices over flows ------------------------------------------------------------
@@ -92,11 +94,8 @@ def classify(b) -> None:
     nodes (``b.state_nodes``) whose input is a column, per channel or as one total (``b.total_mode``)."""
     s = b.s
     E, N = b.E, len(s.nodes)
-    dec = np.zeros(E, bool)
-    for e in s.edges:
-        dec[e.id] = (e.rule in ("route", "blend_out", "surplus")
-                     or (e.rule == "source" and s.nodes[e.source].free))
-    follows = [e for e in s.edges if e.rule == "source" and "follows" in s.nodes[e.source].meta]
+    dec = b.rules.decision
+    follows = [s.edges[e] for e in b.rules.pickup_edges.tolist()]
     var_edge = dec.copy()
     var_node = np.zeros(N, bool)
     stack = [s.edges[e].target for e in np.flatnonzero(dec)]
@@ -169,8 +168,9 @@ def constants(b) -> None:
 
 
 def flow_map(b) -> None:
-    """``b.G``: each flow a decision can change, as a sparse row over the columns."""
-    s = b.s
+    """``b.G``: each flow a decision can change, as a sparse row over the columns, by its rule
+    (:class:`circopt.flowrules.FlowRules`)."""
+    r = b.rules
     R, K, V = [], [], []
 
     def put(rows, cols, vals):
@@ -180,69 +180,79 @@ def flow_map(b) -> None:
         K.append(cols[m].ravel())
         V.append(vals[m].ravel().astype(float))
 
-    tcol = b.tt[:, None]
-    for e in s.edges:
-        if not b.var_edge[e.id]:
-            continue
-        fi = b.fi(e.id)
-        if e.rule == "route":
-            put(fi, b.route_col[e.id] + tcol, s.edge_comp[e.id])
-        elif e.rule == "source" and e.source in b.state_col:  # follows another node's input
-            comp = s.nodes[e.source].composition
-            put(fi, b.state_col[e.source] + tcol, e.coef[:, None] * comp)
-        elif e.rule == "source":  # free source
-            comp = s.nodes[e.source].composition
-            if e.source in b.supply_col:
-                put(fi, b.supply_col[e.source] + tcol, comp)
-            else:
-                bi = b.blend_of_node[e.target]
-                i = s.blends[bi].inputs.index(e.id)
-                for j in range(len(s.blends[bi].outputs)):
-                    put(fi, b.alloc_col[bi][i, j] + tcol, comp)
-        elif e.rule == "blend_out":
-            bi = b.blend_of_node[e.source]
-            bl = s.blends[bi]
-            j = [o.edge for o in bl.outputs].index(e.id)
-            for i, ein in enumerate(bl.inputs):
-                put(fi, b.alloc_col[bi][i, j] + tcol, b.in_comp(ein))
-        elif e.rule == "surplus":
-            bi = b.blend_of_node[e.source]
-            bl = s.blends[bi]
-            for i, ein in enumerate(bl.inputs):
-                if i in b.left_col[bi]:
-                    put(fi, b.left_col[bi][i] + tcol, b.in_comp(ein))
-        elif e.rule == "tc":
-            nd = e.source
-            cols = b.state_cols_of(nd)
-            coef = e.coef * b.node_comp[nd] if b.total_mode[nd] else e.coef
-            put(fi, cols, coef)
-        elif e.rule == "stock":
-            put(*_stock_outflow(b, e))
-        else:  # pragma: no cover - every rule is listed above
-            raise AssertionError(e.rule)
+    for e in np.flatnonzero(b.var_edge).tolist():
+        for rows, cols, vals in _RULES[r.kind[e]](b, e):
+            put(rows, cols, vals)
     rows = np.concatenate(R) if R else np.zeros(0, int)
     cols = np.concatenate(K) if K else np.zeros(0, int)
     vals = np.concatenate(V) if V else np.zeros(0)
     b.G = sp.csr_matrix((vals, (rows, cols)), shape=(b.F, b.n))
 
 
-def _stock_outflow(b, e) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(flow rows, columns, values) of a stock's outflow: ``sum_{t' <= t} pdf(t', t - t') * input[t']``."""
-    T, C, nd = b.T, b.C, e.source
-    pdf = b.plan.pdf[b.stock_index[nd]]
-    H = b.plan.H
-    ti, tj = np.tril_indices(T)
-    w = pdf[ti - tj] if pdf.ndim == 1 else pdf[H + tj, ti - tj]
-    m = w != 0
-    ti, tj, w = ti[m], tj[m], w[m]
-    rows = (ti[:, None] * b.E + e.id) * C + b.cc[None, :]
+def _route(b, e):
+    """A route: its column (the route's total) times the composition of the split's input."""
+    yield b.fi(e), b.route_col[e] + b.tt[:, None], b.s.edge_comp[e]
+
+
+def _pickup(b, e):
+    """A pick-up source's edge: ``coef x composition`` times the source's amount (a state column)."""
+    src = int(b.rules.source[e])
+    if src in b.state_col:
+        yield b.fi(e), b.state_col[src] + b.tt[:, None], b.rules.source_unit([e])[0]
+
+
+def _free(b, e):
+    """A free source: its supply column, or its allocation columns into a blend, in its composition."""
+    r, tcol = b.rules, b.tt[:, None]
+    comp = r.source_comp[r.source_index(e)]
+    src = int(r.source[e])
+    if src in b.supply_col:
+        yield b.fi(e), b.supply_col[src] + tcol, comp
+        return
+    bi, i = int(r.blend[e]), int(r.slot[e])
+    for j in range(len(b.s.blends[bi].outputs)):
+        yield b.fi(e), b.alloc_col[bi][i, j] + tcol, comp
+
+
+def _blend_out(b, e):
+    """A blend output: what each input allocates to it, in that input's composition."""
+    bi, j = int(b.rules.blend[e]), int(b.rules.slot[e])
+    for i, ein in enumerate(b.s.blends[bi].inputs):
+        yield b.fi(e), b.alloc_col[bi][i, j] + b.tt[:, None], b.in_comp(ein)
+
+
+def _surplus(b, e):
+    """A blend's surplus: what each non-free input leaves, in that input's composition."""
+    bi = int(b.rules.blend[e])
+    for i, ein in enumerate(b.s.blends[bi].inputs):
+        if i in b.left_col[bi]:
+            yield b.fi(e), b.left_col[bi][i] + b.tt[:, None], b.in_comp(ein)
+
+
+def _tc(b, e):
+    """A transfer coefficient times the source node's input (per channel, or its total x composition)."""
+    nd = int(b.rules.source[e])
+    coef = b.rules.tc_coef[np.searchsorted(b.rules.tc_edges, e)]
+    yield b.fi(e), b.state_cols_of(nd), coef * b.node_comp[nd] if b.total_mode[nd] else coef
+
+
+def _stock(b, e):
+    """A stock's outflow: ``sum_{t' <= t} pdf(t', t - t') * input[t']`` (:meth:`StockPlan.convolution_entries`)."""
+    C, nd = b.C, int(b.rules.source[e])
+    ti, tj, w = b.plan.convolution_entries(b.stock_index[nd], b.T)
+    rows = (ti[:, None] * b.E + e) * C + b.cc[None, :]
     if b.total_mode[nd]:
         cols = np.repeat((b.state_col[nd] + tj)[:, None], C, axis=1)
         vals = w[:, None] * b.node_comp[nd][tj]
     else:
         cols = b.state_col[nd] + tj[:, None] * C + b.cc[None, :]
         vals = np.repeat(w[:, None], C, axis=1)
-    return rows, cols, vals
+    yield rows, cols, vals
+
+
+#: the flow-map terms of each rule (an exogenous source's flow is a constant: never a decision's)
+_RULES = {"route": _route, "pickup": _pickup, "free": _free, "blend_out": _blend_out, "surplus": _surplus,
+          "tc": _tc, "stock": _stock}
 
 
 def input_comp(s: System, n: int, ins: list[int]) -> np.ndarray:

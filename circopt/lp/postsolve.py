@@ -27,8 +27,13 @@ import scipy.sparse.linalg as spla
 if TYPE_CHECKING:
     from ..model import OptModel
 
-#: same-year blocks up to this size are inverted densely (in one batched call per size)
-DENSE_MAX = 200
+#: same-year blocks up to this size are inverted densely (in one batched call per size); larger
+#: ones (many products in one year) are factorised by SuperLU, whose work follows their nonzeros
+#: (the dense inverse's n^3 would grow faster than the model)
+DENSE_MAX = 32
+#: a same-year block whose 1-norm condition number exceeds this is taken as singular (a loop
+#: without outlet)
+COND_MAX = 1e14
 
 
 class _YearBlocks:
@@ -125,9 +130,12 @@ def _factor_blocks(coo, same: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
                 sel = pos[year_of[r]] >= 0
                 kk = year_of[r[sel]]
                 np.add.at(D, (pos[kk], r[sel] - starts[kk], c[sel] - starts[kk]), v[sel])
-                if np.any(np.linalg.cond(D) > 1e14):
-                    return None
                 inv = np.linalg.inv(D)
+                # 1-norm condition number from the inverse at hand (an SVD per block would cost more
+                # than the inversion itself)
+                cond = np.linalg.norm(D, 1, axis=(1, 2)) * np.linalg.norm(inv, 1, axis=(1, 2))
+                if not np.all(np.isfinite(cond)) or np.any(cond > COND_MAX):
+                    return None
                 for q, k in enumerate(ks.tolist()):
                     blocks[k] = ("inverse", inv[q])
             for k in np.flatnonzero(~small).tolist():

@@ -111,9 +111,9 @@ def balance_rows(b, rs: RowSet) -> None:
     for nd in b.state_nodes:
         ins = s.in_edges(nd)
         if s.nodes[nd].kind == "source" or b.total_mode[nd]:
-            if s.nodes[nd].kind == "source":
-                nm = s.nodes[nd].meta
-                S = b.sel_total([s.followed_edges(nm["follows"])], weights=np.asarray(nm["ratio"], float))
+            if s.nodes[nd].kind == "source":  # a pick-up source: its ratio x the total it follows
+                k = int(np.flatnonzero(b.rules.source[b.rules.pickup_edges] == nd)[0])
+                S = b.sel_total([b.rules.pickup_followed[k]], weights=b.rules.pickup_ratio[k])
             else:
                 S = b.sel_total([ins])
             st_rows_A.append(S @ G - rs.direct(b.tt, b.state_col[nd] + b.tt, 1.0, T))

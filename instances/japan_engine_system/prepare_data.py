@@ -28,7 +28,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 YEARS = range(2020, 2051)
-KG_PER_ENGINE = 52.43          # ferrous parts of one engine (instances/japan_engines/composition.py)
+KG_PER_ENGINE = 52.43          # ferrous parts of one engine (instances/japan_engines README section 2)
 SALES = 4.5e6                  # new cars per year 2020-2050 (DATA.md A8; JADA2023: 4.2-5.0 M)
 SALES_HISTORY = 5.0e6          # typical pre-COVID level (JADA2023), used for 1990-2019 (estimate)
 

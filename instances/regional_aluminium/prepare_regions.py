@@ -15,8 +15,14 @@ Writes:
   data/history.csv         year x region x product: inflow history (long table)
   data/demand_<path>.csv   year x region x product demand (three EV paths)
   data/alloy_demand_<path>.csv  year x region: cast-house demand per alloy
-  data/trade_baseline.csv  region: 2020 scrap exports as a share of the scrap offered for melting
-  instance.yaml and scenarios/*.yaml
+
+instance.yaml and scenarios/*.yaml are hand-edited sources (no longer generated). data/trade_baseline.csv
+(2020 scrap exports as a share of the scrap each region offers for melting) is data: the exports
+(USGS_VIA_YUENSENG, EUWID_2022, destination splits estimate) divided by offered_2020_Mt, the flow
+sort -> market per region in 2020 of a simulation of the instance with every export share at 0 (with
+the shares in place the 2020 offer is unchanged, as trade acts after the market). Re-derive it after a
+change upstream of `market`: set the shares to 0, `circopt simulate instances/regional_aluminium --out
+DIR`, sum DIR/flows.csv over source sort[REGION,*] -> target market[REGION,*] in 2020, divide.
 
 Every constant names its source id (sources.csv) or says `estimate` (ranges in README.md).
 Masses Mt, compositions mass fractions.
@@ -317,13 +323,7 @@ def main() -> None:
         dem = demand(path, sh)
         dem.to_csv(DATA / f"demand_{path}.csv", index=False, float_format="%.8g")
         alloy_demand(dem, rec, fab).to_csv(DATA / f"alloy_demand_{path}.csv", index=False, float_format="%.8g")
-    from instance_template import write
-
-    write(spec, rec)
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(HERE))
     main()
