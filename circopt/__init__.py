@@ -7,6 +7,9 @@ The public verbs::
     result = circopt.optimise(system, objective="losses")    # Pyomo LP solved by HiGHS
     result.flows, result.stocks, result.losses, result.audit, result.to_dir("out")
     circopt.binding(result)                                  # which bounds bind, what each is worth
+    circopt.prioritise(system), circopt.combine(system, budget=3), circopt.compare(path, [None, "s"]),
+    circopt.pareto(system, ("losses", "energy")), circopt.whatif(system, constraint, "max", values),
+    circopt.sweep(path, samples=20)                          # studies (circopt.studies), each a Study
 
 ``import circopt`` is cheap: the verbs and classes are the real objects of their modules (so
 ``help(circopt.optimise)`` shows its signature and documentation), imported the first time they are
@@ -15,12 +18,9 @@ used; numpy, pandas, scipy, Pyomo and matplotlib load only when needed.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
-
 __version__ = "0.1.0"
 
+from ._lazy import install  # noqa: E402
 from .errors import (  # noqa: E402
     CircoptError,
     InfeasibleError,
@@ -36,46 +36,29 @@ _LAZY = {
     "binding": ("bounds", "binding"),
     "binding_levers": ("bounds", "binding_levers"),
     "build": ("instance", "build"),
+    "combine": ("studies", "combine"),
+    "compare": ("studies", "compare"),
     "instance_dir": ("examples", "instance_dir"),
     "Decisions": ("decisions", "Decisions"),
     "DecisionsError": ("decisions", "DecisionsError"),
     "load": ("instance", "load"),
     "optimise": ("model", "optimise"),
+    "pareto": ("studies", "pareto"),
+    "prioritise": ("studies", "prioritise"),
     "OutputError": ("io", "OutputError"),
     "Result": ("result", "Result"),
     "simulate": ("simulate", "simulate"),
+    "Study": ("studies", "Study"),
+    "sweep": ("studies", "sweep"),
     "System": ("system", "System"),
+    "whatif": ("studies", "whatif"),
 }
 
 
-def __getattr__(name: str):
-    try:
-        module, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'circopt' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(types.ModuleType):
-    """Importing the submodule ``circopt.simulate`` must not hide the function ``circopt.simulate``
-    (Python binds a submodule as an attribute of its package once it is imported)."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+install(__name__, _LAZY)
 
 __all__ = [
     "CircoptError", "Decisions", "DecisionsError", "InfeasibleError", "InstanceError", "InstanceErrors", "OutputError", "Result",
-    "SimulationError", "SolverError", "System", "UnboundedError", "binding", "binding_levers", "build", "instance_dir", "load",
-    "optimise", "simulate", "__version__",
+    "SimulationError", "SolverError", "Study", "System", "UnboundedError", "binding", "binding_levers", "build", "combine",
+    "compare", "instance_dir", "load", "optimise", "pareto", "prioritise", "simulate", "sweep", "whatif", "__version__",
 ]

@@ -62,23 +62,37 @@ def _parser() -> argparse.ArgumentParser:
                                 "for metals.")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
+    for add in _PARSERS:
+        add(sub)
+    return p
 
+
+def _instance_args(q, boundary: bool = True) -> None:
+    """The instance folder (and the ``--boundary`` view) every verb that reads an instance takes first."""
+    q.add_argument("instance", help="instance folder")
+    if boundary:
+        q.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+
+
+def _p_check(sub) -> None:
     c = sub.add_parser("check", help="validate an instance (and its scenarios); exit 1 listing every problem")
     c.add_argument("instance", help="instance folder")
     c.add_argument("--scenario", help="check this scenario only (default: the base and every scenario)")
 
+
+def _p_simulate(sub) -> None:
     s = sub.add_parser("simulate", help="simulate with the instance's (or a scenario's) shares")
-    s.add_argument("instance", help="instance folder")
-    s.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(s)
     s.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     s.add_argument("--out", required=True, help=OUT_HELP)
     s.add_argument("--parquet", action="store_true", help="also write Parquet tables")
     s.add_argument("--decisions", help="impose these decisions exactly (a decisions.csv or an output folder of "
                    "'optimise'): reproduces that run's flows")
 
+
+def _p_optimise(sub) -> None:
     o = sub.add_parser("optimise", aliases=["optimize"], help="optimise decisions with the LP (Pyomo + HiGHS)")
-    o.add_argument("instance", help="instance folder")
-    o.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(o)
     o.add_argument("--objective", default="losses",
                    help=f"objective name or weighted sum 'a=1,b=0.1' of {', '.join(OBJECTIVES)} or indicator:NAME "
                    "(an instance's indicator; default losses)")
@@ -96,14 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--time-limit", type=SECONDS, help="solver time limit in seconds (> 0)")
     o.add_argument("--parquet", action="store_true", help="also write Parquet tables")
 
+
+def _p_explain(sub) -> None:
     ex = sub.add_parser("explain", help="the binding bounds of an optimum and what each is worth (reads binding.csv "
                         "of an 'optimise --out' folder)")
     ex.add_argument("outdir", help="output folder of 'circopt optimise'")
     ex.add_argument("--top", type=int, default=10, help="how many binding bound families to show (default 10)")
 
+
+def _p_trace(sub) -> None:
     t = sub.add_parser("trace", help="trace where a pulse of one year's input ends up (MaTrace view)")
-    t.add_argument("instance", help="instance folder")
-    t.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(t)
     t.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     t.add_argument("--objective", help="trace under the optimum's decisions for this objective (its route shares and "
                    "allocation fractions, year by year)")
@@ -111,52 +128,64 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--year", type=int, help="year the pulse enters (default: the first model year)")
     t.add_argument("--out", required=True, help="output folder: fate.csv, fate_summary.csv, summary.json")
 
+
+def _p_report(sub) -> None:
     r = sub.add_parser("report", help="one self-contained HTML page: description, sources, tables, figures, audit")
-    r.add_argument("instance", help="instance folder")
-    r.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(r)
     r.add_argument("--scenario", help="named scenario (scenarios/NAME.yaml)")
     r.add_argument("--objective", help="also optimise for this objective and report it")
     r.add_argument("--out", required=True, help="the HTML file to write (a new file, or one circopt wrote)")
 
+
+def _p_prioritise(sub) -> None:
     pr = sub.add_parser("prioritise", aliases=["prioritize"], help="rank the instance's levers: each alone, all, "
                         "greedy order, shadow prices")
-    pr.add_argument("instance", help="instance folder")
-    pr.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(pr)
     pr.add_argument("--objective", default="losses", help="objective (default losses)")
     pr.add_argument("--scenario", help="named scenario")
     pr.add_argument("--out", required=True, help="output folder: prioritise.csv, shadow_prices.csv, prioritise.png")
 
+
+def _p_combine(sub) -> None:
     cb = sub.add_parser("combine", help="best combination of levers under a budget (MILP), and the frontier")
-    cb.add_argument("instance", help="instance folder")
-    cb.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(cb)
     cb.add_argument("--budget", type=BUDGET, required=True, help="total adoption cost allowed (>= 0)")
     cb.add_argument("--objective", default="losses", help="objective (default losses)")
     cb.add_argument("--scenario", help="named scenario")
     cb.add_argument("--out", required=True, help="output folder: combine.csv, combine.png")
 
+
+THEN_HELP = "then optimise this objective with the earlier optima held (lexicographic; repeatable)"
+
+
+def _p_compare(sub) -> None:
     cp = sub.add_parser("compare", help="scenarios side by side, with differences from the first")
-    cp.add_argument("instance", help="instance folder")
-    cp.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(cp)
     cp.add_argument("--trace", action="store_true",
                     help="compare the scenarios' fate traces (MaTrace view: fate_summary indicators) instead of runs")
     cp.add_argument("--scenarios", required=True, help="comma-separated scenario names ('base' for none)")
     cp.add_argument("--objective", help="optimise each scenario for this objective (default: simulate)")
+    cp.add_argument("--then", action="append", default=[], metavar="OBJECTIVE", help=THEN_HELP)
     cp.add_argument("--out", required=True, help="output folder: compare.csv, compare.png")
 
+
+def _p_pareto(sub) -> None:
     pa = sub.add_parser("pareto", help="ε-constraint front between two objectives")
-    pa.add_argument("instance", help="instance folder")
-    pa.add_argument("--boundary", choices=BOUNDARIES, help=BOUNDARY_HELP)
+    _instance_args(pa)
     pa.add_argument("--objectives", required=True, help="two objectives, e.g. losses,energy")
     pa.add_argument("--points", type=POINTS, default=5, help="number of points (>= 2, default 5)")
     pa.add_argument("--scenario", help="named scenario")
     pa.add_argument("--out", required=True, help="output folder: pareto.csv, pareto.png")
 
+
+def _p_sweep(sub) -> None:
     sw = sub.add_parser("sweep", help="Monte Carlo over the instance's ranges (or a grid), in parallel")
-    sw.add_argument("instance", help="instance folder")
+    _instance_args(sw, boundary=False)
     sw.add_argument("--samples", type=COUNT, default=20, help="number of Monte-Carlo samples (>= 1, default 20)")
     sw.add_argument("--grid", help="a grid instead: 'range=v1:v2:v3;other=...'")
     sw.add_argument("--seed", type=SEED, default=0, help="random seed (>= 0, default 0)")
     sw.add_argument("--objective", help="optimise each point for this objective (default: simulate)")
+    sw.add_argument("--then", action="append", default=[], metavar="OBJECTIVE", help=THEN_HELP)
     sw.add_argument("--scenario", help="named scenario")
     sw.add_argument("--executor", default="processes", choices=["inprocess", "processes", "dask"],
                     help="where the points run (default processes)")
@@ -166,9 +195,11 @@ def _parser() -> argparse.ArgumentParser:
                     "(default: every losses/surplus/primary/objective one)")
     sw.add_argument("--out", required=True, help="output folder: sweep.csv, sweep_summary.csv, sweep.png")
 
+
+def _p_sensitivity(sub) -> None:
     se = sub.add_parser("sensitivity", help="global sensitivity over the instance's ranges (SALib: Morris, Sobol) "
                         "or one at a time, with robustness of the lever ranking")
-    se.add_argument("instance", help="instance folder")
+    _instance_args(se, boundary=False)
     se.add_argument("--method", default="morris", choices=["morris", "sobol", "oat"],
                     help="morris (elementary effects), sobol (S1, ST) or oat (one at a time); default morris")
     se.add_argument("--samples", type=COUNT, help="Morris trajectories (default 10) or Sobol base sample size "
@@ -188,7 +219,11 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("--seed", type=SEED, default=0, help="random seed of the design and the bootstrap (default 0)")
     se.add_argument("--out", required=True, help="output folder: indices.csv, samples.csv, failures.csv, "
                     "robustness.csv, robustness.txt, sensitivity.png, summary.json")
-    return p
+
+
+#: the verbs' parsers, in the order ``circopt --help`` lists them
+_PARSERS = (_p_check, _p_simulate, _p_optimise, _p_explain, _p_trace, _p_report, _p_prioritise, _p_combine,
+            _p_compare, _p_pareto, _p_sweep, _p_sensitivity)
 
 
 def _load(args, scenario):
@@ -347,10 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 a problem reported in one clear message, 2 bad usage,
     3 an optimum written but numerically unreliable, 4 an internal error, 130 interrupted). Options are checked before any work, the output target before any
     computation."""
-    from . import __version__, load
-    from .instance import scenario_names
+    from . import __version__
 
-    simulate = _simulate  # circopt.simulate and its scipy.sparse load only for the verbs that run it
     args = _parser().parse_args(argv)
     _one_line_warnings()
     if args.version:
@@ -362,74 +395,84 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = None
     try:
         target = _prepare(args)  # options, then the --out target (validated, locked): before any work
-        if args.verb == "check":
-            return _check(args, load, scenario_names)
-        if args.verb == "simulate":
-            t0 = time.perf_counter()
-            res = simulate(_load(args, args.scenario), decisions=args.decisions)
-            res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
-            res.to_dir(args.out, formats=_formats(args))
-            _report(res, args.out)
-            return 0
-        if args.verb in ("optimise", "optimize"):
-            from .model import optimise
-
-            objective = parse_objective(args.objective)
-            import warnings
-
-            from .model import NumericalWarning
-
-            with warnings.catch_warnings():  # said once below, with the exit status
-                warnings.simplefilter("ignore", NumericalWarning)
-                res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
-                               then=[parse_objective(o) for o in args.then], slack=args.slack,
-                               epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
-            res.to_dir(args.out, formats=_formats(args))
-            _report(res, args.out)
-            _explain(args.out)
-            if res.status not in ("optimal", "nothing to decide"):  # verified on the unscaled model: not a
-                # solution to rely on
-                print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
-                return 3
-            return 0
-        if args.verb == "explain":
-            return _explain(args.outdir, top=args.top)
-        if args.verb == "sensitivity":
-            return _sensitivity(args)
-        if args.verb in ("prioritise", "prioritize", "combine", "compare", "pareto", "sweep"):
-            return _study(args)
-        if args.verb == "report":
-            from .report import build_report, write_report
-
-            objective = parse_objective(args.objective) if args.objective else None
-            system = _load(args, args.scenario)
-            path = write_report(args.out, build_report(system, args.scenario, objective=objective))
-            print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-            return 0
-        if args.verb == "trace":
-            from .trace import trace
-
-            objective = parse_objective(args.objective) if args.objective else None
-            fate = trace(_load(args, args.scenario), source=args.source, year=args.year, objective=objective)
-            fate.to_dir(args.out)
-            summ = fate.summary
-            fams = sorted({n.split("[")[0] for n in fate.pulse})
-            pulse = (fate.pulse if len(fate.pulse) <= 3 else
-                     f"{sum(fate.pulse.values()):g} {fate.result.system.unit} into {len(fate.pulse)} members of "
-                     f"{', '.join(fams)} (weighted by their series)")
-            print(f"trace: {fate.result.system.name}, pulse {pulse} in {fate.year}; "
-                  f"shares sum to 1 within {fate.share_sum_error():.1e}; "
-                  f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
-            for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
-                print(f"  {r.element}: {r.value:.4f} in use after 50 years")
-            print(f"written to {args.out}")
-            return 0
+        return _ACTIONS[args.verb](args)
     except BaseException as e:  # every failure ends in one line and an exit code (see _failure)
         return _failure(e)
     finally:
         if target is not None:
             target.release()
-    return 2
+
+
+def _run_check(args) -> int:
+    from . import load
+    from .instance import scenario_names
+
+    return _check(args, load, scenario_names)
+
+
+def _run_simulate(args) -> int:
+    t0 = time.perf_counter()
+    res = _simulate(_load(args, args.scenario), decisions=args.decisions)  # circopt.simulate, imported here
+    res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
+    res.to_dir(args.out, formats=_formats(args))
+    _report(res, args.out)
+    return 0
+
+
+def _run_optimise(args) -> int:
+    import warnings
+
+    from .lp.solution import NumericalWarning
+    from .lp.solve import optimise
+
+    objective = parse_objective(args.objective)
+    with warnings.catch_warnings():  # said once below, with the exit status
+        warnings.simplefilter("ignore", NumericalWarning)
+        res = optimise(_load(args, args.scenario), objective=objective, time_limit=args.time_limit,
+                       then=[parse_objective(o) for o in args.then], slack=args.slack,
+                       epsilon=parse_epsilon(args.epsilon), uniqueness=args.uniqueness)
+    res.to_dir(args.out, formats=_formats(args))
+    _report(res, args.out)
+    _explain(args.out)
+    if res.status not in ("optimal", "nothing to decide"):  # verified on the unscaled model: not a
+        # solution to rely on
+        print(f"circopt: warning: {res.notes[-1]}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def _run_explain(args) -> int:
+    return _explain(args.outdir, top=args.top)
+
+
+def _run_report(args) -> int:
+    from .report import build_report, write_report
+
+    objective = parse_objective(args.objective) if args.objective else None
+    system = _load(args, args.scenario)
+    path = write_report(args.out, build_report(system, args.scenario, objective=objective))
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def _run_trace(args) -> int:
+    from .trace import trace
+
+    objective = parse_objective(args.objective) if args.objective else None
+    fate = trace(_load(args, args.scenario), source=args.source, year=args.year, objective=objective)
+    fate.to_dir(args.out)
+    summ = fate.summary
+    fams = sorted({n.split("[")[0] for n in fate.pulse})
+    pulse = (fate.pulse if len(fate.pulse) <= 3 else
+             f"{sum(fate.pulse.values()):g} {fate.result.system.unit} into {len(fate.pulse)} members of "
+             f"{', '.join(fams)} (weighted by their series)")
+    print(f"trace: {fate.result.system.name}, pulse {pulse} in {fate.year}; "
+          f"shares sum to 1 within {fate.share_sum_error():.1e}; "
+          f"max relative imbalance {fate.result.max_relative_imbalance:.2e}")
+    for r in summ[summ.indicator.str.startswith("in_use_after_50y")].itertuples():
+        print(f"  {r.element}: {r.value:.4f} in use after 50 years")
+    print(f"written to {args.out}")
+    return 0
 
 
 def _check(args, load, scenario_names) -> int:
@@ -543,36 +586,69 @@ def _notes(system) -> list[str]:
 
 
 def _study(args) -> int:
-    from . import load, studies
-
-    if args.verb in ("prioritise", "prioritize"):
-        st = studies.prioritise(_load(args, args.scenario), objective=parse_objective(args.objective),
-                                progress=True)
-    elif args.verb == "combine":
-        st = studies.combine(_load(args, args.scenario), budget=args.budget,
-                             objective=parse_objective(args.objective), progress=True)
-    elif args.verb == "compare":
-        names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
-        st = studies.compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
-                             boundary=args.boundary, trace=args.trace)
-    elif args.verb == "pareto":
-        objs = [parse_objective(o) for o in args.objectives.split(",")]
-        if len(objs) != 2:
-            raise CircoptError("--objectives takes two names, e.g. losses,energy")
-        st = studies.pareto(_load(args, args.scenario), tuple(objs), points=args.points, progress=True)
-    else:
-        grid = _parse_grid(args.grid) if args.grid else None
-        st = studies.sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
-                           objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
-                           executor="dask" if args.scheduler else args.executor, workers=args.workers,
-                           scheduler=args.scheduler,
-                           indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None)
-    st.to_dir(args.out)
+    """A study verb: run it, write its tables and chart to ``--out``, say what it found."""
     from .terminal import print_study
 
+    st = _STUDIES[args.verb](args)
+    st.to_dir(args.out)
     print_study(st)
     print(f"written to {args.out}")
     return 0
+
+
+def _prioritise(args):
+    from .studies import prioritise
+
+    return prioritise(_load(args, args.scenario), objective=parse_objective(args.objective), progress=True)
+
+
+def _combine(args):
+    from .studies import combine
+
+    return combine(_load(args, args.scenario), budget=args.budget, objective=parse_objective(args.objective),
+                   progress=True)
+
+
+def _compare(args):
+    from .studies import compare
+
+    names = [None if s.strip() in ("base", "") else s.strip() for s in args.scenarios.split(",")]
+    return compare(args.instance, names, objective=parse_objective(args.objective) if args.objective else None,
+                   boundary=args.boundary, trace=args.trace, **_then(args))
+
+
+def _pareto(args):
+    from .studies import pareto
+
+    objs = [parse_objective(o) for o in args.objectives.split(",")]
+    if len(objs) != 2:
+        raise CircoptError("--objectives takes two names, e.g. losses,energy")
+    return pareto(_load(args, args.scenario), tuple(objs), points=args.points, progress=True)
+
+
+def _sweep(args):
+    from .studies import sweep
+
+    grid = _parse_grid(args.grid) if args.grid else None
+    return sweep(args.instance, samples=args.samples, grid=grid, scenario=args.scenario,
+                 objective=parse_objective(args.objective) if args.objective else None, seed=args.seed,
+                 executor="dask" if args.scheduler else args.executor, workers=args.workers, scheduler=args.scheduler,
+                 indicators=[c.strip() for c in args.indicators.split(",")] if args.indicators else None,
+                 **_then(args))
+
+
+def _then(args) -> dict:
+    """``then=`` for a study's optimisations (``--then``; needs ``--objective``)."""
+    if not args.then:
+        return {}
+    if not args.objective:
+        raise CircoptError("--then needs --objective (the first stage)")
+    return {"then": [parse_objective(o) for o in args.then]}
+
+
+#: study verb (and its alias) -> the function that runs the study
+_STUDIES = {"prioritise": _prioritise, "prioritize": _prioritise, "combine": _combine, "compare": _compare,
+            "pareto": _pareto, "sweep": _sweep}
 
 
 def _sensitivity(args) -> int:
@@ -603,6 +679,14 @@ def _sensitivity(args) -> int:
     print(st.text)
     print(f"written to {args.out}")
     return 1 if st.refused else 0
+
+
+#: verb (and its alias) -> the function that runs it
+_ACTIONS = {
+    "check": _run_check, "simulate": _run_simulate, "optimise": _run_optimise, "optimize": _run_optimise,
+    "explain": _run_explain, "trace": _run_trace, "report": _run_report, "sensitivity": _sensitivity,
+    **dict.fromkeys(_STUDIES, _study),
+}
 
 
 def _report(res, out) -> None:

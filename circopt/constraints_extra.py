@@ -3,7 +3,8 @@
 * ``{type: indicator, indicator: NAME, min?, max?}`` -- a declared indicator
   (:mod:`circopt.indicators`) within ``[min, max]`` (rows ``indicator_min`` / ``indicator_max``);
 * ``{type: allocation, node: BLEND, input: NODE, output: OUTPUT, min?, max?, share?, years?, index?}``
-  -- what the blend's inputs from ``input`` (a source node family or name) give ``output``, per
+  -- what the blend's inputs from ``input`` (a source node family or name, or a list of them:
+  summed) give ``output`` (or each output of a list: one row each), per
   year: absolute (in the instance's unit) or, with ``share: true``, as a share of the output's
   mass; ``max: 0`` forbids the allocation (e.g. an alloy's primary ingot kept out of another
   family). Rows ``allocation_min`` / ``allocation_max``, one per member blend and year.
@@ -59,25 +60,33 @@ def _validate_allocation(system, doc, con, err, number) -> None:
     nodes = member_nodes(system, doc, err, ("blend",))
     if not nodes:
         return
-    inp, out = doc.get("input"), doc.get("output")
+    inp, out = _listed(doc.get("input")), _listed(doc.get("output"))
     groups = []
     for i in nodes:
         bi = next(b for b, bl in enumerate(system.blends) if bl.node == i)
         bl = system.blends[bi]
         names = [o.name for o in bl.outputs]
         ins = [q for q, e in enumerate(bl.inputs)
-               if inp in (system.nodes[system.edges[e].source].family, system.nodes[system.edges[e].source].name)]
-        if out in names and ins:
-            groups.append((bi, names.index(out), ins))
-    if not groups:
-        bl_all = [bl for bl in system.blends if bl.node in nodes]
-        outs = sorted({o.name for bl in bl_all for o in bl.outputs})
-        srcs = sorted({system.nodes[system.edges[e].source].family for bl in bl_all for e in bl.inputs})
-        if out not in outs:
-            err("output", f"unknown output of blend {doc.get('node')}", out, expected=f"one of {outs}")
-        else:
-            err("input", f"no input of blend {doc.get('node')} comes from this node", inp, expected=f"one of {srcs}")
+               if {system.nodes[system.edges[e].source].family, system.nodes[system.edges[e].source].name} & set(inp)]
+        groups += [(bi, names.index(o), ins) for o in out if o in names and ins]
+    bl_all = [bl for bl in system.blends if bl.node in nodes]
+    outs = sorted({o.name for bl in bl_all for o in bl.outputs})
+    srcs = {system.nodes[system.edges[e].source].family for bl in bl_all for e in bl.inputs} | {
+        system.nodes[system.edges[e].source].name for bl in bl_all for e in bl.inputs}
+    if any(o not in outs for o in out) or not out:
+        err("output", f"unknown output of blend {doc.get('node')}", next((o for o in out if o not in outs), None),
+            expected=f"one of {outs} (or a list of them)")
+    elif any(q not in srcs for q in inp) or not inp:
+        err("input", f"no input of blend {doc.get('node')} comes from this node",
+            next((q for q in inp if q not in srcs), None), expected=f"one of {sorted(srcs)} (or a list of them)")
     con["groups"] = groups
+
+
+def _listed(val) -> list[str]:
+    """A node or output name, or a list of them (the constraint applies to each output, summing the inputs)."""
+    if isinstance(val, (list, tuple)):
+        return [str(v) for v in val]
+    return [] if val is None else [str(val)]
 
 
 def rows(b, k: int, con: dict, add, direct) -> None:

@@ -169,20 +169,12 @@ def design(system, doc: dict, method: str, samples: int | None = None, seed: int
 def _point(args) -> dict:
     """Build the instance with one parameter set, simulate or optimise it, and measure it."""
     doc, folder, ranges, params, objective, opt, decisions = args
-    from .ranges import build_sample
+    from .studies.sweep import run_sample
 
     t0 = time.perf_counter()
     rec: dict[str, Any] = dict(params)
     try:
-        system = build_sample(doc, folder, ranges, params)
-        if objective is None:
-            from .simulate import simulate
-
-            res = simulate(system)
-        else:
-            from .model import optimise
-
-            res = optimise(system, objective=objective, **opt)
+        res = run_sample(doc, folder, ranges, params, objective, opt)
         rec.update(measure(res, decisions))
         imb = rec["max_relative_imbalance"]
         rec["status"], rec["error"] = "ok", ""

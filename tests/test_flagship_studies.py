@@ -74,3 +74,18 @@ def test_flagship_report_embeds_every_figure(case, tmp_path):
     assert "Headline" in p.h2 and "Sources" in p.h2
     assert "<figure id='interactive-sankey'>" in page  # the interactive Sankey sits with the figures
     assert "closed (≤ 1e-9)" in page
+
+
+def test_case_b_lexicographic_compare_reports_its_indicators(tmp_path):
+    # case B's README tables are circopt commands on declared indicators: under the practice rule the
+    # minimum surplus needs sorting or SSE (2040 surplus > 1 Mt without them, 0 with them), and the
+    # second stage (cost) keeps the first stage's minimum
+    out = tmp_path / "lex"
+    assert main(["compare", "instances/global_aluminium", "--scenarios", "practice_noremedies,practice",
+                 "--objective", "surplus", "--then", "cost", "--out", str(out)]) == 0
+    t = pd.read_csv(out / "compare.csv").set_index("indicator")
+    assert t.at["indicator:surplus_2040", "practice_noremedies"] > 1.0
+    assert abs(t.at["indicator:surplus_2040", "practice"]) < 1e-5
+    assert t.at["indicator:xrf_2040", "practice_noremedies"] == pytest.approx(0.0, abs=1e-9)
+    assert t.at["indicator:xrf_2040", "practice"] > 1.0
+    assert t.at["max_relative_imbalance", "practice"] <= 1e-9

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from circopt import simulate
+from circopt import optimise, simulate
 from circopt.errors import InstanceError, InstanceErrors
 
 from .test_analyses import build
@@ -57,3 +57,47 @@ def test_member_and_sum_errors_name_the_key(bad, words):
     with pytest.raises((InstanceError, InstanceErrors)) as e:
         build(two_member_doc(inds))
     assert words in str(e.value) and "indicators[1]" in str(e.value)
+
+
+def test_allocation_constraint_over_lists_by_hand():
+    # tests.test_optimise's blend: scraps s1 (4 % Cu) and s2 (1 % Cu), 30 t each, primary pure, 100 t of
+    # alloy with Cu <= 1 %. Both scraps together at most 10 t into the alloy: primary 90 t.
+    from tests.test_optimise import blend_doc
+
+    con = {"type": "allocation", "node": "mix", "input": ["s1", "s2"], "output": ["alloy"], "max": 10.0}
+    res = optimise(build(blend_doc()), "primary", constraints=[con])
+    assert res.objective == pytest.approx(90.0, rel=1e-9)
+    with pytest.raises(InstanceError, match="no input"):
+        optimise(build(blend_doc()), "primary", constraints=[{**con, "input": ["s1", "s9"]}])
+    with pytest.raises(InstanceError, match="unknown output"):
+        optimise(build(blend_doc()), "primary", constraints=[{**con, "output": ["alloy", "bar"]}])
+
+
+def test_compare_then_runs_the_lexicographic_optimum(tmp_path):
+    # compare --objective losses --then energy: each scenario's energy is that of the lexicographic
+    # optimum (not of the losses optimum alone, whose energy is higher or equal)
+    import pandas as pd
+
+    import circopt
+    from circopt.cli import main
+
+    toy = circopt.instance_dir("toy")
+    lex = optimise(circopt.load(toy), "losses", then=["energy"])
+    out = tmp_path / "c"
+    assert main(["compare", str(toy), "--scenarios", "base", "--objective", "losses", "--then", "energy",
+                 "--out", str(out)]) == 0
+    t = pd.read_csv(out / "compare.csv").set_index("indicator")
+    assert t.at["energy/total", "base"] == pytest.approx(lex.summary()["terms"]["energy"], rel=1e-7)
+    assert main(["compare", str(toy), "--scenarios", "base", "--then", "energy", "--out", str(out)]) == 1
+
+
+def test_allocation_list_rows_are_named_by_their_inputs():
+    # one more t allowed into the alloy from s1 + s2 saves one t of primary: worth -1 per t
+    import circopt
+    from tests.test_optimise import blend_doc
+
+    con = {"type": "allocation", "node": "mix", "input": ["s1", "s2"], "output": ["alloy"], "max": 10.0}
+    res = optimise(build(blend_doc()), "primary", constraints=[con])
+    b = circopt.binding(res).set_index("family")
+    fam = "constraints[0].allocation_max[mix.s1+s2->alloy]"
+    assert b.loc[fam, "objective_change"] == pytest.approx(-1.0, rel=1e-9)

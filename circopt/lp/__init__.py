@@ -27,5 +27,7 @@ One idea per module, in the order a model is made and solved:
 * :mod:`.postsolve` -- every mass balance closed to round-off, in time linear in the model size;
 * :mod:`.verify` -- every solution checked on the unscaled model before it is called optimal;
 * :mod:`.solution` -- the Result: flows, stocks, decisions with their bounds, duals;
-* :mod:`.diagnose` -- infeasible (an irreducible infeasible subset, what to relax) and unbounded models.
+* :mod:`.diagnose` -- infeasible (an irreducible infeasible subset, what to relax) and unbounded models;
+* :mod:`.params` -- a built model re-parameterised by one number of a user constraint (copies, warm
+  re-solves: :func:`circopt.studies.whatif`).
 """

@@ -39,8 +39,8 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     whose route flows, blend allocations and free-source amounts are imposed.
     ``solver_options``: HiGHS options; ``time_limit`` in seconds. ``then``: later objectives
     optimised lexicographically, each earlier optimum held within ``slack`` (relative, see
-    :mod:`circopt.lexicographic`). ``uniqueness``: also report whether the optimum is unique
-    (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.uniqueness`).
+    :mod:`circopt.studies.lexicographic`). ``uniqueness``: also report whether the optimum is unique
+    (alternative-optimum ranges per lever, 2 re-solves per lever; :mod:`circopt.studies.uniqueness`).
 
     Raises :class:`InfeasibleError` (naming the conflicting constraints),
     :class:`UnboundedError` or :class:`SolverError`. Every solution is verified on the unscaled
@@ -50,7 +50,7 @@ def optimise(system: System | str | Path, objective: Any = "losses", scenario: s
     """
     system = as_system(system, scenario)
     if then:
-        from ..lexicographic import optimise_lexicographic
+        from ..studies.lexicographic import optimise_lexicographic
 
         return optimise_lexicographic(system, objective, then, slack=slack, epsilon=epsilon, constraints=constraints,
                                       solver_options=solver_options, fix=fix, weights=weights,
@@ -96,7 +96,7 @@ def nothing_to_decide(om: OptModel):
 def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | None = None,
           uniqueness: bool = False):
     """Hand an :class:`OptModel` (with any hand-written additions) to HiGHS and return a Result
-    (``uniqueness``: with the alternative-optimum report of :mod:`circopt.uniqueness`)."""
+    (``uniqueness``: with the alternative-optimum report of :mod:`circopt.studies.uniqueness`)."""
     import highspy
 
     t0 = time.perf_counter()
@@ -132,7 +132,7 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
     sol = h.getSolution()
     res = build_result(om, hl, h, sol, solve_seconds, opts)
     if uniqueness:
-        from ..uniqueness import report
+        from ..studies.uniqueness import report
 
         res.extra["uniqueness"] = report(om, hl, h, sol)
     return res

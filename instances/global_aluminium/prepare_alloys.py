@@ -15,7 +15,10 @@ Writes:
   data/history14.csv                 year x product: inflow history (long table)
   data/paths/<path>/demand14.csv     year x product demand (14 products, LCVs split off other transport)
   data/paths/<path>/alloy_demand14.csv  year x alloy: cast-house demand (gross of fabrication dross)
-  instance.yaml and scenarios/*.yaml (generated from the templates below)
+
+instance.yaml and scenarios/*.yaml are hand-edited files: the alloy windows and the product compositions
+written inline there were copied once from data/alloy_specs_used.csv and data/products14.csv (the tests
+check that they agree), everything else is referenced by file.
 
 Every constant names its source id (sources.csv) or says `estimate`; the README lists each
 estimate with its range. Compositions are mass fractions; masses Mt.
@@ -118,6 +121,10 @@ COLLECT = {p: 0.935 for p in [*CARS, *LCVS]} | {  # BILLY2023 (LCV: as cars, est
     "electrical": 0.85, "machinery": 0.90, "consumer_durables": 0.70, "other": 0.70}  # estimate
 SHRED = {p: 0.85 for p in [*CARS, *LCVS, "other_transport", "machinery", "consumer_durables", "other"]} | {
     "building": 0.95, "packaging": 0.95, "electrical": 0.95}  # cars BILLY2023; rest estimate
+#: what-if brackets for cars and LCVs (scenarios/bracket_*.yaml): collection 0.90-0.95, shredding recovery
+#: 0.80-0.95 (estimate around BILLY2023's 0.935 / 0.85), mean lifetime -2 / +2 years (sd scaled alike;
+#: estimate around BILLY2023's 14.9 y); other products keep their values
+BRACKET = {"collect": (0.90, 0.95), "shred": (0.80, 0.95), "lifetime_mean": (-2.0, 2.0)}
 #: LCVs and light trucks: share of 'other transport' aluminium [estimate 0.3-0.55] and their EV share of
 #: sales by EV path [estimate: electric LCVs ~3 % of sales in 2023, IEA GEVO text recalled]
 LCV_SHARE = 0.40
@@ -225,6 +232,14 @@ def scrap_tables(rec: pd.DataFrame, typ: pd.DataFrame) -> tuple[pd.DataFrame, pd
         row = {"product": p, "clean_class": CLEAN_NAME[p], "lifetime_mean": LIFETIME[p][0],
                "lifetime_sd": LIFETIME[p][1], "collect": COLLECT[p], "shred": SHRED[p], "pickup_Fe": fe,
                "pickup_Cu": cu, "clean_share": float((mass.sum(axis=1) * clean.loc[p]).sum())}
+        vehicle = p in (*CARS, *LCVS)
+        for key, (lo, hi) in BRACKET.items():
+            for tag, v in (("low", lo), ("high", hi)):
+                if key == "lifetime_mean":
+                    m = LIFETIME[p][0] + (v if vehicle else 0.0)
+                    row[f"lifetime_mean_{tag}"], row[f"lifetime_sd_{tag}"] = m, LIFETIME[p][1] * m / LIFETIME[p][0]
+                else:
+                    row[f"{key}_{tag}"] = v if vehicle else row[key]
         row.update({c: comp[c] for c in ELEMENTS})
         shred_comp = s.sum(axis=0)
         row.update({f"shred_{c}": shred_comp[c] for c in ELEMENTS})
@@ -271,8 +286,6 @@ def fmt(df: pd.DataFrame, path: Path, index: bool = False) -> None:
 
 
 def main() -> None:
-    from instance_template import write_instance  # noqa: PLC0415 (sibling module of this script)
-
     specs = alloy_specs()
     typ = typical(specs)
     rec = recipes()
@@ -300,11 +313,7 @@ def main() -> None:
     sse = pd.DataFrame([{"year": y, "product": p, "sse": float(interp(SSE_PATH, [y])[0]) if p in [*CARS, *LCVS]
                          else 0.0} for y in YEARS for p in PRODUCTS])
     fmt(sse, DATA / "sse_path14.csv")
-    write_instance(specs, typ, prod)
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(HERE))
     main()
