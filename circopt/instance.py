@@ -8,10 +8,8 @@ optional ``scenarios/*.yaml`` overrides, documented key by key in ``docs/instanc
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .definition.load import build, load
 from .definition.dotted import apply_range, get_dotted, is_number, set_dotted
+from .definition.load import build, load
 from .definition.scenarios import apply_scenario, load_document, scenario_names
 from .definition.schema import (
     BLEND_OUTPUT_KEYS,
@@ -30,21 +28,5 @@ from .errors import InstanceError, InstanceErrors
 __all__ = [
     "BLEND_OUTPUT_KEYS", "COMMON_KEYS", "DEPRECATED", "NODE_KEYS", "PRICES", "REMOVED_KEYS", "STREAM_KEYS",
     "SUM_TOL", "TOP_KEYS", "UNITS", "InstanceError", "InstanceErrors", "apply_range", "apply_scenario", "build",
-    "get_dotted", "helper_module", "is_number", "load", "load_document", "scenario_names", "set_dotted",
+    "get_dotted", "is_number", "load", "load_document", "scenario_names", "set_dotted",
 ]
-
-
-def helper_module(folder: str | Path, name: str):
-    """An instance folder's own Python helper (e.g. its ``metrics.py``), loaded by path under a
-    name unique to the folder, so two instances' helpers of the same name never clash.
-    (Kept for the instance folders that still hold Python; issue 12 removes them.)"""
-    import importlib.util
-
-    folder = Path(folder).resolve()
-    path = folder / f"{name}.py"
-    if not path.is_file():
-        raise InstanceError(str(folder), f"no helper module {name}.py in the instance folder")
-    spec = importlib.util.spec_from_file_location(f"{folder.name}_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
