@@ -18,7 +18,6 @@ from .columns import columns
 from .fix import apply_fix
 from .index import OptModel
 from .objective import boundary_note, objective_row, parse_epsilon, parse_objective
-from .pyomo_model import pyomo_model
 from .rows import rows
 from .user_rows import validate_constraints
 
@@ -34,7 +33,7 @@ def build_model(system: System | str | Path, objective: Any = "losses", constrai
     obj = parse_objective(objective, weights, objective_options)
     eps = parse_epsilon(epsilon, objective_options)
     om = assemble(Builder(system, obj, cons, eps), fix)
-    om.timings["validate+assemble"] = time.perf_counter() - t0 - om.timings.get("pyomo_build", 0.0)
+    om.timings["validate+assemble"] = time.perf_counter() - t0
     return om
 
 
@@ -48,7 +47,7 @@ def assemble(b: Builder, fix) -> OptModel:
     objective_row(b)
     fixed, relaxed = apply_fix(b, fix) if fix is not None else ({}, None)
     om = OptModel(
-        system=b.s, model=None, A=b.A, row_lb=b.row_lb, row_ub=b.row_ub, col_lb=b.col_lb, col_ub=b.col_ub,
+        system=b.s, A=b.A, row_lb=b.row_lb, row_ub=b.row_ub, col_lb=b.col_lb, col_ub=b.col_ub,
         c=b.c, c_offset=b.c_offset, G=b.G, g=b.g,
         col_kind=b.col_kind, col_a=b.col_a, col_b=b.col_b, col_c=b.col_c, col_t=b.col_t,
         row_kind=b.row_kind, row_a=b.row_a, row_b=b.row_b, row_c=b.row_c, row_t=b.row_t,
@@ -57,9 +56,6 @@ def assemble(b: Builder, fix) -> OptModel:
         mass_scale=mass_scale(b), polish_rows=b.polish_rows, polish_cand=b.polish_cand,
         A_polish=b.A_polish, route_room=b.route_room, fixed=fixed, notes=list(b.notes), relaxed=relaxed,
         boundary=boundary_note(b.obj, b.s))
-    t = time.perf_counter()
-    pyomo_model(om)
-    om.timings["pyomo_build"] = time.perf_counter() - t
     return om
 
 

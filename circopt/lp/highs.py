@@ -69,7 +69,10 @@ class _Problem:
 
 
 def handover(om: OptModel) -> Handover:
-    """Build HiGHS's LP from the model: our CSR as is, plus compiled hand-written additions."""
+    """Build HiGHS's LP from the model: our CSR as is, plus compiled hand-written additions (when
+    the Pyomo model was built; otherwise the arrays alone: no Pyomo on the way)."""
+    if not om.has_pyomo:  # nobody extended the model: its arrays as they are
+        return _scaled(om, _Problem(om.A, om.row_lb, om.row_ub, om.col_lb, om.col_ub, om.c, om.c_offset), True)
     import pyomo.environ as pyo
 
     m = om.model

@@ -50,16 +50,16 @@ INF = math.inf
 
 @dataclasses.dataclass(repr=False)
 class OptModel:
-    """A built LP: the Pyomo model plus the index maps that tie it to the System.
+    """A built LP: its arrays, the index maps that tie it to the System, and the Pyomo model.
 
-    ``model.x[j]`` is column ``j`` (named ``col_names[j]``, in the instance's unit);
+    The Pyomo model is built from the arrays on first access to ``model`` (a solve that nobody
+    extends hands the arrays to HiGHS directly, without it). ``model.x[j]`` is column ``j`` (named ``col_names[j]``, in the instance's unit);
     ``model.rows[i]`` is row ``i`` (named ``row_names[i]``). Add constraints by hand to
     ``model`` (any Pyomo ``Constraint``; :meth:`var` and :meth:`flow` give the variables
     and flow expressions) and call :func:`solve`.
     """
 
     system: System
-    model: Any
     A: sp.csr_matrix  # (m, n) constraint matrix, instance units
     row_lb: np.ndarray
     row_ub: np.ndarray
@@ -95,6 +95,7 @@ class OptModel:
     notes: list[str] = dataclasses.field(default_factory=list)
     relaxed: tuple | None = None  # fix= with every decision imposed: (rows, lower, upper) not enforced
     boundary: dict | None = None  # the boundary view and whether the objective counts exported material
+    _pyomo: Any = dataclasses.field(default=None, repr=False)  # the Pyomo model, once built
     _xs: list = dataclasses.field(default_factory=list, repr=False)
     _obj_expr: Any = dataclasses.field(default=None, repr=False)
     _row_names: list[str] | None = dataclasses.field(default=None, repr=False)
@@ -102,6 +103,28 @@ class OptModel:
     _col_index: dict[str, int] | None = dataclasses.field(default=None, repr=False)
     _row_table_cache: pd.DataFrame | None = dataclasses.field(default=None, repr=False)
     _polish_cache: Any = dataclasses.field(default=None, repr=False)  # :mod:`circopt.lp.postsolve`'s, per model
+
+    @property
+    def model(self):
+        """The Pyomo model (built from the arrays on first access: :func:`circopt.lp.pyomo_model.pyomo_model`)."""
+        if self._pyomo is None:
+            import time
+
+            from .pyomo_model import pyomo_model
+
+            t = time.perf_counter()
+            pyomo_model(self)
+            self.timings["pyomo_build"] = time.perf_counter() - t
+        return self._pyomo
+
+    @model.setter
+    def model(self, m) -> None:
+        self._pyomo = m
+
+    @property
+    def has_pyomo(self) -> bool:
+        """Whether the Pyomo model was built (then hand-written additions to it are handed over)."""
+        return self._pyomo is not None
 
     def __repr__(self) -> str:
         return (f"OptModel({self.system.name!r}, columns={self.n_cols}, rows={self.n_rows}, nonzeros={self.A.nnz}, "
