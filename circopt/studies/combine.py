@@ -16,6 +16,9 @@ from ..terminal import Progress as _Progress
 from .levers import lever_constraints, levers
 from .study import Study
 
+#: HiGHS's MIP row and integrality tolerance in combine (the LP's primal feasibility tolerance)
+MIP_TOLERANCE = 1e-9
+
 
 def combine(system: System, budget: float, objective: Any = "losses", budgets: list[float] | None = None,
             progress: bool = False, per_year: bool = False, **opt) -> Study:
@@ -93,11 +96,14 @@ def _switchable(system, lv: dict, objective, opt: dict) -> _Switchable:
 
 
 def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Big-M per lever (or per lever and year with per_year=True: tighter, more LPs): every
-    column is >= 0, so a row's activity is at most sum_j |a_ij| x_j; the largest value of
-    that sum over the group's rows, on the all-ambitious LP, bounds each of them. HiGHS
-    accepts a binary within 1e-6 of 0, which lets a row move by M * 1e-6: the chosen levers
-    are therefore re-solved as an LP, and the two objectives must agree to 1e-4."""
+    """Big-M per lever and side (or per lever, side and year with per_year=True: tighter, more
+    LPs), from the lever rows' own range, not a global flow scale: every column is >= 0, so a
+    row's activity is at most the sum of its positive terms ``sum_j max(a_ij, 0) x_j`` (and at
+    least minus the sum of its negative ones); the largest value of that sum over the group's
+    rows, on the all-ambitious LP, bounds each of them. Signed parts, not ``|a_ij|``: a share
+    row ``x_route - s * x_total <= 0`` is bounded by its route flow alone. HiGHS accepts a
+    binary within ``MIP_TOLERANCE`` of 0, which lets a row move by M times that (negligible
+    with these M); the chosen levers are re-solved as an LP all the same."""
     import highspy
 
     from ..lp.highs import HIGHS_OPTIONS
@@ -113,12 +119,16 @@ def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) ->
     switch_arr = np.array(sw.switch, int)
     owners = np.array([sw.owner[int(sw.om.row_u[i])] for i in sw.switch], int)
     years_of = np.asarray(sw.om.row_t)[switch_arr] if len(sw.switch) else np.zeros(0, int)
-    groups = sorted({(int(li), int(t) if per_year else -9) for li, t in zip(owners, years_of)})
+    sides = [(+1, np.isfinite(rub[switch_arr])), (-1, np.isfinite(rlb[switch_arr]))]
+    groups = sorted({(int(li), int(t) if per_year else -9, sg) for k, (li, t) in enumerate(zip(owners, years_of))
+                     for sg, has in sides if has[k]})
     bar = _Progress(len(groups), "combine: bounds", progress)
     bigm_up, bigm_lo = np.zeros(m), np.zeros(m)
-    for li, t in groups:
-        rows = switch_arr[(owners == li) & ((years_of == t) | (not per_year))]
-        w = np.asarray(abs(sw.As[rows]).sum(axis=0)).ravel()
+    for li, t, sg in groups:
+        has = sides[0][1] if sg > 0 else sides[1][1]
+        rows = switch_arr[(owners == li) & ((years_of == t) | (not per_year)) & has]
+        part = sw.As[rows].multiply(sg)  # the side's terms: a_ij for <=, -a_ij for >=
+        w = np.asarray(part.maximum(0).sum(axis=0)).ravel()
         h.changeColsCost(n, np.arange(n, dtype=np.int32), -w)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -126,9 +136,9 @@ def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) ->
                                "so no big-M exists; bound the free sources (give them 'max')")
         S = float(w @ np.asarray(h.getSolution().col_value))
         for i in rows:
-            if np.isfinite(rub[i]):
+            if sg > 0:
                 bigm_up[i] = max(0.0, S - rub[i]) * (1 + 1e-9) + 1e-9
-            if np.isfinite(rlb[i]):
+            else:
                 bigm_lo[i] = max(0.0, rlb[i] + S) * (1 + 1e-9) + 1e-9
         bar.step()
     bar.done()
@@ -187,6 +197,11 @@ def _frontier(system, sw: _Switchable, mip, lv: dict, levels: list[float], objec
     hm = new_solver(HIGHS_OPTIONS)
     hm.setOptionValue("mip_rel_gap", 1e-9)
     hm.setOptionValue("mip_abs_gap", 1e-12)
+    # HiGHS's MIP checks rows (and integrality) to mip_feasibility_tolerance (1e-6 by default, not the
+    # LP's 1e-9) in the scaled units of the hand-over: masses / mass_scale, a power of two near the
+    # largest flow of the whole system; with a 20 Mt/yr market beside 0.2 Mt of engines, 1e-6 of it
+    # lets the MILP bend balance and lever rows by ~0.02 kt
+    hm.setOptionValue("mip_feasibility_tolerance", MIP_TOLERANCE)
     hm.passModel(mip)
     recs, runs, chosen_at = [], {}, {}
     bar = _Progress(len(levels), "combine: frontier", progress)
