@@ -73,6 +73,7 @@ class _Switchable:
     As: sp.csr_matrix  # the matrix, rows scaled as HiGHS holds them
     rlb: np.ndarray
     rub: np.ndarray
+    obj_factor: float = 1.0  # the MILP's costs are the LP's times this (see _objective_factor)
 
 
 def _switchable(system, lv: dict, objective, opt: dict) -> _Switchable:
@@ -116,6 +117,9 @@ def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) ->
     h.passModel(sw.hl.lp)
     for i in sw.switch:
         h.changeRowBounds(int(i), -highspy.kHighsInf, highspy.kHighsInf)
+    h.run()
+    if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+        sw.obj_factor = _objective_factor(float(h.getInfo().objective_function_value))
     switch_arr = np.array(sw.switch, int)
     owners = np.array([sw.owner[int(sw.om.row_u[i])] for i in sw.switch], int)
     years_of = np.asarray(sw.om.row_t)[switch_arr] if len(sw.switch) else np.zeros(0, int)
@@ -143,6 +147,16 @@ def _big_m(sw: _Switchable, names: list[str], per_year: bool, progress: bool) ->
         bar.step()
     bar.done()
     return bigm_up, bigm_lo
+
+
+def _objective_factor(z: float) -> float:
+    """A power of two >= 1 that brings the all-ambitious LP's objective ``z`` (scaled to max |c| ~ 1)
+    to ~128 in the MILP. HiGHS's branch and bound compares objective values with absolute
+    tolerances: with z ~ 0.009 (145 kt of engines / a 16384 kt mass scale) a lever worth 1e-4 kt
+    is 1e-8 there and its node was pruned as no better."""
+    if not np.isfinite(z) or abs(z) < 1e-300:
+        return 1.0
+    return float(max(1.0, np.exp2(np.round(np.log2(128.0 / abs(z))))))
 
 
 def _milp(sw: _Switchable, L: int, bigm_up: np.ndarray, bigm_lo: np.ndarray, costs: np.ndarray, budget: float):
@@ -175,7 +189,7 @@ def _milp(sw: _Switchable, L: int, bigm_up: np.ndarray, bigm_lo: np.ndarray, cos
     ubs = np.concatenate([new_ub, [rub[i] for i, _ in extra_rows], [float(budget)]])
     mip = highspy.HighsLp()
     mip.num_col_, mip.num_row_ = n + L, full.shape[0]
-    mip.col_cost_ = np.concatenate([np.asarray(lp.col_cost_, float), np.zeros(L)])
+    mip.col_cost_ = np.concatenate([np.asarray(lp.col_cost_, float) * sw.obj_factor, np.zeros(L)])
     mip.col_lower_ = np.concatenate([np.asarray(lp.col_lower_, float), np.zeros(L)])
     mip.col_upper_ = np.concatenate([np.asarray(lp.col_upper_, float), np.ones(L)])
     mip.row_lower_, mip.row_upper_ = lbs, ubs
@@ -185,11 +199,34 @@ def _milp(sw: _Switchable, L: int, bigm_up: np.ndarray, bigm_lo: np.ndarray, cos
     return mip
 
 
-def _frontier(system, sw: _Switchable, mip, lv: dict, levels: list[float], objective, progress: bool, opt: dict):
-    """The MILP at each budget level, its levers re-solved as an LP: (records, runs, objective with no lever
-    adopted or None)."""
+def _solve_milp(hm, mip, n: int, B: float, obj_factor: float) -> tuple[np.ndarray, float]:
+    """The MILP at budget ``B``: (its binaries, its objective in the LP's scaled units). HiGHS's MIP
+    checks rows and integrality to mip_feasibility_tolerance (1e-6 by default, not the LP's 1e-9) in
+    the hand-over's units, masses / mass_scale (a power of two near the largest flow of the whole
+    system: with a 20 Mt/yr market beside 0.2 Mt of engines, 1e-6 bends rows by ~0.02 kt); and it
+    compares objectives with absolute tolerances (hence ``obj_factor``). Its presolve can call
+    such a tight, large-cost model infeasible: the attempts fall back to unit costs, then to
+    HiGHS's own tolerance (the LP re-solve then tells the truth)."""
     import highspy
 
+    last = "not run"
+    for factor, tol in ((obj_factor, MIP_TOLERANCE), (1.0, MIP_TOLERANCE), (1.0, 1e-6)):
+        hm.setOptionValue("mip_feasibility_tolerance", tol)
+        hm.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(mip.col_cost_[:n], float) / obj_factor * factor)
+        hm.changeRowBounds(int(mip.num_row_) - 1, -highspy.kHighsInf, float(B))
+        hm.run()
+        if hm.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            return np.asarray(hm.getSolution().col_value)[n:], float(hm.getInfo().objective_function_value) / factor
+        last = hm.modelStatusToString(hm.getModelStatus())
+    raise SolverError(f"combine: the MILP at budget {B} ended '{last}'")
+
+
+def _frontier(system, sw: _Switchable, mip, lv: dict, levels: list[float], objective, progress: bool, opt: dict):
+    """The MILP at each budget level, its levers re-solved as an LP (the reported objective): (records,
+    runs, objective with no lever adopted or None). Column ``check`` says how the row was settled:
+    ``milp = lp`` (within 1e-6 relative), ``lp re-solve (milp off by ...)`` (the LP of the MILP's
+    levers reported; a warning is issued), or ``lp: cheaper set ... better`` (a set chosen at a
+    lower budget has a better LP objective, so it is reported)."""
     from ..lp.highs import HIGHS_OPTIONS
     from ..lp.solve import optimise
 
@@ -197,42 +234,47 @@ def _frontier(system, sw: _Switchable, mip, lv: dict, levels: list[float], objec
     hm = new_solver(HIGHS_OPTIONS)
     hm.setOptionValue("mip_rel_gap", 1e-9)
     hm.setOptionValue("mip_abs_gap", 1e-12)
-    # HiGHS's MIP checks rows (and integrality) to mip_feasibility_tolerance (1e-6 by default, not the
-    # LP's 1e-9) in the scaled units of the hand-over: masses / mass_scale, a power of two near the
-    # largest flow of the whole system; with a 20 Mt/yr market beside 0.2 Mt of engines, 1e-6 of it
-    # lets the MILP bend balance and lever rows by ~0.02 kt
-    hm.setOptionValue("mip_feasibility_tolerance", MIP_TOLERANCE)
     hm.passModel(mip)
     recs, runs, chosen_at = [], {}, {}
     bar = _Progress(len(levels), "combine: frontier", progress)
-    base_obj = None
     for B in levels:
-        hm.changeRowBounds(int(mip.num_row_) - 1, -highspy.kHighsInf, float(B))
-        hm.run()
-        if hm.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise SolverError(f"combine: the MILP at budget {B} ended '{hm.modelStatusToString(hm.getModelStatus())}'")
-        y = np.round(np.asarray(hm.getSolution().col_value)[n:]).astype(int)
-        adopted = [nm for nm, v in zip(names, y) if v]
-        key = tuple(adopted)
-        if key not in chosen_at:
-            chosen_at[key] = optimise(system, objective=objective, constraints=lever_constraints(lv, adopted), **opt)
-        res = chosen_at[key]
-        milp_obj = hl.obj_scale * float(hm.getInfo().objective_function_value) + hl.obj_offset
-        # HiGHS accepts a binary within 1e-6 of 0/1, which lets a big-M row move by M * 1e-6, so
-        # the MILP's objective may be optimistic by that much; the LP re-solve of the chosen
-        # levers is the reported number, and a larger gap means numerical trouble
-        if not np.isclose(milp_obj, res.objective, rtol=1e-4, atol=1e-9 * max(1.0, abs(res.objective))):
-            raise SolverError(f"combine: MILP objective {milp_obj:.9g} and the LP of its levers {res.objective:.9g} "
-                              "disagree by more than 1e-4 (numerical trouble)")
-        if base_obj is None and not adopted:
-            base_obj = res.objective
+        ys, z = _solve_milp(hm, mip, n, B, sw.obj_factor)
+        adopted = tuple(nm for nm, v in zip(names, np.round(ys).astype(int)) if v)
+        if adopted not in chosen_at:
+            chosen_at[adopted] = optimise(system, objective=objective, constraints=lever_constraints(lv, list(adopted)),
+                                          **opt)
+        milp_obj = hl.obj_scale * z + hl.obj_offset
+        lp_obj = chosen_at[adopted].objective
+        check = _check(milp_obj, lp_obj, B)
+        # a cheaper set solved at a lower budget that the LP finds better wins (the frontier is monotone)
+        best = min((k for k in chosen_at if _cost(lv, k) <= B + 1e-12), key=lambda k: chosen_at[k].objective)
+        if chosen_at[best].objective < lp_obj - 1e-9 * max(1.0, abs(lp_obj)):
+            check = f"lp: cheaper set {'+'.join(best) or '(none)'} better than the MILP's {'+'.join(adopted) or '(none)'}"
+            adopted = best
+        res = chosen_at[adopted]
         recs.append({"budget": float(B), "levers": "+".join(adopted) or "(none)", "n_levers": len(adopted),
-                     "cost": float(sum(lv[nm].cost for nm in adopted)), "objective": res.objective,
-                     "milp_objective": milp_obj, "max_relative_imbalance": res.max_relative_imbalance})
+                     "cost": _cost(lv, adopted), "objective": res.objective, "milp_objective": milp_obj,
+                     "check": check, "max_relative_imbalance": res.max_relative_imbalance})
         runs[f"budget={B:g}"] = res
         bar.step()
     bar.done()
-    return recs, runs, base_obj
+    return recs, runs, (chosen_at[()].objective if () in chosen_at else None)
+
+
+def _cost(lv: dict, adopted) -> float:
+    return float(sum(lv[nm].cost for nm in adopted))
+
+
+def _check(milp_obj: float, lp_obj: float, B: float) -> str:
+    """``milp = lp`` or, when they disagree by more than 1e-6 relative, a note and a warning: the LP
+    re-solve of the chosen levers is the reported number either way."""
+    import warnings
+
+    if np.isclose(milp_obj, lp_obj, rtol=1e-6, atol=1e-9):
+        return "milp = lp"
+    warnings.warn(f"combine: at budget {B:g} the MILP objective {milp_obj:.9g} and the LP of its levers "
+                  f"{lp_obj:.9g} disagree by more than 1e-6 relative; the LP re-solve is reported", stacklevel=3)
+    return f"lp re-solve (milp off by {milp_obj - lp_obj:+.3g})"
 
 
 def _budget_levels(costs: np.ndarray, budget: float) -> list[float]:
