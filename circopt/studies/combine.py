@@ -26,12 +26,16 @@ def combine(system: System, budget: float, objective: Any = "losses", budgets: l
 
     The LP holds every lever's ambitious constraints and its baseline constraints; the
     baseline rows of lever *l* are relaxed when its binary ``y_l`` is 1 by a big-M term. M is
-    a proven bound, not a guess: every column is >= 0, so a row's activity is at most
-    ``sum_j |a_ij| x_j``, and the largest value of that sum over the lever's rows is found by
-    an LP over the all-ambitious model (one LP per lever; per lever and year with
-    ``per_year=True``); a budget row
-    holds ``sum_l cost_l y_l <= B``. The chosen set is re-solved as an ordinary LP, whose
-    Result (with its audit) is reported; the MILP and LP objectives must agree.
+    a proven bound from the lever rows' own range, not a global flow scale: every column is >= 0,
+    so a row's activity is at most the sum of its positive terms ``sum_j max(a_ij, 0) x_j`` (at
+    least minus that of its negative ones), and the largest value of that sum over the lever's
+    rows is found by an LP over the all-ambitious model (one LP per lever and side; per lever,
+    side and year with ``per_year=True``); a budget row holds ``sum_l cost_l y_l <= B``. HiGHS's MIP is held to the LP's tolerance (``MIP_TOLERANCE``)
+    and its objective scaled to ~100 (it compares objectives absolutely). The chosen set is
+    re-solved as an ordinary LP, whose Result (with its audit) is the reported objective; column
+    ``check`` says ``milp = lp`` when the two agree to 1e-6 relative, else the LP re-solve is
+    reported with a note (and a warning), and a cheaper set already solved that the LP finds
+    better replaces the MILP's pick (also noted).
 
     The frontier solves the MILP at every budget where the set of affordable combinations
     changes (all subset costs up to the largest budget), or at ``budgets``.
