@@ -21,6 +21,7 @@ an "unadopted" binary of 1e-6 relax a row by ~20 t.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import warnings
 
@@ -31,32 +32,18 @@ import circopt
 from circopt import studies
 
 from .netgen import write_sources
+from .test_studies import DOC as LEVERS_DOC
 
 BIG = 2e7
-DOC = {
-    "name": "levers_beside_a_market", "unit": "t", "years": [2020, 2020], "elements": ["A", "B"],
-    "compositions": {"prod": {"composition": {"A": 1.0}, "source": "estimate"},
-                "scrap": {"composition": {"B": 1.0}, "source": "estimate"}},
-    "nodes": {
-        "eol_products": {"kind": "source", "composition": "prod", "series": 1, "to": "eol", "source": "estimate"},
-        "market_scrap": {"kind": "source", "composition": "scrap", "series": BIG, "to": "remelt", "source": "estimate"},
-        "eol": {"kind": "split", "routes": {"reuse": "reused", "recycle": "remelt", "landfill": "landfill"},
-                "baseline": {"reuse": 0.0, "landfill": 0.5, "recycle": "rest"}, "source": "estimate"},
-        "remelt": {"kind": "process", "to": {"market": 0.9, "slag": "rest"}, "source": "estimate"},
-        "reused": {"kind": "sink", "loss": "unspecified"},
-        "market": {"kind": "sink", "loss": "unspecified"},
-        "landfill": {"kind": "sink", "loss": "dissipation"},
-        "slag": {"kind": "sink", "loss": "process"},
-    },
-    "levers": {
-        "collect": {"description": "collection", "cost": 5.0,
-                    "baseline": [{"type": "share", "node": "eol", "route": "landfill", "min": 0.5}],
-                    "ambitious": [{"type": "share", "node": "eol", "route": "landfill", "min": 0.2}]},
-        "reuse": {"description": "reuse", "cost": 1.0,
-                  "baseline": [{"type": "share", "node": "eol", "route": "reuse", "max": 0.0}],
-                  "ambitious": [{"type": "share", "node": "eol", "route": "reuse", "max": 0.3}]},
-    },
-}
+# tests/test_studies.py's levers instance (eol split, remelt, sinks, 'collect' and 'reuse'), with
+# 1 t instead of 100 t of product and the unrelated scrap B into the remelter
+DOC = copy.deepcopy(LEVERS_DOC)
+DOC.pop("ranges")
+DOC["name"], DOC["elements"] = "levers_beside_a_market", ["A", "B"]
+DOC["streams"]["scrap"] = {"composition": {"B": 1.0}, "source": "estimate"}
+DOC["nodes"]["eol_products"]["series"] = 1
+DOC["nodes"]["market_scrap"] = {"kind": "source", "stream": "scrap", "series": BIG, "to": "remelt",
+                                "source": "estimate"}
 
 
 @pytest.fixture(scope="module")
