@@ -1,10 +1,12 @@
-"""Structural facts about a System that both engines need, computed once.
+"""Structural facts about a System that both engines need, computed once by the loader.
 
-* blend inputs and baseline allocations are resolved;
-* the **linearity rule** is enforced: every stream a decision acts on (a split's input, a
-  blend's inputs) must have a composition that no decision can change, known when the
-  model is built (:func:`propagate_compositions`);
-* stock-driven stocks must be fed by exactly one source.
+Nothing here changes a System: checks return the problems they find, and
+:func:`propagate_compositions` returns the compositions the loader stores.
+
+* :func:`check_structure`: every node is reached, sources have an amount, no loop without
+  an outlet;
+* :func:`check_linearity`: every stream a decision acts on (a split's input, a blend's
+  inputs) has a composition that no decision can change, known when the model is built.
 """
 
 from __future__ import annotations
@@ -17,46 +19,35 @@ from .system import System
 COMP_TOL = 1e-12
 
 
-def check_structure(system: System) -> None:
+def check_structure(system: System) -> list[InstanceError]:
+    """The structural problems of a built network (facts; the System is not changed): nodes
+    that receive nothing, free sources with several targets, sources without an amount,
+    loops without an outlet. Run by the loader once blends and driven sources are derived."""
     errors: list[InstanceError] = []
-    _resolve_blends(system, errors)
-    for n_id, node in enumerate(system.nodes):  # stock-driven stocks first: they set their source's series
-        if node.kind == "stock" and node.target_stock is not None:
-            srcs = [system.edges[e] for e in system.in_edges(n_id)]
-            ok = (len(srcs) == 1 and system.nodes[srcs[0].source].kind == "source"
-                  and not system.nodes[srcs[0].source].free
-                  and len(system.out_edges(srcs[0].source)) == 1)
-            if not ok:
-                errors.append(InstanceError(node.where, f"stock-driven stock {node.name} must be fed by exactly one "
-                                            "source that sends only to it (its series is then computed)"))
-            elif (src := system.nodes[srcs[0].source]).series is not None and "driven_by" not in src.meta:
-                errors.append(InstanceError(f"{src.where}.series", f"source {src.name} feeds the stock-driven stock "
-                                            f"{node.name}, whose 'stock' sets its amount; it cannot also have a "
-                                            "series", expected="no 'series' on this source (or no 'stock' on "
-                                            f"{node.name}, to make it inflow-driven)"))
-            else:
-                system.nodes[srcs[0].source].series = np.zeros(system.T)  # computed by the engine
-                system.nodes[srcs[0].source].meta["driven_by"] = n_id
     for n_id, node in enumerate(system.nodes):
         ins, outs = system.in_edges(n_id), system.out_edges(n_id)
         if (node.kind in ("process", "split", "blend", "stock") and not ins and node.history is None
-                and "fate_abroad_of" not in node.meta):
+                and node.fate_abroad_of is None):
             errors.append(InstanceError(node.where, f"node {node.name} receives no stream",
                                         expected="at least one node sending to it (or remove it)"))
         if node.kind == "source" and node.free:
             if len(outs) != 1:
                 errors.append(InstanceError(node.where, f"free source {node.name} must have exactly one target"))
         if (node.kind == "source" and not node.free and node.series is None
-                and not {"driven_by", "follows"} & set(node.meta)):
+                and node.driven_by is None and node.follows is None):
             errors.append(InstanceError(node.where, f"source {node.name} has neither 'series' nor 'free: true'"))
     _closed_loops(system, errors)
-    if errors:
-        raise InstanceErrors(errors)
-    propagate_compositions(system)
+    return errors
+
+
+def check_linearity(system: System, comp_known: np.ndarray) -> list[InstanceError]:
+    """The linearity rule: every stream a decision acts on (a split's input, a blend's inputs)
+    has a composition no decision can change (``comp_known``, from :func:`propagate_compositions`)."""
+    errors: list[InstanceError] = []
     for n_id, node in enumerate(system.nodes):
         if node.kind in ("split", "blend"):
             for e in system.in_edges(n_id):
-                if not system.comp_known[e]:
+                if not comp_known[e]:
                     src = system.nodes[system.edges[e].source]
                     errors.append(InstanceError(
                         node.where,
@@ -65,77 +56,12 @@ def check_structure(system: System) -> None:
                         "a split or blend needs inputs of known composition (the linearity rule)",
                         expected="a stream of fixed composition: put the decision upstream of the mixing, "
                         "or use fixed transfer coefficients"))
-    if errors:
-        raise InstanceErrors(errors)
+    return errors
 
 
-def _resolve_blends(system: System, errors: list) -> None:
-    for b in system.blends:
-        node = system.nodes[b.node]
-        b.inputs = list(system.in_edges(b.node))
-        spec = getattr(b, "_alloc_spec", {})
-        alloc = np.zeros((len(b.inputs), len(b.outputs), system.T))
-        names = [o.name for o in b.outputs]
-        used = set()
-        for ii, e in enumerate(b.inputs):
-            src = system.nodes[system.edges[e].source]
-            key = _alloc_key(spec, src)
-            if key is None:
-                continue
-            m = spec[key]
-            used.add(key)
-            for oname, arr in m.items():
-                alloc[ii, names.index(oname)] = arr
-        fams = {system.nodes[system.edges[e].source].family for e in b.inputs}
-        for k in spec:
-            # a key of a family that sends here (its name, a member's, a partial index) is valid for a
-            # family of blends even where a more specific key or another member takes its inputs
-            if k not in used and k.partition("[")[0] not in fams:
-                errors.append(InstanceError(f"{node.where}.allocation.{k}", f"{k} does not send to blend {node.name}",
-                                            expected=f"one of {[system.nodes[system.edges[e].source].name for e in b.inputs]}"))
-        free = np.array([system.nodes[system.edges[e].source].free for e in b.inputs], bool)
-        s = alloc.sum(axis=1)
-        if np.any(s[~free] > 1 + 1e-9):
-            ii, t = np.unravel_index(int(np.argmax(np.where(free[:, None], 0.0, s))), s.shape)
-            errors.append(InstanceError(f"{node.where}.allocation", f"allocation shares of input "
-                                        f"{system.nodes[system.edges[b.inputs[ii]].source].name} sum above 1 in "
-                                        f"{int(system.years[t])}", f"{s[ii, t]:.12g}"))
-        if b.surplus_edge is None and np.any(np.abs(s[~free] - 1) > 1e-9):
-            ii = int(np.flatnonzero(~free)[np.argmax(np.abs(s[~free] - 1).max(axis=1))])
-            errors.append(InstanceError(f"{node.where}.allocation", f"blend {node.name} has no surplus outlet, "
-                                        "so every non-free input must be fully allocated",
-                                        system.nodes[system.edges[b.inputs[ii]].source].name))
-        # free inputs: the share of each output's shortfall to its demand they make up (simulation)
-        made_up = alloc[free].sum(axis=0)  # (n_out, T)
-        for j, o in enumerate(b.outputs):
-            names = [system.nodes[system.edges[e].source].name for e, f in zip(b.inputs, free) if f]
-            if np.any(made_up[j] > 1 + 1e-9):
-                errors.append(InstanceError(f"{node.where}.allocation", f"free inputs {names} make up more than "
-                                            f"the whole shortfall of output {o.name}", f"{made_up[j].max():.12g}",
-                                            expected="shares of the shortfall summing to at most 1"))
-            elif o.demand is None and np.any(made_up[j] > 0):
-                errors.append(InstanceError(f"{node.where}.allocation", f"free inputs {names} make up output "
-                                            f"{o.name}'s shortfall, but it has no demand",
-                                            expected=f"a 'demand' for {o.name}, or no allocation of free inputs to it"))
-        b.allocation = alloc
-
-
-def _alloc_key(spec: dict, src) -> str | None:
-    """The allocation key that names input node ``src``: its member name, else a partial index of
-    its family (``remelt[product=building]``: every member with that index), else its family."""
-    if src.name in spec:
-        return src.name
-    for k in spec:
-        fam, _, idx = k.partition("[")
-        if fam == src.family and idx.endswith("]") and "=" in idx:
-            pairs = [p.split("=", 1) for p in idx[:-1].split(",")]
-            if all(len(p) == 2 and str(src.index.get(p[0].strip())) == p[1].strip() for p in pairs):
-                return k
-    return src.family if src.family in spec else None
-
-
-def propagate_compositions(system: System) -> None:
-    """Mark each edge whose composition no decision can change, and compute it (T, C).
+def propagate_compositions(system: System) -> tuple[np.ndarray, np.ndarray]:
+    """Which edges have a composition no decision can change, and that composition:
+    ``(known (E,) bool, comp (E, T, C))``. The System is not changed.
 
     Rules (conservative): a source's stream is known; a split passes its input's
     composition to every route; a process output is known when all its inputs are known
@@ -146,7 +72,6 @@ def propagate_compositions(system: System) -> None:
     cycle is resolved by iterating to a fixed point from "unknown".
     """
     E, T, C = len(system.edges), system.T, system.C
-    known = np.zeros(E, bool)
     comp = np.zeros((E, T, C))
     state = np.zeros(E, int)  # 0 unset, 1 known, -1 unknown
     for e in system.edges:
@@ -195,9 +120,7 @@ def propagate_compositions(system: System) -> None:
             for e in np.where(state == 0)[0]:
                 state[e] = -1
             changed = True
-    known = state == 1
-    system.comp_known = known
-    system.edge_comp = comp
+    return state == 1, comp
 
 
 def _closed_loops(system: System, errors: list) -> None:
@@ -233,7 +156,7 @@ def pickups(system: System, n_id: int, ins: list[int]) -> list[int]:
     for e in ins:
         ed = system.edges[e]
         src = system.nodes[ed.source]
-        if ed.rule == "source" and src.meta.get("follows") == n_id:
+        if ed.rule == "source" and src.follows == n_id:
             out.append(e)
     return out
 
@@ -242,7 +165,7 @@ def with_pickups(system: System, comp, c_rest, picks):
     """Composition of a node's total input when pick-up sources following that total add
     fixed fractions r_k (= edge coefficient x ratio) of it: (1 - sum r) c_rest + sum r_k c_k.
     Linear in the decisions however the rest of the input is made (the linearity rule)."""
-    r = np.stack([system.edges[e].coef * system.nodes[system.edges[e].source].meta["ratio"] for e in picks])
+    r = np.stack([system.edges[e].coef * system.nodes[system.edges[e].source].ratio for e in picks])
     total = r.sum(axis=0)  # (T,)
     if np.any(total >= 1.0):
         t = int(np.argmax(total))
@@ -326,3 +249,4 @@ def _common(comp, state, ins, node):
     if hist is not None and not np.allclose(c0, hist[None, :], atol=COMP_TOL, rtol=0):
         return None
     return c0
+

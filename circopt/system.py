@@ -15,6 +15,7 @@ the total by construction. Tables report the tracked elements and ``total``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,24 @@ class Node:
     loss: str | None = None  # sink: loss type (EXPORTED for an export node)
     energy: np.ndarray | None = None  # per unit of throughput (process/split route/source)
     co2: np.ndarray | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
+    # facts the loader derives (typed, never passed through ad-hoc attributes):
+    follows: int | None = None  # source: the node whose input (or supply) it follows
+    ratio: np.ndarray | None = None  # following source: amount per unit of the followed total (T,)
+    driven_by: int | None = None  # source: the stock-driven stock whose 'stock' sets its series
+    exported: bool = False  # an ``export`` node: its inflow is reported as kind 'exported'
+    fate_abroad_of: str | None = None  # the export node whose declared fate abroad this node is
+    past_last_life: list[str] | None = None  # loader only: outputs leading past the last life
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The derived facts that are set, as a read-only mapping (the spelling of earlier
+        versions: ``"follows" in node.meta``, ``node.meta["ratio"]``); prefer the fields."""
+        facts = {"follows": self.follows, "ratio": self.ratio, "driven_by": self.driven_by,
+                 "fate_abroad_of": self.fate_abroad_of, "past_last_life": self.past_last_life}
+        out = {k: v for k, v in facts.items() if v is not None}
+        if self.exported:
+            out["exported"] = True
+        return MappingProxyType(out)
 
 
 @dataclass
@@ -139,6 +157,10 @@ class System:
     notes: list[str] = field(default_factory=list)  # load-time warnings (e.g. magnitude range), listed by check
     comp_known: np.ndarray | None = None  # (n_edges,) bool: composition independent of decisions
     edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known
+    # caches of derived views (not part of the definition; reset by dataclasses.replace)
+    _inc_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _stock_plan: Any = field(default=None, init=False, repr=False, compare=False)  # circopt.stocks
+    _indicators: dict | None = field(default=None, init=False, repr=False, compare=False)  # circopt.indicators
 
     # ---- derived views -------------------------------------------------------------
     @property
@@ -171,7 +193,7 @@ class System:
         return self.out_edges(node) if self.nodes[node].kind == "source" else self.in_edges(node)
 
     def _incidence(self):
-        cache = getattr(self, "_inc_cache", None)
+        cache = self._inc_cache
         if cache is None or cache[2] != len(self.edges):
             ins = [[] for _ in self.nodes]
             outs = [[] for _ in self.nodes]

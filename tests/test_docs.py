@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from circopt.definition.schema import COMPOSITION_TABLE_KEYS
 from circopt.instance import BLEND_OUTPUT_KEYS, COMMON_KEYS, NODE_KEYS, STREAM_KEYS, TOP_KEYS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "instance-format.md"
@@ -35,6 +36,10 @@ def test_top_level_keys():
 
 def test_stream_keys():
     assert SECTIONS["Compositions"] == STREAM_KEYS
+
+
+def test_composition_table_keys():
+    assert SECTIONS["Composition tables"] == COMPOSITION_TABLE_KEYS
 
 
 def test_common_node_keys():

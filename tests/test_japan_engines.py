@@ -208,8 +208,8 @@ def test_cu_window_on_a_tiny_subnetwork():
                           "outputs": {"sheet": {"to": "sheet_use", "demand": 100.0, "window": {"Cu": [0, 0.001]}},
                                       "rebar": {"to": "rebar_use", "demand": 100.0,
                                                 "window": {"Cu": [0, 0.004]}}}},
-               "sheet_use": {"kind": "sink", "loss": "other"},
-               "rebar_use": {"kind": "sink", "loss": "other"},
+               "sheet_use": {"kind": "sink", "loss": "unspecified"},
+               "rebar_use": {"kind": "sink", "loss": "unspecified"},
                "scrap_export": {"kind": "export"}}}
     best = circopt.optimise(build(doc, INSTANCE), objective={"losses": 1.0, "cost": 0.001})
     f = best.flows[best.flows.element == "total"].set_index(["source", "target"]).value
@@ -310,3 +310,58 @@ def test_the_case_objective_reads_in_its_own_unit_and_words():
     words = rd.objective_words(ENGINE, system)
     assert "engine_losses" in words and "exported" in words
     assert rd.objective_unit({ENGINE: 1.0, "cost": 1.0}, system) == "objective units"
+
+
+# ---------------------------------------------------------------- when the Cu windows bind -------
+CATEGORIES = ("construction", "machinery", "motor_vehicles", "electrical", "other_transport",
+              "fabricated_metal", "furniture_other", "precision")
+
+
+def _tolerances_scaled(factor: float):
+    """scrap_free with every category's Cu tolerance times `factor` (the `cu_tolerances` range)."""
+    doc, folder, _ = load_document(INSTANCE, "scrap_free")
+    for c in CATEGORIES:
+        lo, hi = doc["nodes"]["carbon_steel_market"]["outputs"][c]["window"]["Cu"]
+        doc = set_dotted(doc, f"nodes.carbon_steel_market.outputs.{c}.window.Cu", [lo, hi * factor])
+    return build(doc, folder), doc
+
+
+def _construction_share(res) -> float:
+    """Share of the recycled steel (every input but pig iron) allocated to a domestic category that
+    goes to construction, 2020-2070."""
+    d = res.decisions
+    a = d[(d.node == "carbon_steel_market") & (d.kind == "allocation")
+          & ~d.decision.str.startswith("pig_iron")]
+    to_construction = a.decision.str.endswith("-> construction")
+    return float(a.value[to_construction].sum() / a.value.sum())
+
+
+def test_pig_iron_question_makes_the_cu_windows_bind_and_shape_the_answer():
+    """With the other scrap freed (scenario scrap_free) and pig iron (primary) as the objective, the
+    Cu windows of the low-tolerance categories bind with a nonzero dual: by hand, a kt of Cu room is
+    worth 1 / (the other scrap's Cu fraction) kt of pig iron, as that scrap fills the room. A looser
+    tolerance lowers the pig iron and draws recycled steel out of construction; a tighter one pushes
+    it into construction (the cascade comes out of the LP)."""
+    system, doc = _tolerances_scaled(1.0)
+    best = circopt.optimise(system, objective="primary")
+    assert best.max_relative_imbalance <= 1e-9
+    du = best.duals
+    win = du[(du.kind == "window_max") & (du.node == "carbon_steel_market") & (du.element == "Cu")]
+    priced = win[win.binding & (win.dual.abs() > 1e-6)]
+    assert len(priced) >= 1
+    assert {"motor_vehicles", "electrical", "precision"} <= {c for c in CATEGORIES
+                                                            if priced.constraint.str.contains(f".{c},", regex=False).any()}
+    scrap_cu = doc["nodes"]["national_scrap_steel"]["composition"]["Cu"]
+    motor = priced[priced.constraint.str.contains(".motor_vehicles,", regex=False)]
+    assert motor.dual.abs().to_numpy() == pytest.approx(1.0 / scrap_cu, rel=1e-6)
+    # pig iron below today's allocation (the baseline, fixed)
+    base = circopt.simulate(system)
+    today = circopt.optimise(system, objective="primary", fix=base)
+    assert best.objective < today.objective
+    looser = circopt.optimise(_tolerances_scaled(1.25)[0], objective="primary")
+    tighter = circopt.optimise(_tolerances_scaled(0.8)[0], objective="primary")
+    assert looser.objective < best.objective < tighter.objective
+    assert _construction_share(looser) < _construction_share(best) < _construction_share(tighter)
+    # plausibility: construction takes 5,198.5 of Japan's 12,820 kt/yr of scrap-based steel demand;
+    # with 20 Mt/yr of scrap on offer its share of the recycled steel stays between 35 % and 65 %
+    assert 0.35 <= _construction_share(best) <= 0.65

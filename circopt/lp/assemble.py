@@ -93,7 +93,7 @@ def classify(b) -> None:
     """Which edges (``b.var_edge``) and nodes (``b.var_node``) a decision can change; the state
     nodes (``b.state_nodes``) whose input is a column, per channel or as one total (``b.total_mode``)."""
     s = b.s
-    E, N = b.E, len(s.nodes)
+    N = len(s.nodes)
     dec = b.rules.decision
     follows = [s.edges[e] for e in b.rules.pickup_edges.tolist()]
     var_edge = dec.copy()

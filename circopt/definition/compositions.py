@@ -1,0 +1,186 @@
+"""The sources table and named compositions (a mix of elements per year, the rest 'other').
+
+Named compositions are written inline (``compositions: {name: {composition: {...}, source: id}}``)
+or read from a table (``compositions: {file: data/x.csv, index: name}``): one row per
+composition, one column per tracked element (mass fractions), a ``source`` column (or one
+``source:`` for every row) and an optional ``description`` column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InstanceError
+from . import checks
+from .files import read_table
+from .schema import COMPOSITION_TABLE_COLUMNS, COMPOSITION_TABLE_KEYS, STREAM_KEYS, SUM_TOL
+
+
+def sources(b, rel: str) -> dict[str, str]:
+    p = b.folder / str(rel)
+    try:
+        df = read_table(b.files.read_bytes(rel, f"{b.yml}: sources", "sources table"), str(p))
+    except InstanceError as e:
+        b.errors.append(e)
+        return {}
+    if "source_id" not in df.columns:
+        b.errors.append(InstanceError(str(p), "column 'source_id' missing", list(df.columns)))
+        return {}
+    if df["source_id"].duplicated().any():
+        b.errors.append(InstanceError(str(p), "duplicated source_id",
+                                         list(df["source_id"][df["source_id"].duplicated()])))
+    cit = df["citation"] if "citation" in df.columns else df["source_id"]
+    return {str(k): str(v) for k, v in zip(df["source_id"], cit)}
+
+
+def check_source(b, key: str, sid: Any):
+    ids = sid if isinstance(sid, list) else [sid]
+    for s in ids:
+        if s != "estimate" and str(s) not in b.sources:
+            b.err(key, "unknown source id", s, expected="an id from the sources table or 'estimate'")
+
+
+def streams(b, sdoc: dict, label: str = "compositions") -> dict[str, np.ndarray]:
+    """The named compositions (T, C), inline or from a table; problems are collected in ``b``."""
+    if isinstance(sdoc, dict) and isinstance(sdoc.get("file"), str):
+        return table(b, sdoc, label)
+    out = {}
+    if not isinstance(sdoc, dict):
+        b.err(label, "expected a mapping name -> {composition, source}", sdoc)
+        return out
+    for name, spec in sdoc.items():
+        key = f"{label}.{name}"
+        if checks.bad_name(name):
+            b.errors.append(checks.name_error(b.where(key), "a composition name", name))
+            continue
+        if not isinstance(spec, dict) or "composition" not in spec:
+            b.err(key, "expected {composition: {element: fraction}, source: id}", spec)
+            continue
+        for k in spec:
+            if k not in STREAM_KEYS:
+                b.err(f"{key}.{k}", "unknown key", expected=f"one of {sorted(STREAM_KEYS)}")
+        if "source" not in spec:
+            b.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
+        else:
+            check_source(b, f"{key}.source", spec["source"])
+        try:
+            out[name] = composition(b, spec["composition"], f"{key}.composition", {})
+        except InstanceError as e:
+            b.errors.append(e)
+    return out
+
+
+def composition(b, comp: Any, key: str, index: dict) -> np.ndarray:
+    if not isinstance(comp, dict):
+        raise InstanceError(b.where(key), "expected a mapping element -> mass fraction", comp)
+    arr = np.zeros((b.T, b.C))
+    for el, v in comp.items():
+        if el not in b.elements:
+            raise InstanceError(b.where(f"{key}.{el}"), "unknown element", el,
+                                expected=f"one of {b.elements}")
+        arr[:, b.elements.index(el)] = b.ctx.resolve(v, f"{key}.{el}", index, fraction=True)
+    s = arr[:, :-1].sum(axis=1)
+    if np.any(s > 1 + SUM_TOL):
+        raise InstanceError(b.where(key), "composition above 100 %", f"{s.max():.6g}",
+                            expected="element fractions summing to at most 1")
+    arr[:, -1] = np.clip(1.0 - s, 0.0, None)
+    return arr
+
+
+def table(b, ref: dict, label: str = "compositions") -> dict[str, np.ndarray]:
+    """Named compositions from a CSV table (read inside the instance folder only)."""
+    for k in ref:
+        if k not in COMPOSITION_TABLE_KEYS:
+            b.err(f"{label}.{k}", "unknown key in a composition table reference",
+                  expected=f"one of {sorted(COMPOSITION_TABLE_KEYS)}")
+    if "source" in ref:
+        check_source(b, f"{label}.source", ref["source"])
+    index = ref.get("index", "name")
+    try:
+        df, path = b.ctx.csv(ref["file"], f"{label}.file")
+        df = _table_columns(b, df, path, index, with_source="source" not in ref)
+    except InstanceError as e:
+        b.errors.append(e)
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for i, row in enumerate(df.to_dict("records")):
+        name = row[index]
+        try:
+            if checks.bad_name(name):
+                raise checks.name_error(f"{path}: row {i + 1}, column '{index}'", "a composition name", name)
+            if name in out:
+                raise InstanceError(path, f"composition '{name}' is given twice", name,
+                                    expected="one row per composition")
+            _row_source(b, path, name, ref.get("source", row.get("source")))
+            out[str(name)] = _row_composition(b, path, name, row)
+        except InstanceError as e:
+            b.errors.append(e)
+    if not out and not b.errors:
+        b.errors.append(InstanceError(path, "the composition table has no rows",
+                                      expected="one row per composition"))
+    return out
+
+
+def _table_columns(b, df, path: str, index: str, *, with_source: bool):
+    """The table with its index column read as text; missing or unknown columns refused."""
+    need = [index, *b.elements] + (["source"] if with_source else [])
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InstanceError(path, f"composition table: column{'s' if len(missing) > 1 else ''} "
+                            f"{', '.join(repr(c) for c in missing)} missing", list(df.columns),
+                            expected=f"columns {need} (one row per composition, one column per element)")
+    extra = [c for c in df.columns if c not in {index, *b.elements, *COMPOSITION_TABLE_COLUMNS}]
+    if extra:
+        raise InstanceError(path, f"composition table: unknown column{'s' if len(extra) > 1 else ''} "
+                            f"{', '.join(repr(c) for c in extra)}",
+                            expected=f"'{index}', one column per tracked element {b.elements}, "
+                            f"{' and '.join(repr(c) for c in COMPOSITION_TABLE_COLUMNS)}")
+    df = df.copy()
+    df[index] = [v if isinstance(v, str) else None if v != v else str(v) for v in df[index]]
+    return df
+
+
+def _row_source(b, path: str, name: str, sid: Any) -> None:
+    if sid is None or (isinstance(sid, float) and sid != sid) or str(sid).strip() == "":
+        raise InstanceError(path, f"composition '{name}' cites no source",
+                            expected="a source id from the sources table or 'estimate'")
+    if sid != "estimate" and str(sid) not in b.sources:
+        raise InstanceError(path, f"unknown source id for composition '{name}'", sid,
+                            expected="an id from the sources table or 'estimate'")
+
+
+def _row_composition(b, path: str, name: str, row: dict) -> np.ndarray:
+    """One row -> (T, C) mass fractions: each in [0, 1], summing to at most 1 (the rest 'other')."""
+    vals = np.zeros(len(b.elements))
+    for k, el in enumerate(b.elements):
+        raw = row[el]
+        v = _number(raw)
+        if not np.isfinite(v):
+            raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is not a number", raw,
+                                expected="a number in [0, 1] (write 0 for none)")
+        if not 0.0 <= v <= 1.0 + SUM_TOL:
+            raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is outside [0, 1]", raw,
+                                expected="a number in [0, 1]")
+        vals[k] = v
+    s = float(vals.sum())
+    if s > 1 + SUM_TOL:
+        raise InstanceError(path, f"composition '{name}' above 100 %", f"{s:.6g}",
+                            expected="element fractions summing to at most 1 (the rest is 'other')")
+    arr = np.zeros((b.T, b.C))
+    arr[:, :-1] = vals[None, :]
+    arr[:, -1] = max(1.0 - s, 0.0)
+    return arr
+
+
+def _number(raw: Any) -> float:
+    """A table cell as a float; NaN for text that is not a number, empty cells and booleans."""
+    if isinstance(raw, bool):
+        return np.nan
+    if isinstance(raw, (int, float, np.integer, np.floating)):
+        return float(raw)
+    try:
+        return float(str(raw).strip())
+    except ValueError:
+        return np.nan
