@@ -130,8 +130,25 @@ class Blend:
     allocation: np.ndarray
 
 
+class Axes:
+    """The model's axes derived from ``years`` and ``elements`` (shared by the System and the loader's
+    state): T years, C channels (the tracked elements and ``other``)."""
+
+    @property
+    def channels(self) -> list[str]:
+        return [*self.elements, OTHER]
+
+    @property
+    def T(self) -> int:
+        return len(self.years)
+
+    @property
+    def C(self) -> int:
+        return len(self.elements) + 1
+
+
 @dataclass
-class System:
+class System(Axes):
     """An expanded, validated material system."""
 
     name: str
@@ -162,18 +179,7 @@ class System:
     _stock_plan: Any = field(default=None, init=False, repr=False, compare=False)  # circopt.stocks
     _indicators: dict | None = field(default=None, init=False, repr=False, compare=False)  # circopt.indicators
 
-    # ---- derived views -------------------------------------------------------------
-    @property
-    def channels(self) -> list[str]:
-        return [*self.elements, OTHER]
-
-    @property
-    def T(self) -> int:
-        return len(self.years)
-
-    @property
-    def C(self) -> int:
-        return len(self.elements) + 1
+    # ---- derived views (T, C, channels: from Axes) -----------------------------------
 
     def node_id(self, name: str) -> int:
         for i, n in enumerate(self.nodes):

@@ -114,7 +114,7 @@ def transfer_coefficients(b, spec: Any, key: str, index: dict) -> np.ndarray | s
     out = np.zeros((b.T, b.C))
     if isinstance(spec, dict) and "file" not in spec and set(map(str, spec)) <= {*b.elements, "default", OTHER}:
         default = spec.get("default")
-        for ci, ch in enumerate(b.channels()):
+        for ci, ch in enumerate(b.channels):
             v = spec.get(ch, default)
             if v is None:
                 raise InstanceError(b.where(key), f"no transfer coefficient for '{ch}'",
@@ -153,7 +153,7 @@ def node_process(b, nid, node: Node, spec, key):
         if np.any(dev > SUM_TOL):
             t, c = np.unravel_index(int(np.argmax(dev)), dev.shape)
             raise InstanceError(b.where(f"{key}.to"), "transfer coefficients do not sum to 1 for "
-                                f"'{b.channels()[c]}' in {int(b.years[t])}", f"{s[t, c]:.12g}",
+                                f"'{b.channels[c]}' in {int(b.years[t])}", f"{s[t, c]:.12g}",
                                 expected=f"1 within {SUM_TOL} (or mark one output 'rest')")
     targets_ok = {ref: expand.ref(b, ref, nid, f"{key}.to") for ref in tcs}
     if any(t is None for t in targets_ok.values()):

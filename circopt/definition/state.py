@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import InstanceError, InstanceErrors
-from ..system import OTHER, Blend, Edge, Node
+from ..system import Axes, Blend, Edge, Node
 from .files import InstanceFiles
 from .params import Params
 from .schema import DEPRECATED
 
 
 @dataclass
-class Loading:
+class Loading(Axes):
     doc: dict
     folder: Path
     yml: str  # the instance file as named in messages
@@ -51,17 +51,6 @@ class Loading:
 
     def __post_init__(self):
         self.files = self.files or InstanceFiles(self.folder)
-
-    @property
-    def T(self) -> int:
-        return len(self.years)
-
-    @property
-    def C(self) -> int:
-        return len(self.elements) + 1
-
-    def channels(self) -> list[str]:
-        return [*self.elements, OTHER]
 
     def where(self, key: str) -> str:
         return f"{self.yml}: {key}"
