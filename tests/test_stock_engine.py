@@ -81,7 +81,7 @@ def test_stages_agree_with_year_by_year(instance):
     assert stages is not None  # no stock returns to itself within a year here
     series = sim._source_series(s, None, sh)
     b = net.source_constants(series)
-    f1, _, (levels, outflows) = sim._by_stage(net, plan, plan.hist_inflow.copy(), b, stages)
+    f1, _, (levels, outflows) = sim._by_stage(net, plan, plan.hist_inflow.copy(), b.copy(), stages)  # b is consumed
     inflow2 = plan.hist_inflow.copy()
     f2, _ = sim._year_by_year(net, plan, inflow2, b)
     assert np.max(np.abs(f1 - f2)) <= 1e-12 * np.abs(f2).max()
