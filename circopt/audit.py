@@ -104,8 +104,8 @@ def _axes(s: System, pulse: bool) -> _Axes:
     row[keep] = np.arange(len(keep))
     given, following = [], []
     for i, n in enumerate(s.nodes):
-        if n.kind == "source" and not (n.free or "driven_by" in n.meta):
-            (following if "follows" in n.meta else given).append(i)
+        if n.kind == "source" and not (n.free or n.driven_by is not None):
+            (following if n.follows is not None else given).append(i)
     frac = np.zeros((N, T))
     for e in s.edges:
         if s.nodes[e.source].kind == "source":
@@ -194,8 +194,8 @@ def _following_source(s: System, ax: _Axes, i: int, flows: np.ndarray, inflow: n
     """A following source's 'inflow': what it must send, ratio x what goes through the followed
     node (nothing in a traced pulse). Sources are taken in order: one may follow another."""
     row, n = ax.row, s.nodes[i]
-    f = n.meta["follows"]
+    f = n.follows
     through = (outflow[:, row[f]] if s.nodes[f].kind == "source" else
                inflow[:, row[f]] if row[f] >= 0 else flows[:, s.in_edges(f), :].sum(axis=1))
-    amount = 0.0 if pulse else n.meta["ratio"] * through.sum(axis=1)
+    amount = 0.0 if pulse else np.broadcast_to(n.ratio, (s.T,))[years] * through.sum(axis=1)
     inflow[:, row[i]] = (amount * ax.frac[i, years])[:, None] * n.composition[years]

@@ -113,7 +113,7 @@ def edge_kind(system: System, e) -> str:
     if e.rule != "source":
         return e.rule
     src = system.nodes[e.source]
-    if "follows" in src.meta:
+    if src.follows is not None:
         return "pickup"
     return "free" if src.free else "exogenous"
 
@@ -141,8 +141,8 @@ def flow_rules(system: System, stocks: list[int] | None = None) -> FlowRules:
                            float).reshape(-1, T, C)
     pickup_edges = np.flatnonzero(kind == "pickup")
     pick_nodes = [system.nodes[system.edges[e].source] for e in pickup_edges.tolist()]
-    pickup_ratio = np.array([np.broadcast_to(n.meta["ratio"], (T,)) for n in pick_nodes], float).reshape(-1, T)
-    followed = [list(system.followed_edges(n.meta["follows"])) for n in pick_nodes]
+    pickup_ratio = np.array([np.broadcast_to(n.ratio, (T,)) for n in pick_nodes], float).reshape(-1, T)
+    followed = [list(system.followed_edges(n.follows)) for n in pick_nodes]
     pr, pc = [], []
     for eid in np.flatnonzero(np.isin(kind, SHARES_OF_INPUT)).tolist():
         ins = system.in_edges(int(source[eid]))

@@ -136,7 +136,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
 def _source_series(system: System, pulse: dict | None, sh: Shares) -> dict[int, np.ndarray]:
     out = {}
     for i, n in enumerate(system.nodes):
-        if n.kind != "source" or "follows" in n.meta:
+        if n.kind != "source" or n.follows is not None:
             continue
         if n.free:
             amount = (sh.free_amount or {}).get(i)
@@ -210,7 +210,7 @@ def _by_stage(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, s
                 levels, before = lv[:, H:], bf[:, H:]
             else:
                 levels[which], before[which] = lv[:, H:], bf[:, H:]
-    before += plan.age0("pdf")[:, H:, None] * inflow_ext[:, H:]  # the whole outflow
+    before += net.age0[:, :, None] * inflow_ext[:, H:]  # the whole outflow
     return flows, lambdas, (levels, before)
 
 
@@ -295,11 +295,15 @@ class _SameYear:
         def template(s: System) -> _SameYear:
             net = cls(s, None, plan, None, flow_rules(s, plan.stocks))
             net.stock_stages()
+            if not (net.rules.kind[net.pair_rows] == "route").any():  # coefficients without decisions
+                net.coef = net.rules.pair_coef(np.zeros((len(s.edges), s.T)), net.age0).reshape(s.T, -1)
             return net
 
-        net = copy.copy(derived(system, "same_year", template))
+        tpl = derived(system, "same_year", template)
+        net = copy.copy(tpl)
         net.sh, net.pulse = sh, pulse
-        net.coef = net.rules.pair_coef(sh.route, net.age0).reshape(system.T, -1)
+        if tpl.coef is None:  # route shares enter the coefficients
+            net.coef = net.rules.pair_coef(sh.route, net.age0).reshape(system.T, -1)
         return net
 
     # ---- constants and stocks -----------------------------------------------------------
@@ -335,8 +339,7 @@ class _SameYear:
         """``(len(which), Tq, C)``: what enters the stocks ``which``, from flows ``(Tq, E, C)``."""
         Tq, E, C = flows.shape
         if self.one_in:  # one edge into each stock: a gather
-            got = np.take(flows, self.inc.indices[which], axis=1)  # (Tq, n, C)
-            return np.ascontiguousarray(got.transpose(1, 0, 2))
+            return flows.transpose(1, 0, 2)[self.inc.indices[which]]  # (n, Tq, C)
         inc = self.inc[which]
         edges = np.unique(inc.indices)
         sub = flows[:, edges, :].transpose(1, 0, 2).reshape(len(edges), Tq * C)
@@ -506,6 +509,8 @@ class _SameYear:
                own: bool) -> np.ndarray:
         """Level by level: an edge's flow from the flows of lower levels (its inputs), every year
         at once: the pair terms (coefficient x input), plus the blend terms ``extra``."""
+        if not levels and extra is None:  # nothing to add: the flows are the constants (read only)
+            return rhs
         x = rhs if own else rhs.copy()  # (q, n)
         q, n = x.shape
         coef = self.coef if q == self.system.T and np.array_equal(ts, np.arange(q)) else self.coef[ts]

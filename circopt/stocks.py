@@ -262,29 +262,24 @@ class StockPlan:
                 continue
             row = np.searchsorted(self.flat, g[0])
             kerns = [self._kernel(kind, row) for kind in kinds]
-            x = np.ascontiguousarray(inflow_ext[g].transpose(0, 2, 1))  # (n, C, L)
-            if (x.shape[0] * x.shape[1] > FEW_SERIES and L <= TOEPLITZ_MAX
+            C = inflow_ext.shape[2]
+            if (len(g) * C > FEW_SERIES and L <= TOEPLITZ_MAX
                     and max(support(k) for k in kerns) > DIRECT_SUPPORT_MAX):
                 key = (kinds, b"".join(k.tobytes() for k in kerns))
                 if key not in self._matrices:  # one matrix per kernel, kept with the plan
                     self._matrices[key] = np.stack([convolution_matrix(k, L).T for k in kerns])
-                x2 = x.reshape(-1, L)
+                sr, cr = np.repeat(g, C), np.tile(np.arange(C), len(g))
+                x2 = inflow_ext[sr, :, cr]  # (n*C, L): one series per stock and channel
                 live = np.flatnonzero(x2.any(axis=1))  # empty series (an absent element) stay 0
                 xl = x2 if len(live) == len(x2) else x2[live]
-                ys = []
-                for m in self._matrices[key]:
-                    y2 = np.zeros((len(x2), L))
-                    y2[live] = triangular_product(xl, m)
-                    ys.append(y2.reshape(x.shape))
-            else:
-                ys = causal_convolve(x, kerns)
-            at = pos[g]
-            whole = len(at) == len(which) and bool((np.diff(at) == 1).all()) and (not len(at) or at[0] == 0)
+                rows, chans = pos[sr[live]], cr[live]
+                for out, m in zip(outs, self._matrices[key]):
+                    out[rows, :, chans] = triangular_product(xl, m)
+                continue
+            x = np.ascontiguousarray(inflow_ext[g].transpose(0, 2, 1))  # (n, C, L)
+            ys = causal_convolve(x, kerns)
             for out, y in zip(outs, ys):
-                if whole:  # a plain (strided) copy, not a fancy-indexed one
-                    out[...] = y.transpose(0, 2, 1)
-                else:
-                    out[at] = y.transpose(0, 2, 1)
+                out[pos[g]] = y.transpose(0, 2, 1)
         for s in self.by_cohort[pos[self.by_cohort] >= 0]:
             for out, kind in zip(outs, kinds):
                 out[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]

@@ -112,7 +112,7 @@ def classify(b) -> None:
                         stack.append(s.edges[e].target)
         # a source following a node whose input a decision changes follows the decision too
         for e in follows:
-            f = s.nodes[e.source].meta["follows"]
+            f = s.nodes[e.source].follows
             if not var_edge[e.id] and (var_node[f] or (s.nodes[f].kind == "source"
                                                      and any(var_edge[o] for o in s.out_edges(f)))):
                 var_edge[e.id] = True

@@ -112,7 +112,7 @@ def _with_driven_series(s: System, flows: np.ndarray) -> System:
     ``Result``'s audit reads ``node.series``, so without this the audit would report the
     source's whole outflow as an imbalance. A shallow copy: the caller's System is untouched.
     """
-    driven = [i for i, n in enumerate(s.nodes) if n.kind == "source" and "driven_by" in n.meta]
+    driven = [i for i, n in enumerate(s.nodes) if n.kind == "source" and n.driven_by is not None]
     if not driven:
         return s
     nodes = list(s.nodes)
