@@ -128,7 +128,7 @@ def test_table_kind_of_each_edge_comes_from_its_rule(every_rule):
     name = {e.id: f"{s.nodes[e.source].name}>{s.nodes[e.target].name}" for e in s.edges}
     assert {name[e]: (r.kind[e], r.table_kind[e]) for e in name} == RULE_AND_TABLE_KIND
     assert {rule for rule, _ in RULE_AND_TABLE_KIND.values()} == set(KINDS)  # the network has every rule
-    assert [table_kind(r.kind[e]) for e in name] == r.table_kind.tolist() == table_kinds(s)
+    assert [table_kind(r.kind[e]) for e in name] == r.table_kind.tolist() == list(table_kinds(s))
 
 
 def test_decisions_table_and_lp_columns_follow_the_table_kind(every_rule):
