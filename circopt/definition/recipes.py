@@ -83,15 +83,14 @@ def _base(b, of: Any, key: str, sdoc: dict) -> CompositionTable | None:
         b.err(key, "required key missing",
               expected="the name of a composition table {file, index, source} whose compositions the recipe mixes")
         return None
-    if isinstance(of, str) and of in b.tables:
-        return b.tables[of]
     spec = sdoc.get(of) if isinstance(of, str) else None
     if isinstance(spec, dict) and "file" in spec and "composition" not in spec:
-        return None  # the table itself was refused: its problems are reported already
+        return b.tables.get(of)  # None: the table itself was refused, its problems are reported already
     tables = [k for k, v in sdoc.items() if isinstance(v, dict) and "file" in v and "composition" not in v]
-    what = ("a recipe" if isinstance(spec, dict) and "recipe" in spec else
-            "a composition written inline" if spec is not None else "no composition")
-    b.err(key, f"not a composition table ({what})", of,
+    problem = ("unknown composition table" if spec is None else
+               f"names {'a recipe' if isinstance(spec, dict) and 'recipe' in spec else 'a composition'}, "
+               "not a composition table")
+    b.err(key, problem, of,
           expected=f"the name of a composition table {{file, index, source}} under 'compositions': one of {tables}")
     return None
 
