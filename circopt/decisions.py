@@ -64,10 +64,11 @@ class Decisions:
     def from_flows(cls, system: System, flows: np.ndarray, allocation: dict[int, np.ndarray],
                    capacity: dict | None = None) -> Decisions:
         """Routes, blend inputs and supplies read off ``flows`` (T, E, C); allocations given."""
-        tot = flows.sum(axis=2)
-        route = {e.id: tot[:, e.id].copy() for e in system.edges if e.rule == "route"}
-        b_in = {b: tot[:, bl.inputs].T.copy() for b, bl in enumerate(system.blends)}
-        supply = {e.source: tot[:, e.id].copy() for e in system.edges
+        tot = _edge_totals(system, flows)
+        route = {e.id: tot[e.id].copy() for e in system.edges if e.rule == "route"}
+        b_in = {b: np.array([tot[i] for i in bl.inputs]).reshape(len(bl.inputs), -1)
+                for b, bl in enumerate(system.blends)}
+        supply = {e.source: tot[e.id].copy() for e in system.edges
                   if e.rule == "source" and system.nodes[e.source].free}
         return cls(years=np.asarray(system.years).copy(), route=route, allocation=dict(allocation),
                    blend_input=b_in, supply=supply, capacity=dict(capacity or {}))
@@ -331,14 +332,26 @@ def _label(system: System, kind: str, k) -> str:
     return system.nodes[system.blends[k].node].name
 
 
+def _edge_totals(system: System, flows: np.ndarray) -> dict[int, np.ndarray]:
+    """Edge id -> (T,) total over channels, for the edges a decision record reads (routes, blend
+    inputs, free sources' edges) only: a simulation of many stocks has few decisions."""
+    need = {e.id for e in system.edges if e.rule == "route"
+            or (e.rule == "source" and system.nodes[e.source].free)}
+    for bl in system.blends:
+        need.update(bl.inputs)
+    idx = np.array(sorted(need), int)
+    sub = flows[:, idx, :].sum(axis=2) if idx.size else np.zeros((flows.shape[0], 0))
+    return {int(e): sub[:, k] for k, e in enumerate(idx)}
+
+
 def simulated(system: System, flows: np.ndarray, shares, lambdas, pulse: bool = False) -> Decisions:
     """The decisions a simulation took: offers as taken (scaled by each output's factor), free
     inputs' supply (made up shortfalls in the baseline, given masses when imposed, nothing in a
     traced pulse)."""
-    tot = flows.sum(axis=2)
+    tot = _edge_totals(system, flows)
     alloc = {}
     for b, bl in enumerate(system.blends):
-        tot_in = tot[:, bl.inputs].T  # (n_in, T)
+        tot_in = np.array([tot[i] for i in bl.inputs]).reshape(len(bl.inputs), -1)  # (n_in, T)
         free = np.array([system.nodes[system.edges[e].source].free for e in bl.inputs], bool)
         x = lambdas[b][None, :, :] * shares.allocation[b] * tot_in[:, None, :]
         x[free] = 0.0

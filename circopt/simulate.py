@@ -112,8 +112,9 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
         rec = as_decisions(system, decisions)
         shares = rec.shares(system)
     sh = shares or baseline_shares(system)
-    flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
-    res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)
+    flows, inflow_ext, lambdas, notes, stock_parts = _run(system, sh, pulse)
+    res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None,
+                            stock_parts=stock_parts)
     stock_tot = channel_total(res.stock_array)
     if not np.all(np.isfinite(stock_tot)) or np.any(np.abs(stock_tot) > MAX_VALUE):
         s_, t = np.unravel_index(int(np.argmax(~np.isfinite(stock_tot) | (np.abs(stock_tot) > MAX_VALUE))),
@@ -172,9 +173,9 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     b_src = net.source_constants(series)
     stages = net.stock_stages()
     if stages is None:
-        flows, lambdas = _year_by_year(net, plan, inflow_ext, b_src)
+        (flows, lambdas), stock_parts = _year_by_year(net, plan, inflow_ext, b_src), None
     else:
-        flows, lambdas = _by_stage(net, plan, inflow_ext, b_src, stages)
+        flows, lambdas, stock_parts = _by_stage(net, plan, inflow_ext, b_src, stages)
     if pulse is None:
         _check_blend_outcomes(system, sh, lambdas, flows, notes)
     _refuse_huge(system, flows)
@@ -183,13 +184,16 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         t = int(np.argmin(flows[:, e, c]))
         raise SimulationError(f"negative flow {flows[t, e, c]:.6g} on {system.edge_name(e)} "
                               f"({system.channels[c]}) in {int(system.years[t])}")
-    return flows, inflow_ext, lambdas, notes
+    return flows, inflow_ext, lambdas, notes, stock_parts
 
 
 def _by_stage(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, stages: np.ndarray):
-    """All years at once, stage by stage; a last solve with every stock's outflow known."""
-    T = net.system.T
-    before = np.zeros((len(plan.stocks), T, net.system.C))  # outflow of earlier cohorts, model years
+    """All years at once, stage by stage; a last solve with every stock's outflow known. Also
+    returns the stocks' levels and outflows in model years (one convolution per stage gives a
+    stock's level and the outflow of its earlier cohorts; the age-0 part comes from its inflow)."""
+    T, C, H = net.system.T, net.system.C, plan.H
+    before = np.zeros((len(plan.stocks), T, C))  # outflow of earlier cohorts, model years
+    levels = np.zeros((len(plan.stocks), T, C))
     years = np.arange(T)
     n_stages = int(stages.max()) + 1 if stages.size else 0
     for p in range(n_stages + 1):
@@ -197,10 +201,12 @@ def _by_stage(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, s
         which = np.flatnonzero(stages == p) if p < n_stages else np.arange(len(plan.stocks))
         b = b_src if p == 0 else net.with_stock_constants(b_src, before)
         flows = net.solve(years, b, lambdas, only=which if p < n_stages else None)
-        inflow_ext[which, plan.H:] = net.stock_inflow(flows, which)
+        inflow_ext[which, H:] = net.stock_inflow(flows, which)
         if p < n_stages:
-            before[which] = plan.outflows_before(inflow_ext, which)[:, plan.H:]
-    return flows, lambdas
+            lv, bf = plan.levels_and_before(inflow_ext, which)
+            levels[which], before[which] = lv[:, H:], bf[:, H:]
+    before += plan.age0("pdf")[:, H:, None] * inflow_ext[:, H:]  # the whole outflow
+    return flows, lambdas, (levels, before)
 
 
 def _year_by_year(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray):

@@ -153,7 +153,7 @@ def constants(b) -> None:
                      nodes=s.nodes, edges=sub_edges, blends=[], timing=s.timing)
         sub._stock_plan = b.plan  # same nodes, same kernels
         sh = Shares(route=np.full((len(const), T), np.nan), allocation=[])
-        f_c, _, _, notes = _run(sub, sh, None)
+        f_c, _, _, notes, _ = _run(sub, sh, None)
         flows[:, [e.id for e in const], :] = f_c
         b.notes.extend(notes)
     # history cohorts' outflow of stocks whose outflow a decision changes
