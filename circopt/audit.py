@@ -92,7 +92,7 @@ class _Axes:
     inflow: _Gather  # a node's in-edges; a source's need (given) or out-edges (decided amount)
     outflow: _Gather
     conv: np.ndarray  # (K,) a stock's column, else the zero column
-    is_stock: np.ndarray  # (1, K, 1) 1.0 on stock rows
+    is_stock: np.ndarray  # (K*C,) 1.0 on stock rows
     following: list[int]
     frac: np.ndarray  # (N, T): the share of a source's amount its edges carry
 
@@ -127,8 +127,9 @@ def _axes(s: System, pulse: bool) -> _Axes:
     stocks = stock_plan(s).stocks
     conv = np.full(len(keep), zero)
     conv[row[stocks]] = E + 1 + G + np.arange(len(stocks))
-    is_stock = np.zeros((1, len(keep), 1))
-    is_stock[0, row[stocks], 0] = 1.0
+    is_stock = np.zeros((len(keep), C))  # flat over (node, channel): a plain row broadcast
+    is_stock[row[stocks]] = 1.0
+    is_stock = is_stock.ravel()
     return _Axes(row=row, names=[s.nodes[i].name for i in keep], given=np.array(given, int), need=need,
                  inflow=_Gather.of(ins, zero, E, C), outflow=_Gather.of(outs, zero, E, C), conv=conv,
                  is_stock=is_stock, following=following, frac=frac)
@@ -168,7 +169,7 @@ def _years(s: System, ax: _Axes, flows: np.ndarray, conv_outflow: np.ndarray, pu
         _following_source(s, ax, i, cols[:, :E], inflow, outflow, pulse, slice(t0, t0 + T))
     change = np.take(cols, ax.conv, axis=1)  # a stock's outflow by convolution
     np.subtract(inflow, change, out=change)
-    change *= ax.is_stock  # a stock's change: inflow - convolved outflow; 0 elsewhere
+    change.reshape(T, -1)[...] *= ax.is_stock  # a stock's change: inflow - convolved outflow; 0 elsewhere
     imb = np.subtract(inflow, outflow)
     imb -= change
     for a in (inflow, outflow, change, imb):  # 'other' -> the total over channels

@@ -116,8 +116,10 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
     flows, inflow_ext, lambdas, notes, stock_parts = _run(system, sh, pulse)
     res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None,
                             stock_parts=stock_parts)
-    stock_tot = channel_total(res.stock_array)
-    if not np.all(np.isfinite(stock_tot)) or np.any(np.abs(stock_tot) > MAX_VALUE):
+    st = res.stock_array
+    big = max(float(st.max()), -float(st.min())) * st.shape[2] if st.size else 0.0
+    stock_tot = channel_total(st) if not big <= MAX_VALUE else None  # NaN: not <=
+    if stock_tot is not None and (not np.all(np.isfinite(stock_tot)) or np.any(np.abs(stock_tot) > MAX_VALUE)):
         s_, t = np.unravel_index(int(np.argmax(~np.isfinite(stock_tot) | (np.abs(stock_tot) > MAX_VALUE))),
                                  stock_tot.shape)
         raise SimulationError(f"the stock of {system.nodes[stock_plan(system).stocks[s_]].name} in "
@@ -178,8 +180,9 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         flows, lambdas, stock_parts = _by_stage(net, plan, inflow_ext, b_src, stages)
     if pulse is None:
         _check_blend_outcomes(system, sh, lambdas, flows, notes)
-    _refuse_huge(system, flows)
-    if flows.size and flows.min() < -1e-9 * max(1.0, float(flows.max()), -float(flows.min())):
+    lo, hi = (float(flows.min()), float(flows.max())) if flows.size else (0.0, 0.0)
+    _refuse_huge(system, flows, lo, hi)
+    if lo < -1e-9 * max(1.0, hi, -lo):
         e, c = np.unravel_index(int(np.argmin(flows.min(axis=0))), (E, C))
         t = int(np.argmin(flows[:, e, c]))
         raise SimulationError(f"negative flow {flows[t, e, c]:.6g} on {system.edge_name(e)} "
@@ -624,13 +627,16 @@ def _longest_path(rows: np.ndarray, cols: np.ndarray, gain: np.ndarray, N: int) 
 MAX_VALUE = 1e300
 
 
-def _refuse_huge(system: System, flows: np.ndarray) -> None:
-    """Non-finite or astronomically large flows (or totals over channels) are refused."""
+def _refuse_huge(system: System, flows: np.ndarray, lo: float, hi: float) -> None:
+    """Non-finite or astronomically large flows (or totals over channels) are refused (``lo``,
+    ``hi``: the smallest and largest flow)."""
     from .result import channel_total
 
+    if not flows.size or max(hi, -lo) * flows.shape[2] <= MAX_VALUE:
+        return  # no total can be beyond it either (also False for NaN)
     tot = channel_total(flows)
-    if not flows.size or max(float(flows.max()), -float(flows.min()), float(np.abs(tot).max())) <= MAX_VALUE:
-        return  # also False for NaN
+    if max(hi, -lo, float(np.abs(tot).max())) <= MAX_VALUE:
+        return
     huge = (~np.isfinite(flows) | (np.abs(flows) > MAX_VALUE)).any(axis=2)
     bad = ~np.isfinite(tot) | (np.abs(tot) > MAX_VALUE) | huge
     if bad.any():
