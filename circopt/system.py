@@ -14,9 +14,10 @@ the total by construction. Tables report the tracked elements and ``total``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -33,6 +34,8 @@ EXPORTED = "exported"
 BOUNDARIES = ("domestic", "global")
 OTHER = "other"
 TOTAL = "total"
+
+_V = TypeVar("_V")
 
 
 @dataclass
@@ -147,9 +150,11 @@ class Axes:
         return len(self.elements) + 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class System(Axes):
-    """An expanded, validated material system."""
+    """An expanded, validated material system. Frozen: the loader hands it down complete and
+    nothing below it changes a field (assignment raises :class:`dataclasses.FrozenInstanceError`);
+    a variant is a new System, ``dataclasses.replace(system, nodes=...)``, with its own caches."""
 
     name: str
     description: str
@@ -174,10 +179,8 @@ class System(Axes):
     notes: list[str] = field(default_factory=list)  # load-time warnings (e.g. magnitude range), listed by check
     comp_known: np.ndarray | None = None  # (n_edges,) bool: composition independent of decisions
     edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known
-    # caches of derived views (not part of the definition; reset by dataclasses.replace)
-    _inc_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
-    _stock_plan: Any = field(default=None, init=False, repr=False, compare=False)  # circopt.stocks
-    _indicators: dict | None = field(default=None, init=False, repr=False, compare=False)  # circopt.indicators
+    # derived views (not part of the definition), by key: see :meth:`cached`
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ---- derived views (T, C, channels: from Axes) -----------------------------------
 
@@ -198,17 +201,26 @@ class System(Axes):
         the node's inflows, or, for a source (e.g. a free one), what it supplies."""
         return self.out_edges(node) if self.nodes[node].kind == "source" else self.in_edges(node)
 
-    def _incidence(self):
-        cache = self._inc_cache
-        if cache is None or cache[2] != len(self.edges):
-            ins = [[] for _ in self.nodes]
-            outs = [[] for _ in self.nodes]
-            for e in self.edges:
-                ins[e.target].append(e.id)
-                outs[e.source].append(e.id)
-            cache = (ins, outs, len(self.edges))
-            self._inc_cache = cache
-        return cache
+    def cached(self, key: str, build: Callable[[], _V]) -> _V:
+        """The derived view ``key`` of this System (``build()`` the first time). The views are
+        this System's own: ``dataclasses.replace`` gives a System with an empty cache."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = build()
+            return value
+
+    def _incidence(self) -> tuple[list[list[int]], list[list[int]]]:
+        inc = self._cache.get("incidence")  # the engines ask often: no call on the hit
+        return inc if inc is not None else self.cached("incidence", self._build_incidence)
+
+    def _build_incidence(self) -> tuple[list[list[int]], list[list[int]]]:
+        ins: list[list[int]] = [[] for _ in self.nodes]
+        outs: list[list[int]] = [[] for _ in self.nodes]
+        for e in self.edges:
+            ins[e.target].append(e.id)
+            outs[e.source].append(e.id)
+        return ins, outs
 
     def edge_name(self, e: int) -> str:
         ed = self.edges[e]
