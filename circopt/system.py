@@ -38,7 +38,7 @@ TOTAL = "total"
 _V = TypeVar("_V")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Node:
     """One expanded node. ``family`` is the name declared in the instance, ``index`` its
     position in the family's dimensions (e.g. ``{"life": 2}``), ``name`` the display name."""
@@ -83,7 +83,7 @@ class Node:
         return MappingProxyType(out)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Edge:
     """A directed stream between two expanded nodes.
 
@@ -111,7 +111,7 @@ class Edge:
     where: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class BlendOutput:
     """One output of a blend: its edge, demand and composition window (it carries what its inputs bring)."""
 
@@ -122,7 +122,7 @@ class BlendOutput:
     window_hi: np.ndarray  # (T, C) max mass fraction per channel (1 if none)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Blend:
     node: int
     inputs: list[int]  # incoming edge ids

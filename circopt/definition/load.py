@@ -145,8 +145,10 @@ def _nodes(b: Loading, nodes_doc: dict) -> None:
 def _derive(b: Loading, system: System) -> System:
     """Derived data (blend allocations, driven sources, known compositions) stored on the
     System before it is handed down (a new System), and the structural facts checked against it."""
-    errors = derive.blend_allocations(system, b.alloc_specs) + derive.driven_sources(system)
-    errors += network.check_structure(system)
+    blends, errors = derive.blend_allocations(system, b.alloc_specs)
+    nodes, driven_errors = derive.driven_sources(system)
+    system = dataclasses.replace(system, nodes=nodes, blends=blends)
+    errors += driven_errors + network.check_structure(system)
     b.errors.extend(errors)
     if errors:  # compositions are propagated over a sound network only
         return system
