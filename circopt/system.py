@@ -124,13 +124,27 @@ class BlendOutput:
 
 @dataclass(frozen=True)
 class Blend:
+    """A blend node's inputs, outputs and baseline allocation. ``outputs`` is kept as a tuple;
+    ``inputs`` stays a list, as the engines index arrays with it (a tuple would index dimensions)."""
+
     node: int
     inputs: list[int]  # incoming edge ids
-    outputs: list[BlendOutput]
+    outputs: tuple[BlendOutput, ...]
     surplus_edge: int | None
     #: (n_in, n_out, T) baseline: a non-free input's share of its mass offered to output j; a free
     #: input's share of output j's shortfall to its demand that it makes up (simulation)
     allocation: np.ndarray
+
+    def __post_init__(self):
+        _as_tuples(self, "outputs")
+
+
+def _as_tuples(record, *names: str) -> None:
+    """Store the sequences ``names`` of a frozen record as tuples (the record owns them)."""
+    for name in names:
+        value = getattr(record, name)
+        if not isinstance(value, tuple):
+            object.__setattr__(record, name, tuple(value))
 
 
 class Axes:
@@ -161,9 +175,9 @@ class System(Axes):
     unit: str
     years: np.ndarray  # (T,) int
     elements: list[str]  # tracked elements
-    nodes: list[Node]
-    edges: list[Edge]
-    blends: list[Blend]
+    nodes: tuple[Node, ...]  # lists given are kept as tuples (nodes, edges, blends)
+    edges: tuple[Edge, ...]
+    blends: tuple[Blend, ...]
     timing: str = "end"
     dimensions: dict[str, list] = field(default_factory=dict)
     scenario: str | None = None
@@ -181,6 +195,9 @@ class System(Axes):
     edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known
     # derived views (not part of the definition), by key: see :meth:`cached`
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _as_tuples(self, "nodes", "edges", "blends")
 
     # ---- derived views (T, C, channels: from Axes) -----------------------------------
 
