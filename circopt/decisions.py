@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InstanceError
+from .flowrules import table_kinds
 from .system import System
 
 COLUMNS = ["year", "node", "decision", "kind", "share", "value", "input"]
@@ -64,11 +65,11 @@ class Decisions:
     def from_flows(cls, system: System, flows: np.ndarray, allocation: dict[int, np.ndarray],
                    capacity: dict | None = None) -> Decisions:
         """Routes, blend inputs and supplies read off ``flows`` (T, E, C); allocations given."""
-        tot = flows.sum(axis=2)
-        route = {e.id: tot[:, e.id].copy() for e in system.edges if e.rule == "route"}
-        b_in = {b: tot[:, bl.inputs].T.copy() for b, bl in enumerate(system.blends)}
-        supply = {e.source: tot[:, e.id].copy() for e in system.edges
-                  if e.rule == "source" and system.nodes[e.source].free}
+        tot, kinds = _edge_totals(system, flows), table_kinds(system)
+        route = {e.id: tot[e.id].copy() for e in system.edges if kinds[e.id] == "route"}
+        b_in = {b: np.array([tot[i] for i in bl.inputs]).reshape(len(bl.inputs), -1)
+                for b, bl in enumerate(system.blends)}
+        supply = {e.source: tot[e.id].copy() for e in system.edges if kinds[e.id] == "supply"}
         return cls(years=np.asarray(system.years).copy(), route=route, allocation=dict(allocation),
                    blend_input=b_in, supply=supply, capacity=dict(capacity or {}))
 
@@ -127,7 +128,7 @@ class Decisions:
 
     def _complete(self, system: System, where: str) -> None:
         """Every decision present for every year (a free input's mass is the sum of what it supplies)."""
-        gaps = []
+        gaps, kinds = [], table_kinds(system)
         for e, arr in self.route.items():
             if np.isnan(arr).any():
                 gaps.append(f"route {system.edge_name(e)}")
@@ -136,7 +137,7 @@ class Decisions:
             for i, e_in in enumerate(bl.inputs):
                 if np.isnan(a[i]).any():
                     gaps.append(f"allocation {system.edge_name(e_in)} to some output")
-                if system.nodes[system.edges[e_in].source].free:
+                if kinds[e_in] == "supply":
                     bi_[i] = np.nan_to_num(a[i]).sum(axis=0)
                 elif np.isnan(bi_[i]).any():
                     gaps.append(f"input mass of {system.edge_name(e_in)} (column 'input')")
@@ -176,13 +177,13 @@ class Decisions:
             sh = np.where(tot > 0, R / np.where(tot > 0, tot, 1.0), even)
             for k, e in enumerate(outs):
                 route[e] = sh[k]
-        alloc, free_alloc, free_amount = [], [], {}
+        alloc, free_alloc, free_amount, kinds = [], [], {}, table_kinds(system)
         for b, bl in enumerate(system.blends):
             x, xin = self.allocation[b], self.blend_input[b]
             a = base.allocation[b].copy()
             fa = np.zeros_like(x)
             for i, e_in in enumerate(bl.inputs):
-                if system.nodes[system.edges[e_in].source].free:
+                if kinds[e_in] == "supply":
                     fa[i] = x[i]
                     a[i] = 0.0
                 else:
@@ -232,7 +233,7 @@ class Decisions:
             raise DecisionsError("decisions", "the record's years are not the system's",
                                  f"{int(self.years[0])}-{int(self.years[-1])}",
                                  expected=f"{int(system.years[0])}-{int(system.years[-1])}")
-        routes = {e.id for e in system.edges if e.rule == "route"}
+        routes = {e for e, k in enumerate(table_kinds(system)) if k == "route"}
         shapes = {b: (len(bl.inputs), len(bl.outputs), system.T) for b, bl in enumerate(system.blends)}
         if set(self.route) != routes or {b: a.shape for b, a in self.allocation.items()} != shapes:
             raise DecisionsError("decisions", "the record's routes or blends are not the system's",
@@ -262,8 +263,9 @@ class Decisions:
                 for j, o in enumerate(bl.outputs):
                     part(bname, _alloc_label(src, o.name), "allocation", self.allocation[b][i, j],
                          self.blend_input[b][i])
+        kinds = table_kinds(system)
         for e in system.edges:
-            if e.rule == "source" and e.source in self.supply:
+            if kinds[e.id] == "supply" and e.source in self.supply:
                 part(system.nodes[e.source].name, "amount", "supply", self.supply[e.source], np.full(T, np.nan))
         for (node, label), v in self.capacity.items():
             part(node, label, "capacity", v, np.full(T, np.nan))
@@ -301,11 +303,11 @@ def _keys(system: System) -> _Keys:
                                  expected="node and output names that keep decisions apart")
         lookup[key] = val
 
-    for e in system.edges:
-        if e.rule == "route":
+    for e, kind in zip(system.edges, table_kinds(system)):
+        if kind == "route":
             route_edges.append(e.id)
             put(("route", system.nodes[e.source].name, e.label), e.id)
-        elif e.rule == "source" and system.nodes[e.source].free:
+        elif kind == "supply":
             free_nodes.append(e.source)
             put(("supply", system.nodes[e.source].name, "amount"), e.source)
     for b, bl in enumerate(system.blends):
@@ -331,15 +333,26 @@ def _label(system: System, kind: str, k) -> str:
     return system.nodes[system.blends[k].node].name
 
 
+def _edge_totals(system: System, flows: np.ndarray) -> dict[int, np.ndarray]:
+    """Edge id -> (T,) total over channels, for the edges a decision record reads (routes, blend
+    inputs, free sources' edges) only: a simulation of many stocks has few decisions."""
+    need = {e for e, k in enumerate(table_kinds(system)) if k in ("route", "supply")}
+    for bl in system.blends:
+        need.update(bl.inputs)
+    idx = np.array(sorted(need), int)
+    sub = flows[:, idx, :].sum(axis=2) if idx.size else np.zeros((flows.shape[0], 0))
+    return {int(e): sub[:, k] for k, e in enumerate(idx)}
+
+
 def simulated(system: System, flows: np.ndarray, shares, lambdas, pulse: bool = False) -> Decisions:
     """The decisions a simulation took: offers as taken (scaled by each output's factor), free
     inputs' supply (made up shortfalls in the baseline, given masses when imposed, nothing in a
     traced pulse)."""
-    tot = flows.sum(axis=2)
+    tot, kinds = _edge_totals(system, flows), table_kinds(system)
     alloc = {}
     for b, bl in enumerate(system.blends):
-        tot_in = tot[:, bl.inputs].T  # (n_in, T)
-        free = np.array([system.nodes[system.edges[e].source].free for e in bl.inputs], bool)
+        tot_in = np.array([tot[i] for i in bl.inputs]).reshape(len(bl.inputs), -1)  # (n_in, T)
+        free = np.array([kinds[e] == "supply" for e in bl.inputs], bool)
         x = lambdas[b][None, :, :] * shares.allocation[b] * tot_in[:, None, :]
         x[free] = 0.0
         if pulse:

@@ -14,7 +14,8 @@ An edge's flow is set by one of these rules (``FlowRules.kind``):
 
 The simulator's same-year solve (:class:`circopt.simulate._SameYear`) and the LP's flow map
 (:func:`circopt.lp.assemble.flow_map`) both read these arrays; neither decides an edge's
-coefficients from ``Edge.rule`` itself.
+coefficients from ``Edge.rule`` itself. What the decisions table and the LP's columns call a
+decision edge (:func:`table_kind`) follows from its rule too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._cache import derived
 from .system import System
 
 #: the rules an edge can follow (see the module docstring)
@@ -33,6 +35,9 @@ DECISIONS = ("route", "blend_out", "surplus", "free")
 SOURCES = ("exogenous", "free", "pickup")
 #: rules whose flow is a share of the source node's input (the same-year pairs)
 SHARES_OF_INPUT = ("tc", "stock", "route")
+#: what the decisions table (``decisions.csv``) and the LP's columns
+#: (:data:`circopt.lp.index.COL_KINDS`) call the flow of an edge that follows a decision rule
+TABLE_KINDS = {"route": "route", "blend_out": "allocation", "surplus": "leftover", "free": "supply"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,11 @@ class FlowRules:
         """(E,) bool: edges whose flow is a decision."""
         return np.isin(self.kind, DECISIONS)
 
+    @property
+    def table_kind(self) -> np.ndarray:
+        """(E,) object: each edge's :func:`table_kind` (None: not a decision)."""
+        return np.array([table_kind(k) for k in self.kind.tolist()] or [None], dtype=object)[:len(self.kind)]
+
     def edges_of(self, kind: str) -> np.ndarray:
         """Ids of the edges that follow rule ``kind``."""
         return np.flatnonzero(self.kind == kind)
@@ -113,9 +123,21 @@ def edge_kind(system: System, e) -> str:
     if e.rule != "source":
         return e.rule
     src = system.nodes[e.source]
-    if "follows" in src.meta:
+    if src.follows is not None:
         return "pickup"
     return "free" if src.free else "exogenous"
+
+
+def table_kind(rule: str) -> str | None:
+    """What the decisions table and the LP's columns call an edge that follows ``rule`` (one of
+    :data:`KINDS`): :data:`TABLE_KINDS`; None: not a decision (its flow follows from them)."""
+    return TABLE_KINDS.get(rule)
+
+
+def table_kinds(system: System) -> tuple[str | None, ...]:
+    """The :func:`table_kind` of every edge of ``system``, in id order (without building the
+    arrays; derived once per System)."""
+    return derived(system, "table_kinds", lambda s: tuple(table_kind(edge_kind(s, e)) for e in s.edges))
 
 
 def flow_rules(system: System, stocks: list[int] | None = None) -> FlowRules:
@@ -141,8 +163,8 @@ def flow_rules(system: System, stocks: list[int] | None = None) -> FlowRules:
                            float).reshape(-1, T, C)
     pickup_edges = np.flatnonzero(kind == "pickup")
     pick_nodes = [system.nodes[system.edges[e].source] for e in pickup_edges.tolist()]
-    pickup_ratio = np.array([np.broadcast_to(n.meta["ratio"], (T,)) for n in pick_nodes], float).reshape(-1, T)
-    followed = [list(system.followed_edges(n.meta["follows"])) for n in pick_nodes]
+    pickup_ratio = np.array([np.broadcast_to(n.ratio, (T,)) for n in pick_nodes], float).reshape(-1, T)
+    followed = [list(system.followed_edges(n.follows)) for n in pick_nodes]
     pr, pc = [], []
     for eid in np.flatnonzero(np.isin(kind, SHARES_OF_INPUT)).tolist():
         ins = system.in_edges(int(source[eid]))

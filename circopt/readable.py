@@ -15,6 +15,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .flowrules import table_kinds
+
 #: rows that only state the network's physics (mass balances, a blend input allocated or
 #: left over): binding by construction, not a limit
 STRUCTURAL_ROWS = ("balance", "allocation")
@@ -178,7 +180,7 @@ def decision_table(opt, base=None) -> pd.DataFrame:
     Sorted by the size of the change."""
     s = opt.system
     d = opt.decisions
-    bounds = {(s.nodes[e.source].name, e.label): (e.lo, e.hi) for e in s.edges if e.rule == "route"}
+    bounds = route_bounds(s)
     b = base.decisions if base is not None and base.decisions is not None else None
     recs = []
     for (node, dec, kind), g in d.groupby(["node", "decision", "kind"], sort=False):
@@ -209,6 +211,13 @@ def decision_table(opt, base=None) -> pd.DataFrame:
     t["change"] = t["optimum"] - t["baseline"]
     order = t["change"].abs().fillna(t["optimum"].abs()).sort_values(ascending=False).index
     return t.loc[order].reset_index(drop=True)
+
+
+def route_bounds(system) -> dict[tuple[str, str], tuple]:
+    """``(node, route) -> (lo, hi)``: the share bounds of each decision the decisions table calls
+    a ``route`` (:func:`circopt.flowrules.table_kind`), by its ``node`` and ``decision`` there."""
+    return {(system.nodes[e.source].name, e.label): (e.lo, e.hi)
+            for e, kind in zip(system.edges, table_kinds(system)) if kind == "route"}
 
 
 def _supplied(res, node: str) -> float:
@@ -259,8 +268,8 @@ def what_binds(opt, objective=None) -> pd.DataFrame:
 
 def _fixed_routes(system) -> set[str]:
     """``node.route`` of every split route whose share bounds are equal in every year."""
-    return {f"{system.nodes[e.source].name}.{e.label}" for e in system.edges
-            if e.rule == "route" and e.lo is not None and np.all(np.abs(np.asarray(e.hi) - np.asarray(e.lo)) < 1e-12)}
+    return {f"{node}.{route}" for (node, route), (lo, hi) in route_bounds(system).items()
+            if lo is not None and np.all(np.abs(np.asarray(hi) - np.asarray(lo)) < 1e-12)}
 
 
 def _limit_words(origin: str) -> str:

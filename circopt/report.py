@@ -206,7 +206,7 @@ def _decision_figure(opt, base, rows: pd.DataFrame) -> str | None:
     fig, axes = plt.subplots((n + ncol - 1) // ncol, ncol, figsize=(4.2 * ncol, 2.8 * ((n + ncol - 1) // ncol)),
                              squeeze=False)
     s = opt.system
-    bounds = {f"{s.nodes[e.source].name}: {e.label}": (e.lo, e.hi) for e in s.edges if e.rule == "route"}
+    bounds = {f"{node}: {route}": lohi for (node, route), lohi in rd.route_bounds(s).items()}
     for ax, r in zip(axes.ravel(), rows.itertuples()):
         node, dec = r.decision.split(": ", 1)
         col = "value" if r.kind == "supply" else "share"

@@ -16,14 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .audit import AUDIT_FLOOR, AUDIT_TOL, audit_arrays, max_relative  # noqa: F401 (re-exported)
 from .stocks import stock_plan
 from .system import EXPORTED, TOTAL, System
 
-#: an imbalance is measured relative to the node's throughput, with a floor of this
-#: fraction of the largest flow of the system (so round-off on near-empty nodes is not
-#: magnified into a large ratio)
-AUDIT_FLOOR = 1e-12
-AUDIT_TOL = 1e-9
 
 
 @dataclass
@@ -46,19 +42,24 @@ class Result:
     # ---- construction -------------------------------------------------------------
     @classmethod
     def from_flows(cls, system: System, flows: np.ndarray, inflow_ext: np.ndarray, engine: str,
-                   notes: list[str] | None = None, pulse: bool = False) -> Result:
+                   notes: list[str] | None = None, pulse: bool = False,
+                   stock_parts: tuple[np.ndarray, np.ndarray] | None = None) -> Result:
+        """A complete Result of ``flows`` (T, E, C) and the stocks' inflows ``inflow_ext`` (S, H + T,
+        C); ``stock_parts``: the stocks' levels and outflows in model years (S, T, C) when the
+        engine has them (else they are convolved here)."""
         plan = stock_plan(system)
-        levels, outflows = plan.levels_and_outflows(inflow_ext)  # (S, L, C) each
-        r = cls(system=system, flows_array=flows, stock_array=levels[:, plan.H:, :], engine=engine,
+        if stock_parts is None:
+            levels, outflows = plan.levels_and_outflows(inflow_ext)  # (S, L, C) each
+            stock_parts = levels[:, plan.H:, :], outflows[:, plan.H:, :]
+        r = cls(system=system, flows_array=flows, stock_array=stock_parts[0], engine=engine,
                 notes=list(notes or []))
         if pulse:
             r.extra["pulse"] = True
         # the stock change, computed without cancelling two large levels: inflow minus the
         # convolution of inflows with the outflow kernel (= level(t) - level(t-1), as pdf = -diff(sf))
-        r._conv_outflow = outflows[:, plan.H:, :]
+        r._conv_outflow = stock_parts[1]
         r._target_notes()
-        rel = r._audit_arrays()[5]  # the table itself is built (again) when asked for
-        r._max_relative = float(rel.max()) if rel.size else 0.0
+        r._max_relative = max_relative(system, flows, r._conv_outflow, pulse)  # the table: when asked for
         return r
 
     def attach_decisions(self, shares, lambdas) -> None:
@@ -156,48 +157,12 @@ class Result:
             "imbalance": timb.ravel(), "relative": rel.ravel()})
 
     def _audit_arrays(self) -> tuple:
-        """The audit's numbers: node names and (nodes, T, elements + total) arrays of inflow,
-        outflow, stock change, imbalance and relative imbalance (sinks left out).
-
-        Sources: the inflow is what the source must send (series x fractions x composition;
-        ratio x the followed node's input for a following source); a decided amount (free,
-        stock-driven, a traced pulse) is what it sends. Stocks: the change is
-        inflow minus the convolution of inflows with the outflow kernel (see docs/concepts.md).
-        """
-        import scipy.sparse as sp
-
-        s = self.system
-        F = self.flows_array
-        T, E, C = F.shape
-        N = len(s.nodes)
-        plan = stock_plan(s)
-        keep = np.flatnonzero([n.kind != "sink" for n in s.nodes])
-        row = np.full(N, -1)
-        row[keep] = np.arange(len(keep))
-        src = row[[e.source for e in s.edges]]
-        tgt = row[[e.target for e in s.edges]]
-        Fm = F.transpose(1, 0, 2).reshape(E, T * C)
-        ins, outs = np.flatnonzero(tgt >= 0), np.flatnonzero(src >= 0)
-        B_in = sp.csr_matrix((np.ones(len(ins)), (tgt[ins], ins)), shape=(len(keep), E))
-        B_out = sp.csr_matrix((np.ones(len(outs)), (src[outs], outs)), shape=(len(keep), E))
-        inflow = np.asarray(B_in @ Fm).reshape(-1, T, C)
-        outflow = np.asarray(B_out @ Fm).reshape(-1, T, C)
-        del Fm
-        self._source_inflows(inflow, outflow, bool(self.extra.get("pulse")), row)
-        change = np.zeros_like(inflow)
-        change[row[plan.stocks]] = inflow[row[plan.stocks]] - self._conv_outflow
-        imb = inflow - outflow
-        imb -= change
-        for a in (inflow, outflow, change, imb):
-            a[..., -1] = channel_total(a)  # 'other' -> the total
-        scale = np.abs(inflow)
-        np.maximum(scale, np.abs(outflow), out=scale)
-        np.maximum(scale, np.abs(change), out=scale)
-        np.maximum(scale, AUDIT_FLOOR * max(float(np.abs(F).max()) if F.size else 0.0, 1e-300), out=scale)
-        rel = np.abs(imb)
-        rel /= scale
-        names = [s.nodes[i].name for i in keep]
-        return names, inflow, outflow, change, imb, rel
+        """The audit's numbers (:func:`circopt.audit.audit_arrays`): node names and (nodes, T,
+        elements + total) arrays of inflow, outflow, stock change, imbalance and relative
+        imbalance (sinks left out)."""
+        names, *arrays = audit_arrays(self.system, self.flows_array, self._conv_outflow,
+                                      bool(self.extra.get("pulse")))
+        return (names, *(a.transpose(1, 0, 2) for a in arrays))
 
     def _target_notes(self) -> None:
         """A stock-driven stock that misses its target (and was not clipped) gets a note."""
@@ -213,35 +178,6 @@ class Result:
                     t = int(np.argmax(dev))
                     self.notes.append(f"stock-driven stock {node.name} is {level[t]:.6g}, not its target "
                                       f"{node.target_stock[t]:.6g}, in {int(s.years[t])}")
-
-    def _source_inflows(self, inflow: np.ndarray, outflow: np.ndarray, pulse: bool, row: np.ndarray) -> None:
-        """A source's 'inflow' (in place; node ``i`` is row ``row[i]``): what it must send (series x
-        fractions x composition; ratio x the followed node's input for a following source), or,
-        for a decided amount (free, stock-driven, a traced pulse), what it sends."""
-        s = self.system
-        given, following = [], []
-        for i, n in enumerate(s.nodes):
-            if n.kind != "source":
-                continue
-            if n.free or "driven_by" in n.meta or (pulse and "follows" not in n.meta):
-                inflow[row[i]] = outflow[row[i]]
-            else:
-                (following if "follows" in n.meta else given).append(i)
-        frac = np.zeros((len(s.nodes), s.T))
-        for e in s.edges:
-            if s.nodes[e.source].kind == "source":
-                frac[e.source] += e.coef
-        if given:
-            amount = np.array([s.nodes[i].series for i in given])
-            comp = np.array([s.nodes[i].composition for i in given])
-            inflow[row[given]] = (amount * frac[given])[:, :, None] * comp
-        for i in following:  # after the given ones: a source may follow another source
-            n = s.nodes[i]
-            f = n.meta["follows"]
-            through = (outflow[row[f]] if s.nodes[f].kind == "source" else
-                       inflow[row[f]] if row[f] >= 0 else self.flows_array[:, s.in_edges(f), :].sum(axis=1))
-            amount = 0.0 if pulse else n.meta["ratio"] * through.sum(axis=1)
-            inflow[row[i]] = (amount * frac[i])[:, None] * n.composition
 
     @property
     def audit(self) -> pd.DataFrame:

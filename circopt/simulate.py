@@ -33,6 +33,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .errors import SimulationError
+from ._cache import derived
 from .flowrules import FlowRules, flow_rules
 from .system import System
 from .stocks import stock_plan
@@ -112,8 +113,9 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
         rec = as_decisions(system, decisions)
         shares = rec.shares(system)
     sh = shares or baseline_shares(system)
-    flows, inflow_ext, lambdas, notes = _run(system, sh, pulse)
-    res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None)
+    flows, inflow_ext, lambdas, notes, stock_parts = _run(system, sh, pulse)
+    res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None,
+                            stock_parts=stock_parts)
     stock_tot = channel_total(res.stock_array)
     if not np.all(np.isfinite(stock_tot)) or np.any(np.abs(stock_tot) > MAX_VALUE):
         s_, t = np.unravel_index(int(np.argmax(~np.isfinite(stock_tot) | (np.abs(stock_tot) > MAX_VALUE))),
@@ -134,7 +136,7 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
 def _source_series(system: System, pulse: dict | None, sh: Shares) -> dict[int, np.ndarray]:
     out = {}
     for i, n in enumerate(system.nodes):
-        if n.kind != "source" or "follows" in n.meta:
+        if n.kind != "source" or n.follows is not None:
             continue
         if n.free:
             amount = (sh.free_amount or {}).get(i)
@@ -144,7 +146,7 @@ def _source_series(system: System, pulse: dict | None, sh: Shares) -> dict[int, 
         if pulse is not None:
             out[i] = np.array(pulse.get(n.name, np.zeros(system.T)), dtype=float)
         else:
-            out[i] = n.series.copy()
+            out[i] = n.series  # read, never written
     return out
 
 
@@ -164,17 +166,16 @@ def _run(system: System, sh: Shares, pulse: dict | None):
     inflow_ext = plan.hist_inflow.copy() if pulse is None else np.zeros_like(plan.hist_inflow)
     series = _source_series(system, pulse, sh)
     notes: list[str] = []
-    rules = flow_rules(system, plan.stocks)
+    net = _SameYear.of(system, sh, plan, pulse)
     if not sh.exact:
-        _check_free_sources(system, rules, notes)
+        _check_free_sources(system, net.rules, notes)
     _driven_series(system, plan, inflow_ext, series, notes)
-    net = _SameYear(system, sh, plan, pulse, rules)
     b_src = net.source_constants(series)
     stages = net.stock_stages()
     if stages is None:
-        flows, lambdas = _year_by_year(net, plan, inflow_ext, b_src)
+        (flows, lambdas), stock_parts = _year_by_year(net, plan, inflow_ext, b_src), None
     else:
-        flows, lambdas = _by_stage(net, plan, inflow_ext, b_src, stages)
+        flows, lambdas, stock_parts = _by_stage(net, plan, inflow_ext, b_src, stages)
     if pulse is None:
         _check_blend_outcomes(system, sh, lambdas, flows, notes)
     _refuse_huge(system, flows)
@@ -183,24 +184,34 @@ def _run(system: System, sh: Shares, pulse: dict | None):
         t = int(np.argmin(flows[:, e, c]))
         raise SimulationError(f"negative flow {flows[t, e, c]:.6g} on {system.edge_name(e)} "
                               f"({system.channels[c]}) in {int(system.years[t])}")
-    return flows, inflow_ext, lambdas, notes
+    return flows, inflow_ext, lambdas, notes, stock_parts
 
 
 def _by_stage(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, stages: np.ndarray):
-    """All years at once, stage by stage; a last solve with every stock's outflow known."""
-    T = net.system.T
-    before = np.zeros((len(plan.stocks), T, net.system.C))  # outflow of earlier cohorts, model years
+    """All years at once, stage by stage; a last solve with every stock's outflow known (in
+    ``b_src``, which it consumes). Also returns the stocks' levels and outflows in model years (one
+    convolution per stage gives a stock's level and the outflow of its earlier cohorts; the age-0
+    part comes from its inflow)."""
+    T, C, H = net.system.T, net.system.C, plan.H
+    before = np.zeros((len(plan.stocks), T, C))  # outflow of earlier cohorts, model years
+    levels = np.zeros((len(plan.stocks), T, C))
     years = np.arange(T)
     n_stages = int(stages.max()) + 1 if stages.size else 0
     for p in range(n_stages + 1):
         lambdas = net.fresh_lambdas()
         which = np.flatnonzero(stages == p) if p < n_stages else np.arange(len(plan.stocks))
-        b = b_src if p == 0 else net.with_stock_constants(b_src, before)
-        flows = net.solve(years, b, lambdas, only=which if p < n_stages else None)
-        inflow_ext[which, plan.H:] = net.stock_inflow(flows, which)
+        last = p == n_stages  # b_src is not needed after the last solve: it becomes the flows
+        b = b_src if p == 0 and not last else net.with_stock_constants(b_src, before, inplace=last)
+        flows = net.solve(years, b, lambdas, only=which if p < n_stages else None, own=last)
+        inflow_ext[which, H:] = net.stock_inflow(flows, which)
         if p < n_stages:
-            before[which] = plan.outflows_before(inflow_ext, which)[:, plan.H:]
-    return flows, lambdas
+            lv, bf = plan.levels_and_before(inflow_ext, which)
+            if len(which) == len(plan.stocks):  # every stock at once: the arrays themselves
+                levels, before = lv[:, H:], bf[:, H:]
+            else:
+                levels[which], before[which] = lv[:, H:], bf[:, H:]
+    before += net.age0[:, :, None] * inflow_ext[:, H:]  # the whole outflow
+    return flows, lambdas, (levels, before)
 
 
 def _year_by_year(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray):
@@ -248,7 +259,7 @@ class _SameYear:
     When no edge depends on itself within a year the blocks are solved by a sweep over the
     edges' levels (no factorisation), else by one sparse LU of the block-diagonal matrix."""
 
-    def __init__(self, system: System, sh: Shares, plan, pulse: dict | None, rules: FlowRules | None = None):
+    def __init__(self, system: System, sh: Shares | None, plan, pulse: dict | None, rules: FlowRules | None = None):
         self.system, self.sh, self.plan, self.pulse = system, sh, plan, pulse
         T, C, E, N = system.T, system.C, len(system.edges), len(system.nodes)
         self.n, c_idx = E * C, np.arange(C)
@@ -256,42 +267,79 @@ class _SameYear:
         self.pair_rows, self.pair_cols = rules.pair_rows, rules.pair_cols
         self.rows = (self.pair_rows[:, None] * C + c_idx).ravel()
         self.cols = (self.pair_cols[:, None] * C + c_idx).ravel()
-        age0 = plan.age0("pdf")[:, plan.H:]  # (S, T): a cohort's outflow within its own year
-        self.coef = rules.pair_coef(sh.route, age0).reshape(T, -1)  # (T, P*C)
+        self.age0 = plan.age0("pdf")[:, plan.H:]  # (S, T): a cohort's outflow within its own year
+        self.coef = None if sh is None else rules.pair_coef(sh.route, self.age0).reshape(T, -1)  # (T, P*C)
+        k = rules.source_edges
+        self.source_cols = _Columns.of((k[:, None] * C + c_idx).ravel())
+        self.source_comp = np.ascontiguousarray(rules.source_comp.transpose(1, 0, 2))  # (T, k, C)
+        self._stages: tuple | None = None  # (stages,) once found
+        self._sweeps: dict = {}  # sweep plans of stage solves, by the stages' stocks
         self.stock_edges, self.stock_of_edge = rules.stock_edges, rules.stock_of_edge
+        self.stock_cols = _Columns.of((self.stock_edges[:, None] * C + c_idx).ravel())  # in (T, E*C)
         stock_of_node = np.full(N, -1)
         stock_of_node[plan.stocks] = np.arange(len(plan.stocks))
         into = np.flatnonzero(stock_of_node[rules.target] >= 0)
         self.inc = sp.csr_matrix((np.ones(len(into)), (stock_of_node[rules.target[into]], into)),
                                  shape=(len(plan.stocks), E))
+        self.one_in = bool(len(into) == len(plan.stocks) and (np.diff(self.inc.indptr) == 1).all())
         self.follows = _follows(rules)
         self.coupled = bool(system.blends or self.follows)  # rows beyond the pairs (blend terms)
         self.levels: list[tuple] | None = None
+
+    @classmethod
+    def of(cls, system: System, sh: Shares, plan, pulse: dict | None) -> _SameYear:
+        """The same-year network of ``system`` with shares ``sh``: its structure (flow rules, stages,
+        sweep plans) derived once per System, the coefficients from the shares."""
+        import copy
+
+        def template(s: System) -> _SameYear:
+            net = cls(s, None, plan, None, flow_rules(s, plan.stocks))
+            net.stock_stages()
+            if not (net.rules.kind[net.pair_rows] == "route").any():  # coefficients without decisions
+                net.coef = net.rules.pair_coef(np.zeros((len(s.edges), s.T)), net.age0).reshape(s.T, -1)
+            return net
+
+        tpl = derived(system, "same_year", template)
+        net = copy.copy(tpl)
+        net.sh, net.pulse = sh, pulse
+        if tpl.coef is None:  # route shares enter the coefficients
+            net.coef = net.rules.pair_coef(sh.route, net.age0).reshape(system.T, -1)
+        return net
 
     # ---- constants and stocks -----------------------------------------------------------
     def source_constants(self, series: dict[int, np.ndarray]) -> np.ndarray:
         """``(T, E*C)``: what each source sends, every year."""
         s, C = self.system, self.system.C
-        b = np.zeros((s.T, len(s.edges), C))
+        b = np.zeros((s.T, self.n))
         r = self.rules
+        src = r.source[r.source_edges].tolist()
+        if all(n in series for n in src):  # every source's amount is known (no pickup source)
+            if src:
+                amount = r.source_coef * np.array([series[n] for n in src])  # (k, T)
+                vals = self.source_comp * amount.T[:, :, None]  # (T, k, C)
+                self.source_cols.set(b, vals.reshape(s.T, -1))
+            return b
         k = np.flatnonzero(np.isin(r.source[r.source_edges], list(series)))
         if k.size:
             amount = r.source_coef[k] * np.array([series[n] for n in r.source[r.source_edges[k]].tolist()])
-            b[:, r.source_edges[k], :] = (amount[:, :, None] * r.source_comp[k]).transpose(1, 0, 2)
-        return b.reshape(s.T, self.n)
+            vals = self.source_comp[:, k] * amount.T[:, :, None]  # (T, k, C)
+            _set_cols(b, (r.source_edges[k][:, None] * C + np.arange(C)).ravel(), vals.reshape(s.T, -1))
+        return b
 
-    def with_stock_constants(self, b: np.ndarray, before: np.ndarray) -> np.ndarray:
+    def with_stock_constants(self, b: np.ndarray, before: np.ndarray, inplace: bool = False) -> np.ndarray:
         """``b`` (Tq, E*C) plus the outflow of earlier cohorts ``before`` (S, Tq, C) on each stock's
-        edges (a new array)."""
+        edges (a new array, or ``b`` itself with ``inplace``)."""
         Tq = before.shape[1]
-        out = b.copy()
-        out.reshape(Tq, len(self.system.edges), self.system.C)[:, self.stock_edges, :] += \
-            before[self.stock_of_edge].transpose(1, 0, 2)
+        out = b if inplace else b.copy()
+        add = np.take(before, self.stock_of_edge, axis=0).transpose(1, 0, 2).reshape(Tq, -1)
+        self.stock_cols.add(out, add)
         return out
 
     def stock_inflow(self, flows: np.ndarray, which: np.ndarray) -> np.ndarray:
         """``(len(which), Tq, C)``: what enters the stocks ``which``, from flows ``(Tq, E, C)``."""
         Tq, E, C = flows.shape
+        if self.one_in:  # one edge into each stock: a gather
+            return flows.transpose(1, 0, 2)[self.inc.indices[which]]  # (n, Tq, C)
         inc = self.inc[which]
         edges = np.unique(inc.indices)
         sub = flows[:, edges, :].transpose(1, 0, 2).reshape(len(edges), Tq * C)
@@ -325,6 +373,11 @@ class _SameYear:
         """Stage of each stock (0: fed without any stock's outflow within the year; p: by stocks of
         stages < p), or None when a stock's outflow returns to it within the year. Also sets the
         edges' levels for the sweep when no edge depends on itself."""
+        if self._stages is None:
+            self._stages = (self._find_stages(),)
+        return self._stages[0]
+
+    def _find_stages(self) -> np.ndarray | None:
         import scipy.sparse.csgraph as csg
 
         E, S = len(self.system.edges), len(self.plan.stocks)
@@ -354,21 +407,26 @@ class _SameYear:
         return stage
 
     # ---- solve --------------------------------------------------------------------------
-    def solve(self, ts: np.ndarray, b: np.ndarray, lambdas: list[np.ndarray], only=None) -> np.ndarray:
+    def solve(self, ts: np.ndarray, b: np.ndarray, lambdas: list[np.ndarray], only=None,
+              own: bool = False) -> np.ndarray:
         """Flows ``(len(ts), E, C)`` of the years ``ts`` with constants ``b`` (len(ts), E*C); the
         blend factors ``lambdas`` are iterated to their fixed point year by year (in place).
+        ``own``: ``b`` may be overwritten (it becomes the flows when no blend iterates).
         ``only`` (stock indices): just the flows their inflows need are sure to be right (a sweep
         over those edges alone when the network has no loop and no blend terms; else only the
         blends upstream of them iterate their factors)."""
         s = self.system
         E, C = len(s.edges), s.C
         if only is not None and self.levels is not None and not self.coupled:
-            return self._sweep(ts, b, None, self._plan_sweep(self._upstream(only)), own=False).reshape(len(ts), E, C)
+            key = np.asarray(only).tobytes()
+            if key not in self._sweeps:
+                self._sweeps[key] = self._plan_sweep(self._upstream(only))
+            return self._sweep(ts, b, None, self._sweeps[key], own=own).reshape(len(ts), E, C)
         blends = None  # all; for a stage, those its stocks' inflows depend on (the others' factors
         if only is not None:  # would be found from placeholder outflows of later stages)
             need = self._upstream(only)
             blends = [i for i, bl in enumerate(s.blends) if need[[o.edge for o in bl.outputs]].any()]
-        x = self._linear(ts, b, lambdas)
+        x = self._linear(ts, b, lambdas, own=own and not self.coupled)
         active = np.arange(len(ts))
         for _ in range(199):
             if self.pulse is not None or self.sh.exact:
@@ -384,8 +442,9 @@ class _SameYear:
         return x.reshape(len(ts), E, C)
 
     def _plan_sweep(self, needed: np.ndarray) -> list[tuple]:
-        """For each level above the first (edges in ``needed`` only): its unknowns, the pair terms
-        that feed them and the sparse matrix that adds those terms up per unknown."""
+        """For each level above the first (edges in ``needed`` only): its unknowns (flat columns),
+        the pair terms that feed them (columns of ``self.coef``) and their inputs, and how the
+        terms add up per unknown (:class:`_Adder`)."""
         C, level = self.system.C, self.level_of_edge
         pair_level = np.where(needed[self.pair_rows], level[self.pair_rows], 0)
         out = []
@@ -395,8 +454,9 @@ class _SameYear:
             if not idx.size:
                 continue
             pos = np.searchsorted(idx, self.rows[sel])
-            add = sp.csr_matrix((np.ones(len(sel)), (pos, np.arange(len(sel)))), shape=(len(idx), len(sel)))
-            out.append((idx, sel, self.cols[sel], add))
+            order = np.argsort(pos, kind="stable")
+            sel, pos = sel[order], pos[order]
+            out.append((_Columns.of(idx), sel, self.cols[sel], _Adder.of(pos, len(idx))))
         return out
 
     def _upstream(self, stocks: np.ndarray) -> np.ndarray:
@@ -411,7 +471,7 @@ class _SameYear:
                 return need
             need = more
 
-    def _linear(self, ts: np.ndarray, b: np.ndarray, lambdas) -> np.ndarray:
+    def _linear(self, ts: np.ndarray, b: np.ndarray, lambdas, own: bool = False) -> np.ndarray:
         q, n, C = len(ts), self.n, self.system.C
         off = np.arange(q)[:, None] * n
         rows, cols, vals, rhs = [], [], [], b
@@ -429,7 +489,7 @@ class _SameYear:
             if rows:
                 extra = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                                       shape=(q * n, q * n))
-            x = self._sweep(ts, rhs, extra, self.levels, own=rhs is not b)
+            x = self._sweep(ts, rhs, extra, self.levels, own=own or rhs is not b)
         else:
             rows.append((off + self.rows).ravel())
             cols.append((off + self.cols).ravel())
@@ -449,17 +509,91 @@ class _SameYear:
                own: bool) -> np.ndarray:
         """Level by level: an edge's flow from the flows of lower levels (its inputs), every year
         at once: the pair terms (coefficient x input), plus the blend terms ``extra``."""
+        if not levels and extra is None:  # nothing to add: the flows are the constants (read only)
+            return rhs
         x = rhs if own else rhs.copy()  # (q, n)
         q, n = x.shape
         coef = self.coef if q == self.system.T and np.array_equal(ts, np.arange(q)) else self.coef[ts]
         for idx, sel, cols, add in levels:
-            terms = coef[:, sel]
-            terms *= x[:, cols]
-            x[:, idx] += (add @ terms.T).T
+            terms = np.take(coef, sel, axis=1)
+            terms *= np.take(x, cols, axis=1)
+            idx.add(x, add.sum(terms))
             if extra is not None:
-                flat = (np.arange(q)[:, None] * n + idx).ravel()
-                x[:, idx] += (extra[flat] @ x.ravel()).reshape(q, len(idx))
+                flat = (np.arange(q)[:, None] * n + idx.cols).ravel()
+                idx.add(x, (extra[flat] @ x.ravel()).reshape(q, len(idx.cols)))
         return x
+
+
+def _set_cols(x: np.ndarray, cols: np.ndarray, vals: np.ndarray, add: bool = False) -> None:
+    """``x[:, cols] = vals`` (or ``+=``) on a 2-d array: a slice when ``cols`` is a run."""
+    _Columns.of(cols).add(x, vals) if add else _Columns.of(cols).set(x, vals)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Columns of a 2-d array, addressed by a slice when they are a run of consecutive ones
+    (fancy indexing costs a gather and a scatter)."""
+
+    cols: np.ndarray
+    run: slice | None
+
+    @classmethod
+    def of(cls, cols: np.ndarray) -> _Columns:
+        cols = np.asarray(cols, int)
+        run = (slice(int(cols[0]), int(cols[-1]) + 1) if cols.size and cols[-1] - cols[0] + 1 == cols.size
+               and (np.diff(cols) == 1).all() else None)
+        return cls(cols=cols, run=run)
+
+    def add(self, x: np.ndarray, vals: np.ndarray) -> None:
+        if self.run is not None:
+            x[:, self.run] += vals
+        else:
+            x[:, self.cols] += vals
+
+    def set(self, x: np.ndarray, vals: np.ndarray) -> None:
+        if self.run is not None:
+            x[:, self.run] = vals
+        else:
+            x[:, self.cols] = vals
+
+
+@dataclass(frozen=True)
+class _Adder:
+    """How the terms of a sweep level (sorted by their unknown ``pos``) add up per unknown: when
+    each unknown has one term, they are its value as they are; else up to four gathers (a term
+    slot per gather, padded with a zero column), or a sparse product for more."""
+
+    slots: np.ndarray | None
+    matrix: sp.csr_matrix | None
+
+    @classmethod
+    def of(cls, pos: np.ndarray, n: int) -> _Adder:
+        count = np.bincount(pos, minlength=n)
+        if len(pos) == n and (count == 1).all():
+            return cls(slots=None, matrix=None)
+        D = int(count.max()) if count.size else 0
+        if D > 4:
+            m = sp.csr_matrix((np.ones(len(pos)), (pos, np.arange(len(pos)))), shape=(n, len(pos)))
+            return cls(slots=None, matrix=m)
+        first = np.r_[0, np.cumsum(count)[:-1]]
+        slots = np.full((n, D), len(pos))
+        for d in range(D):
+            has = count > d
+            slots[has, d] = first[has] + d
+        return cls(slots=slots, matrix=None)
+
+    def sum(self, terms: np.ndarray) -> np.ndarray:
+        if self.matrix is not None:
+            return (self.matrix @ np.ascontiguousarray(terms.T)).T
+        if self.slots is None:
+            return terms
+        if not self.slots.shape[1]:  # no pair term feeds these unknowns (blend terms only)
+            return np.zeros((terms.shape[0], self.slots.shape[0]))
+        tz = np.concatenate([terms, np.zeros((terms.shape[0], 1))], axis=1)
+        out = np.take(tz, self.slots[:, 0], axis=1)
+        for d in range(1, self.slots.shape[1]):
+            out += np.take(tz, self.slots[:, d], axis=1)
+        return out
 
 
 def _factor_solve(M: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:

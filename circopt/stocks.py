@@ -98,6 +98,25 @@ def convolution_matrix(kernel: np.ndarray, n_t: int) -> np.ndarray:
     return np.where(age >= 0, k[np.clip(age, 0, n_t - 1)], 0.0)
 
 
+#: column blocks of :func:`triangular_product` (a block reads the rows up to its last column)
+TRIANGULAR_BLOCK = 64
+
+
+def triangular_product(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``x @ m`` for an upper-triangular ``m`` (``m[j, k] = 0`` for ``j > k``, as a convolution
+    matrix transposed): column block by column block, each with only the rows at or above its
+    last column (about half the arithmetic of the full product; the same sums, as zeros add
+    nothing)."""
+    n = m.shape[1]
+    if n <= 2 * TRIANGULAR_BLOCK:
+        return x @ m
+    out = np.empty((x.shape[0], n))
+    for k0 in range(0, n, TRIANGULAR_BLOCK):
+        k1 = min(n, k0 + TRIANGULAR_BLOCK)
+        np.matmul(x[:, :k1], m[:k1, k0:k1], out=out[:, k0:k1])
+    return out
+
+
 def cohort_matrix(kernel_by_cohort: np.ndarray, n_t: int) -> np.ndarray:
     """``M[c, t] = kernel_c[t - c]`` for ``t >= c``, else 0 (``(T, T)``)."""
     m = np.zeros((n_t, n_t))
@@ -213,13 +232,20 @@ class StockPlan:
         sum_{j<k} inflow[s, j, c] * pdf_j(k - j)."""
         return self._apply(inflow_ext, ("pdf_before",), which)[0]
 
-    def _kernels(self, kind: str) -> np.ndarray:
+    def levels_and_before(self, inflow_ext: np.ndarray, which: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`stock_levels` and :meth:`outflows_before` of the stocks ``which`` in one pass
+        (the simulator's stages: the whole outflow is ``before + age0("pdf") * inflow``)."""
+        levels, before = self._apply(inflow_ext, ("sf", "pdf_before"), which)
+        return levels, before
+
+    def _kernel(self, kind: str, row: int) -> np.ndarray:
         if kind == "sf":
-            return self.sf_flat
-        if kind == "pdf":
-            return self.pdf_flat
-        k = self.pdf_flat.copy()
-        k[:, 0] = 0.0
+            return self.sf_flat[row]
+        k = self.pdf_flat[row]
+        if kind == "pdf_before":
+            k = k.copy()
+            k[0] = 0.0
         return k
 
     def _apply(self, inflow_ext: np.ndarray, kinds: tuple[str, ...], which: np.ndarray | None) -> list[np.ndarray]:
@@ -235,22 +261,25 @@ class StockPlan:
             if not g.size:
                 continue
             row = np.searchsorted(self.flat, g[0])
-            kerns = [self._kernels(kind)[row] for kind in kinds]
-            x = np.moveaxis(inflow_ext[g], 1, 2)  # (n, C, L)
-            if (x.shape[0] * x.shape[1] > FEW_SERIES and L <= TOEPLITZ_MAX
+            kerns = [self._kernel(kind, row) for kind in kinds]
+            C = inflow_ext.shape[2]
+            if (len(g) * C > FEW_SERIES and L <= TOEPLITZ_MAX
                     and max(support(k) for k in kerns) > DIRECT_SUPPORT_MAX):
                 key = (kinds, b"".join(k.tobytes() for k in kerns))
                 if key not in self._matrices:  # one matrix per kernel, kept with the plan
-                    self._matrices[key] = np.hstack([convolution_matrix(k, L).T for k in kerns])
-                x2 = x.reshape(-1, L)
+                    self._matrices[key] = np.stack([convolution_matrix(k, L).T for k in kerns])
+                sr, cr = np.repeat(g, C), np.tile(np.arange(C), len(g))
+                x2 = inflow_ext[sr, :, cr]  # (n*C, L): one series per stock and channel
                 live = np.flatnonzero(x2.any(axis=1))  # empty series (an absent element) stay 0
-                y2 = np.zeros((len(x2), L * len(kinds)))
-                y2[live] = x2[live] @ self._matrices[key]
-                ys = [y2[:, i * L : (i + 1) * L].reshape(x.shape) for i in range(len(kinds))]
-            else:
-                ys = causal_convolve(x, kerns)
+                xl = x2 if len(live) == len(x2) else x2[live]
+                rows, chans = pos[sr[live]], cr[live]
+                for out, m in zip(outs, self._matrices[key]):
+                    out[rows, :, chans] = triangular_product(xl, m)
+                continue
+            x = np.ascontiguousarray(inflow_ext[g].transpose(0, 2, 1))  # (n, C, L)
+            ys = causal_convolve(x, kerns)
             for out, y in zip(outs, ys):
-                out[pos[g]] = np.moveaxis(y, 2, 1)
+                out[pos[g]] = y.transpose(0, 2, 1)
         for s in self.by_cohort[pos[self.by_cohort] >= 0]:
             for out, kind in zip(outs, kinds):
                 out[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import InstanceError
+from .flowrules import edge_kind
 from .system import TOTAL, System
 
 __all__ = ["DEFAULT_LOSS_TYPES", "TERMS", "flow_weights", "free_supply", "objective_value", "series", "table",
@@ -66,7 +67,7 @@ def flow_weights(system: System, name: str, opts: dict | None = None) -> tuple[n
                     w[:, e, :] = cw[None, :]
     elif name == "primary":
         for e in s.edges:
-            if e.rule == "source" and s.nodes[e.source].free:
+            if edge_kind(s, e) == "free":
                 w[:, e.id, :] = 1.0
     elif name in ("energy", "co2", "cost"):
         _intensity_weights(s, name, w)

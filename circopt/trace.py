@@ -84,7 +84,7 @@ def pulse_sources(system: System, source: str | None) -> list[int]:
     """The source nodes a pulse enters at: a node name, a family, or the instance's ``trace.source``."""
     name = source or (system.raw.get("trace") or {}).get("source")
     cands = [i for i, n in enumerate(system.nodes)
-             if n.kind == "source" and not n.free and "follows" not in n.meta]
+             if n.kind == "source" and not n.free and n.follows is None]
     if name is None:
         if len({system.nodes[i].family for i in cands}) == 1:  # one source, or the members of one family
             return cands

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from circopt.definition.schema import COMPOSITION_TABLE_KEYS
+from circopt.definition.schema import COMPOSITION_TABLE_KEYS, RECIPE_KEYS
 from circopt.instance import BLEND_OUTPUT_KEYS, COMMON_KEYS, NODE_KEYS, STREAM_KEYS, TOP_KEYS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "instance-format.md"
@@ -40,6 +40,10 @@ def test_stream_keys():
 
 def test_composition_table_keys():
     assert SECTIONS["Composition tables"] == COMPOSITION_TABLE_KEYS
+
+
+def test_recipe_keys():
+    assert SECTIONS["Composition recipes"] == RECIPE_KEYS
 
 
 def test_common_node_keys():

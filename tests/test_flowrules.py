@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import circopt
-from circopt.flowrules import flow_rules
+from circopt.flowrules import KINDS, flow_rules, table_kind, table_kinds
+from circopt.lp.build import build_model
 from circopt.stocks import stock_plan
 
 from .netgen import write_sources
@@ -82,3 +83,69 @@ def test_both_engines_give_the_hand_worked_flows(system):
         assert flow("refine", "use", "total") == pytest.approx(80.0, rel=1e-12)
         assert flow("refine", "use", "A") == pytest.approx(44.0, rel=1e-12)
         assert res.max_relative_imbalance <= 1e-9
+
+
+# ---- every rule, and what the tables call each edge ------------------------------------------
+PRICED = {"energy": 0.0, "co2": 0.0, "cost": 1.0, "source": "estimate"}
+EVERY_RULE = {
+    "ore": {"kind": "source", "composition": {"A": 0.5}, "series": 100, "to": "sort", "source": "estimate"},
+    "sort": {"kind": "split", "routes": {"keep": "refine", "drop": "dump"}, "baseline": {"keep": 0.8, "drop": "rest"},
+             "source": "estimate"},
+    "pick": {"kind": "source", "composition": {"A": 1.0}, "follows": "refine", "ratio": 0.1, "to": "refine",
+             "source": "estimate"},
+    "extra": {"kind": "source", "composition": {"A": 0.2}, "free": True, "to": "refine", **PRICED},
+    "refine": {"kind": "process", "to": {"out": 0.9, "slag": "rest"}, "source": "estimate"},
+    "goods": {"kind": "source", "composition": {"A": 0.05}, "series": 60, "to": "use", "source": "estimate"},
+    "use": {"kind": "stock", "lifetime": {"model": "fixed", "mean": 1}, "to": "mix", "source": "estimate"},
+    "prim": {"kind": "source", "composition": {"A": 0.0}, "free": True, "to": "mix", **PRICED},
+    "mix": {"kind": "blend", "outputs": {"alloy": {"to": "market", "demand": 100.0}}, "surplus": "excess",
+            "source": "estimate"},
+    "market": {"kind": "sink", "loss": "unspecified"},
+    "out": {"kind": "sink", "loss": "unspecified"},
+    "excess": {"kind": "sink", "loss": "surplus"},
+    "dump": {"kind": "sink", "loss": "dissipation"},
+    "slag": {"kind": "sink", "loss": "process"},
+}
+#: each edge's rule and what the decisions table and the LP's columns call it (None: not a decision)
+RULE_AND_TABLE_KIND = {
+    "ore>sort": ("exogenous", None), "sort>refine": ("route", "route"), "sort>dump": ("route", "route"),
+    "pick>refine": ("pickup", None), "extra>refine": ("free", "supply"), "refine>out": ("tc", None),
+    "refine>slag": ("tc", None), "goods>use": ("exogenous", None), "use>mix": ("stock", None),
+    "prim>mix": ("free", "supply"), "mix>market": ("blend_out", "allocation"), "mix>excess": ("surplus", "leftover"),
+}
+
+
+@pytest.fixture(scope="module")
+def every_rule(tmp_path_factory):
+    doc = {"name": "every_rule", "unit": "t", "years": [2020, 2022], "elements": ["A"], "compositions": {},
+           "nodes": EVERY_RULE}
+    return circopt.build(doc, write_sources(tmp_path_factory.mktemp("every_rule")))
+
+
+def test_table_kind_of_each_edge_comes_from_its_rule(every_rule):
+    s = every_rule
+    r = flow_rules(s)
+    name = {e.id: f"{s.nodes[e.source].name}>{s.nodes[e.target].name}" for e in s.edges}
+    assert {name[e]: (r.kind[e], r.table_kind[e]) for e in name} == RULE_AND_TABLE_KIND
+    assert {rule for rule, _ in RULE_AND_TABLE_KIND.values()} == set(KINDS)  # the network has every rule
+    assert [table_kind(r.kind[e]) for e in name] == r.table_kind.tolist() == list(table_kinds(s))
+
+
+def test_decisions_table_and_lp_columns_follow_the_table_kind(every_rule):
+    """The rows of decisions.csv and the LP's column blocks are those of the edges' table kinds: a
+    route block and row per route; a supply row per free source, a supply block only for one that
+    does not feed a blend (a blend's free input is its allocations, with no leftover)."""
+    s = every_rule
+    opt = circopt.optimise(s, "losses")
+    rows = set(zip(opt.decisions.kind, opt.decisions.node, opt.decisions.decision))
+    assert rows == {("route", "sort", "keep"), ("route", "sort", "drop"), ("supply", "extra", "amount"),
+                    ("supply", "prim", "amount"), ("allocation", "mix", "use -> alloy"),
+                    ("allocation", "mix", "prim -> alloy")}
+    blocks = [n.rsplit(",", 1)[0] + "]" for n in build_model(s, "losses").col_names if n.endswith(",2020]")]
+    assert blocks == ["route[sort.keep]", "route[sort.drop]", "allocation[mix.use->alloy]",
+                      "allocation[mix.prim->alloy]", "leftover[mix.use]", "supply[extra]", "amount[pick]",
+                      "input[refine,A]", "input[refine,other]"]
+    # the round trip reads the same kinds back: imposing the optimum's table reproduces its flows
+    again = circopt.simulate(s, decisions=opt.decisions)
+    np.testing.assert_allclose(again.flows_array, opt.flows_array, rtol=1e-9, atol=1e-9)
+    assert opt.decisions.value[opt.decisions.node == "prim"].sum() > 0  # the free input supplies

@@ -154,14 +154,21 @@ def test_shredded_scrap_carries_its_pickup(system):
     assert 0.009 < fe < 0.009 + 0.013  # pick-up plus at most every alloy's Fe limit
 
 
-def test_inline_numbers_agree_with_the_data_tables(system):
-    # instance.yaml is hand-edited: the product compositions written inline (history) are those of
-    # data/products14.csv, which prepare_alloys.py builds from the dossier rows
-    prod = pd.read_csv(INST / "data" / "products14.csv").set_index("product")
-    comps = system.raw["compositions"]
-    for p, row in prod.iterrows():
+def test_product_compositions_are_their_recipes_at_the_typical_alloys(system):
+    # the composition product_mix (mixed by the loader): data/recipes.csv x each alloy's typical
+    # composition as prepare_alloys.py lists it beside the registered limits (alloy_specs_used.csv)
+    typ = pd.read_csv(INST / "data" / "alloy_specs_used.csv").pivot(index="alloy", columns="element",
+                                                                     values="typical")
+    rec = pd.read_csv(INST / "data" / "recipes.csv").set_index("product")
+    for p, shares in rec.iterrows():
+        comp = system.nodes[system.node_id(f"products[{p}]")].composition
+        hist = system.nodes[system.node_id(f"use[{p}]")].history
         for el in system.elements:
-            assert comps[f"product_{p}"]["composition"][el] == pytest.approx(row[el], rel=1e-9)
+            c = system.channels.index(el)
+            want = float((shares * typ.loc[shares.index, el]).sum())
+            assert comp[0, c] == pytest.approx(want, rel=1e-12, abs=1e-15)
+            assert hist[:, c] == pytest.approx(hist.sum(axis=1) * want, rel=1e-12, abs=1e-15)  # the history's too
+        assert comp[0, -1] == pytest.approx(1 - comp[0, :-1].sum(), abs=1e-15)  # the rest is 'other'
 
 
 CARS = ["ICEV", "HEV", "PHEV", "BEV", "FCEV"]

@@ -81,7 +81,15 @@ def test_stages_agree_with_year_by_year(instance):
     assert stages is not None  # no stock returns to itself within a year here
     series = sim._source_series(s, None, sh)
     b = net.source_constants(series)
-    f1, _ = sim._by_stage(net, plan, plan.hist_inflow.copy(), b, stages)
-    f2, _ = sim._year_by_year(net, plan, plan.hist_inflow.copy(), b)
+    f1, _, (levels, outflows) = sim._by_stage(net, plan, plan.hist_inflow.copy(), b.copy(), stages)  # b is consumed
+    inflow2 = plan.hist_inflow.copy()
+    f2, _ = sim._year_by_year(net, plan, inflow2, b)
     assert np.max(np.abs(f1 - f2)) <= 1e-12 * np.abs(f2).max()
     assert np.abs(f2).max() > 0
+    # the stages' levels and whole outflows (earlier cohorts by convolution + the age-0 part) are
+    # the convolutions of the year-by-year inflows
+    lv2, out2 = plan.levels_and_outflows(inflow2)
+    scale = max(np.abs(lv2).max(), 1.0)
+    assert np.max(np.abs(levels - lv2[:, plan.H:])) <= 1e-12 * scale
+    assert np.max(np.abs(outflows - out2[:, plan.H:])) <= 1e-12 * scale
+    assert np.abs(out2[:, plan.H:]).max() > 0

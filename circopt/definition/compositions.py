@@ -4,10 +4,17 @@ Named compositions are written inline (``compositions: {name: {composition: {...
 or read from a table (``compositions: {file: data/x.csv, index: name}``): one row per
 composition, one column per tracked element (mass fractions), a ``source`` column (or one
 ``source:`` for every row) and an optional ``description`` column.
+
+Beside inline ones, ``compositions:`` may also name *composition tables*, whose rows a node
+family picks by its value of the table's index dimension: a table read from a file
+(``alloy_typical: {file: data/alloys.csv, index: alloy, source: id}``) or one mixed from a
+recipe of another table's compositions (``product_mix: {recipe: {file: data/recipes.csv,
+index: product}, of: alloy_typical, source: id}``, :mod:`.recipes`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +23,15 @@ from ..errors import InstanceError
 from . import checks
 from .files import read_table
 from .schema import COMPOSITION_TABLE_COLUMNS, COMPOSITION_TABLE_KEYS, STREAM_KEYS, SUM_TOL
+
+
+@dataclass
+class CompositionTable:
+    """Named compositions, one per row, that a node family picks by its value of ``index``."""
+
+    index: str  # the index column: a dimension for the tables that nodes name
+    rows: dict[str, np.ndarray]  # row name -> (T, C) mass fractions
+    path: str  # the file it was read from (messages)
 
 
 def sources(b, rel: str) -> dict[str, str]:
@@ -43,7 +59,8 @@ def check_source(b, key: str, sid: Any):
 
 
 def streams(b, sdoc: dict, label: str = "compositions") -> dict[str, np.ndarray]:
-    """The named compositions (T, C), inline or from a table; problems are collected in ``b``."""
+    """The named compositions (T, C), inline or from a table; named composition tables go to
+    ``b.tables`` (recipes are mixed after, :func:`.recipes.mixes`); problems are collected in ``b``."""
     if isinstance(sdoc, dict) and isinstance(sdoc.get("file"), str):
         return table(b, sdoc, label)
     out = {}
@@ -54,22 +71,57 @@ def streams(b, sdoc: dict, label: str = "compositions") -> dict[str, np.ndarray]
         key = f"{label}.{name}"
         if checks.bad_name(name):
             b.errors.append(checks.name_error(b.where(key), "a composition name", name))
-            continue
-        if not isinstance(spec, dict) or "composition" not in spec:
-            b.err(key, "expected {composition: {element: fraction}, source: id}", spec)
-            continue
-        for k in spec:
-            if k not in STREAM_KEYS:
-                b.err(f"{key}.{k}", "unknown key", expected=f"one of {sorted(STREAM_KEYS)}")
-        if "source" not in spec:
-            b.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
-        else:
-            check_source(b, f"{key}.source", spec["source"])
-        try:
-            out[name] = composition(b, spec["composition"], f"{key}.composition", {})
-        except InstanceError as e:
-            b.errors.append(e)
+        elif isinstance(spec, dict) and "file" in spec and "composition" not in spec:
+            tab = named_table(b, spec, key)
+            if tab is not None:
+                b.tables[name] = tab
+        elif not (isinstance(spec, dict) and "recipe" in spec):  # recipes: once every table is read
+            comp = _inline(b, spec, key)
+            if comp is not None:
+                out[name] = comp
     return out
+
+
+def _inline(b, spec: Any, key: str) -> np.ndarray | None:
+    """One composition written inline; None on problems (collected in ``b``)."""
+    if not isinstance(spec, dict) or "composition" not in spec:
+        b.err(key, "expected {composition: {element: fraction}, source: id}", spec,
+              expected="a composition written inline, a table {file, index, source} or a recipe "
+              "{recipe: {file, index}, of: TABLE, source}")
+        return None
+    for k in spec:
+        if k not in STREAM_KEYS:
+            b.err(f"{key}.{k}", "unknown key", expected=f"one of {sorted(STREAM_KEYS)}")
+    if "source" not in spec:
+        b.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
+    else:
+        check_source(b, f"{key}.source", spec["source"])
+    try:
+        return composition(b, spec["composition"], f"{key}.composition", {})
+    except InstanceError as e:
+        b.errors.append(e)
+        return None
+
+
+def named(b, name: Any, index: dict, key: str) -> np.ndarray:
+    """The (T, C) composition a node names at ``key``: a named composition, or the row of a
+    composition table for the node's value of the table's index dimension."""
+    if isinstance(name, str) and name in b.streams:
+        return b.streams[name]
+    tab = b.tables.get(name) if isinstance(name, str) else None
+    if tab is None:
+        raise InstanceError(b.where(key), "unknown composition", name,
+                            expected=f"one of {[*b.streams, *b.tables]} (top-level 'compositions')")
+    if tab.index not in index:
+        raise InstanceError(b.where(key), f"composition table '{name}' has one row per {tab.index}, and "
+                            f"this node is not over '{tab.index}'", name,
+                            expected=f"a node over '{tab.index}', or a table indexed by one of the node's "
+                            f"dimensions {list(index)}")
+    value = str(index[tab.index])
+    if value not in tab.rows:
+        raise InstanceError(b.where(key), f"composition table '{name}' ({tab.path}) has no row for "
+                            f"{tab.index} '{value}'", value, expected=f"a row '{value}' in its column '{tab.index}'")
+    return tab.rows[value]
 
 
 def composition(b, comp: Any, key: str, index: dict) -> np.ndarray:
@@ -91,6 +143,19 @@ def composition(b, comp: Any, key: str, index: dict) -> np.ndarray:
 
 def table(b, ref: dict, label: str = "compositions") -> dict[str, np.ndarray]:
     """Named compositions from a CSV table (read inside the instance folder only)."""
+    return _table_rows(b, ref, label, value_names=False)[0]
+
+
+def named_table(b, ref: dict, key: str) -> CompositionTable | None:
+    """A composition table under a name (its rows are values of the index dimension); None on problems."""
+    n = len(b.errors)
+    rows, path = _table_rows(b, ref, key, value_names=True)
+    if len(b.errors) > n or path is None:
+        return None
+    return CompositionTable(index=str(ref.get("index", "name")), rows=rows, path=path)
+
+
+def _table_rows(b, ref: dict, label: str, *, value_names: bool) -> tuple[dict[str, np.ndarray], str | None]:
     for k in ref:
         if k not in COMPOSITION_TABLE_KEYS:
             b.err(f"{label}.{k}", "unknown key in a composition table reference",
@@ -99,28 +164,30 @@ def table(b, ref: dict, label: str = "compositions") -> dict[str, np.ndarray]:
         check_source(b, f"{label}.source", ref["source"])
     index = ref.get("index", "name")
     try:
-        df, path = b.ctx.csv(ref["file"], f"{label}.file")
+        df, path = b.ctx.csv(ref.get("file"), f"{label}.file")
         df = _table_columns(b, df, path, index, with_source="source" not in ref)
     except InstanceError as e:
         b.errors.append(e)
-        return {}
+        return {}, None
     out: dict[str, np.ndarray] = {}
     for i, row in enumerate(df.to_dict("records")):
         name = row[index]
         try:
-            if checks.bad_name(name):
-                raise checks.name_error(f"{path}: row {i + 1}, column '{index}'", "a composition name", name)
+            if checks.bad_name(name, value=value_names):
+                raise checks.name_error(f"{path}: row {i + 1}, column '{index}'", "a composition name", name,
+                                        value=value_names)
             if name in out:
                 raise InstanceError(path, f"composition '{name}' is given twice", name,
                                     expected="one row per composition")
-            _row_source(b, path, name, ref.get("source", row.get("source")))
+            if "source" not in ref:  # one source for every row: checked above
+                _row_source(b, path, name, row.get("source"))
             out[str(name)] = _row_composition(b, path, name, row)
         except InstanceError as e:
             b.errors.append(e)
     if not out and not b.errors:
         b.errors.append(InstanceError(path, "the composition table has no rows",
                                       expected="one row per composition"))
-    return out
+    return out, path
 
 
 def _table_columns(b, df, path: str, index: str, *, with_source: bool):
@@ -156,7 +223,7 @@ def _row_composition(b, path: str, name: str, row: dict) -> np.ndarray:
     vals = np.zeros(len(b.elements))
     for k, el in enumerate(b.elements):
         raw = row[el]
-        v = _number(raw)
+        v = number(raw)
         if not np.isfinite(v):
             raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is not a number", raw,
                                 expected="a number in [0, 1] (write 0 for none)")
@@ -174,7 +241,7 @@ def _row_composition(b, path: str, name: str, row: dict) -> np.ndarray:
     return arr
 
 
-def _number(raw: Any) -> float:
+def number(raw: Any) -> float:
     """A table cell as a float; NaN for text that is not a number, empty cells and booleans."""
     if isinstance(raw, bool):
         return np.nan

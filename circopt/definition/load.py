@@ -6,7 +6,7 @@ Every problem is reported with the file, the key path, the value and what was ex
 and *all* problems of a stage are collected so that ``circopt check`` lists them at once.
 
 Stages: the header (:mod:`.schema`), dimensions and node families (:mod:`.expand`), the
-sources table and named compositions (:mod:`.compositions`), each node by kind
+sources table and named compositions (:mod:`.compositions`, :mod:`.recipes`), each node by kind
 (:mod:`.nodes`, numbers via :mod:`.params`), ranges of estimates (:mod:`circopt.ranges`), derived
 data (:mod:`.derive`), the structure and linearity facts (:mod:`circopt.network`) and the
 study settings (:mod:`.checks`: user constraints, levers, trace, indicators).
@@ -23,7 +23,7 @@ from .. import network
 from ..errors import CircoptWarning, InstanceError, InstanceErrors
 from ..ranges import parse_ranges
 from ..system import BOUNDARIES, System
-from . import checks, compositions, derive, expand, schema
+from . import checks, compositions, derive, expand, recipes, schema
 from .files import InstanceFiles
 from .nodes import build_node
 from .params import Params
@@ -121,6 +121,7 @@ def _header(b: Loading) -> dict:
         b.deprecated("streams")
     label = "streams" if "streams" in d and "compositions" not in d else "compositions"
     b.streams = compositions.streams(b, d.get(label) or {}, label)
+    recipes.mixes(b, d.get(label) or {}, label)  # compositions mixed from the tables just read
     b.fail_if_errors()
     return nodes_doc
 

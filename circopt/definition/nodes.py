@@ -84,10 +84,7 @@ def node_source(b, nid, node: Node, spec, key, f: dict):
     if named == "stream":
         b.deprecated("stream", key)
     if named:
-        if spec[named] not in b.streams:
-            raise InstanceError(b.where(f"{key}.{named}"), "unknown composition", spec[named],
-                                expected=f"one of {list(b.streams)} (top-level 'compositions')")
-        f["composition"] = b.streams[spec[named]]
+        f["composition"] = compositions.named(b, spec[named], node.index, f"{key}.{named}")
     elif "composition" in spec:
         f["composition"] = compositions.composition(b, spec["composition"], f"{key}.composition", node.index)
     else:
@@ -215,10 +212,7 @@ def node_stock(b, nid, node: Node, spec, key, f: dict):
             if hs is None:
                 raise InstanceError(b.where(f"{key}.{hkey}"), f"no composition for {node.name}",
                                     list(spec[hkey]), expected=f"a key among {list(node.index.values())}")
-        if hs not in b.streams:
-            raise InstanceError(b.where(f"{key}.{hkey}"), "unknown composition", hs,
-                                expected=f"one of {list(b.streams)}")
-        hist_comp = b.streams[hs]
+        hist_comp = compositions.named(b, hs, node.index, f"{key}.{hkey}")
     if "history" in spec or "initial_stock" in spec:
         if hist_comp is None:
             raise InstanceError(b.where(f"{key}.history_composition"),

@@ -29,7 +29,9 @@ TOP_KEYS = {
     "elements": "list of str, required: tracked elements",
     "timing": "end | middle: lifetime timing convention (default end, ODYM-exact)",
     "dimensions": "mapping dim -> list of values",
-    "compositions": "mapping name -> {composition, source}, or {file, index}: named compositions",
+    "compositions": "mapping name -> {composition, source} | {file, index, source} (a composition table) | "
+                    "{recipe: {file, index}, of: TABLE, source} (mixed from a table); or one {file, index}: "
+                    "named compositions",
     "streams": "deprecated name of 'compositions'",
     "nodes": "mapping name -> node, required",
     "sources": "path of the sources table (default sources.csv)",
@@ -76,6 +78,12 @@ STREAM_KEYS = {"composition", "source", "description"}
 COMPOSITION_TABLE_KEYS = {"file", "index", "source"}
 #: columns of a composition table besides the index and one per tracked element
 COMPOSITION_TABLE_COLUMNS = ("source", "description")
+#: keys of a composition mixed from a recipe (``compositions: {NAME: {recipe: {file, index}, of: TABLE,
+#: source: id}}``: one composition per row of the recipe table, the share-weighted sum of TABLE's)
+RECIPE_KEYS = {"recipe", "of", "source", "description"}
+#: keys of its recipe table reference; columns of the recipe table besides the index and the shares
+RECIPE_TABLE_KEYS = {"file", "index"}
+RECIPE_TABLE_COLUMNS = ("description",)
 #: old spelling -> new, accepted with a FutureWarning (the words now mean one thing each: a
 #: "composition" is a named mix of elements, a "stream" was both that and an edge; "other" is
 #: the rest-of-mass channel, no longer also a loss type)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InstanceError, InstanceErrors
 from ..system import Axes, Blend, Edge, Node
+from .compositions import CompositionTable
 from .files import InstanceFiles
 from .params import Params
 from .schema import DEPRECATED
@@ -39,6 +40,8 @@ class Loading(Axes):
     ctx: Params | None = None
     sources: dict[str, str] = field(default_factory=dict)  # source id -> citation
     streams: dict[str, np.ndarray] = field(default_factory=dict)  # named compositions (T, C)
+    #: named composition tables (a table, a recipe): a node family picks its row by a dimension value
+    tables: dict[str, CompositionTable] = field(default_factory=dict)
     # the network (expand, nodes)
     nodes: list[Node] = field(default_factory=list)
     family_nodes: dict[str, list[int]] = field(default_factory=dict)

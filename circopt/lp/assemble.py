@@ -112,7 +112,7 @@ def classify(b) -> None:
                         stack.append(s.edges[e].target)
         # a source following a node whose input a decision changes follows the decision too
         for e in follows:
-            f = s.nodes[e.source].meta["follows"]
+            f = s.nodes[e.source].follows
             if not var_edge[e.id] and (var_node[f] or (s.nodes[f].kind == "source"
                                                      and any(var_edge[o] for o in s.out_edges(f)))):
                 var_edge[e.id] = True
@@ -153,7 +153,7 @@ def constants(b) -> None:
                      nodes=s.nodes, edges=sub_edges, blends=[], timing=s.timing)
         sub.cached("stock_plan", lambda: b.plan)  # same nodes, same kernels
         sh = Shares(route=np.full((len(const), T), np.nan), allocation=[])
-        f_c, _, _, notes = _run(sub, sh, None)
+        f_c, _, _, notes, _ = _run(sub, sh, None)
         flows[:, [e.id for e in const], :] = f_c
         b.notes.extend(notes)
     # history cohorts' outflow of stocks whose outflow a decision changes

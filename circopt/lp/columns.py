@@ -57,19 +57,22 @@ class _Blocks:
 
 def columns(b) -> None:
     """Lay out the columns: ``b.route_col``, ``b.alloc_col``, ``b.left_col``, ``b.supply_col``,
-    ``b.state_col``, ``b.cap_col`` (first column of each block) and the ``b.col_*`` arrays."""
+    ``b.state_col``, ``b.cap_col`` (first column of each block) and the ``b.col_*`` arrays; which
+    edges have a ``route`` or ``supply`` block, and which blend inputs are free (no ``leftover``),
+    follows from their rules (:func:`circopt.flowrules.table_kind`); a free source's supply into a
+    blend is the sum of its ``allocation`` columns."""
     s, C = b.s, b.C
     blocks = _Blocks(b.T)
     block = blocks.add
+    table_kind = b.rules.table_kind
     b.route_col = {}
-    for e in s.edges:
-        if e.rule == "route":
-            b.route_col[e.id] = block(C_ROUTE, e.id, 0, 0)
+    for e in np.flatnonzero(table_kind == "route").tolist():
+        b.route_col[e] = block(C_ROUTE, e, 0, 0)
     b.alloc_col = []
     b.left_col = []
     b.free_in = []
     for bi, bl in enumerate(s.blends):
-        free = [s.nodes[s.edges[e].source].free for e in bl.inputs]
+        free = [table_kind[e] == "supply" for e in bl.inputs]
         b.free_in.append(free)
         st = np.zeros((len(bl.inputs), len(bl.outputs)), int)
         for i in range(len(bl.inputs)):
@@ -84,9 +87,9 @@ def columns(b) -> None:
         b.left_col.append(lc)
     b.supply_col = {}
     b.blend_of_node = {bl.node: bi for bi, bl in enumerate(s.blends)}
-    for e in s.edges:
-        if e.rule == "source" and s.nodes[e.source].free and s.nodes[e.target].kind != "blend":
-            b.supply_col[e.source] = block(C_SUPPLY, e.source, 0, 0)
+    for e in np.flatnonzero((table_kind == "supply") & (b.rules.blend < 0)).tolist():  # not into a blend
+        src = s.edges[e].source
+        b.supply_col[src] = block(C_SUPPLY, src, 0, 0)
     b.state_col = {}
     for nd in b.state_nodes:
         if b.total_mode[nd]:

@@ -312,9 +312,9 @@ def output_rows(b, rs: RowSet, bi: int) -> None:
 
 def supply_max_rows(b, rs: RowSet) -> None:
     """``supply_max[source,year]``: a free source supplies at most its ``max``."""
-    s, T = b.s, b.T
+    s, T, kind = b.s, b.T, b.rules.table_kind
     for e in s.edges:
-        if e.rule == "source" and s.nodes[e.source].free and s.nodes[e.source].max_series is not None:
+        if kind[e.id] == "supply" and s.nodes[e.source].max_series is not None:
             mx = s.nodes[e.source].max_series
             if e.source in b.supply_col:
                 A = rs.direct(b.tt, b.supply_col[e.source] + b.tt, 1.0, T)

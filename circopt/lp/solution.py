@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..decisions import Decisions
+from ..flowrules import table_kinds
 from ..stocks import stock_plan
 from ..system import System
 from .fix import violations
@@ -112,7 +113,7 @@ def _with_driven_series(s: System, flows: np.ndarray) -> System:
     ``Result``'s audit reads ``node.series``, so without this the audit would report the
     source's whole outflow as an imbalance. A shallow copy: the caller's System is untouched.
     """
-    driven = [i for i, n in enumerate(s.nodes) if n.kind == "source" and "driven_by" in n.meta]
+    driven = [i for i, n in enumerate(s.nodes) if n.kind == "source" and n.driven_by is not None]
     if not driven:
         return s
     nodes = list(s.nodes)
@@ -154,7 +155,7 @@ def with_bounds(om: OptModel, table: pd.DataFrame) -> pd.DataFrame:
     t = np.searchsorted(s.years.astype(int), table["year"].to_numpy(int))
     kind = table["kind"].to_numpy()
     upper[kind == "allocation"] = 1.0
-    edge_of = {(s.nodes[e.source].name, e.label): e.id for e in s.edges if e.rule == "route"}
+    edge_of = {(s.nodes[e.source].name, e.label): e.id for e, k in zip(s.edges, table_kinds(s)) if k == "route"}
     rows = np.flatnonzero(kind == "route")
     if len(rows):
         eid = np.array([edge_of[(nd, lab)] for nd, lab in zip(table["node"].to_numpy()[rows],

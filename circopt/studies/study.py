@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import terms
+from ..flowrules import edge_kind
 from ..system import EXPORTED, TOTAL
 from ..terminal import Progress as _Progress  # noqa: F401 (circopt.studies._Progress)
 
@@ -33,8 +34,8 @@ def indicators(res) -> dict[str, float]:
     for r in cum[cum.element == TOTAL].itertuples():
         out[f"{r.loss_type}/total"] = float(r.value)
     F = res.flows_array
-    primary = sum(float(F[:, e, :].sum()) for i, n in enumerate(s.nodes) if n.kind == "source" and n.free
-                  for e in s.out_edges(i))
+    primary = sum(float(F[:, e, :].sum()) for i in range(len(s.nodes)) for e in s.out_edges(i)
+                  if edge_kind(s, s.edges[e]) == "free")
     out["primary/total"] = primary
     out.setdefault("surplus/total", 0.0)
     tv = terms.values(res)  # the objective terms and the instance's declared indicators (indicator:NAME)

@@ -9,16 +9,20 @@ Reads (all inside this folder):
                                      (built by prepare_data.py from the aluminium history dossier)
 Writes:
   data/alloy_specs_used.csv          alloy x element: min, max (mass fraction), typical, source
-  data/recipes.csv                   product x alloy: mass share of the product's aluminium (constant)
-  data/products14.csv                product: composition, lifetime, collection, shredding, pick-up, ...
+  data/alloy_typical.csv             alloy: typical composition (one column per element; the instance's
+                                     composition table 'alloy_typical')
+  data/recipes.csv                   product x alloy: mass share of the product's aluminium (constant; the
+                                     instance mixes the products' compositions from it, 'product_mix')
+  data/products14.csv                product: lifetime, collection, shredding, pick-up, shredded composition, ...
   data/scrap_tc.csv                  product: element-wise coefficients of the clean class, sorting outputs
   data/history14.csv                 year x product: inflow history (long table)
   data/paths/<path>/demand14.csv     year x product demand (14 products, LCVs split off other transport)
   data/paths/<path>/alloy_demand14.csv  year x alloy: cast-house demand (gross of fabrication dross)
 
-instance.yaml and scenarios/*.yaml are hand-edited files: the alloy windows and the product compositions
-written inline there were copied once from data/alloy_specs_used.csv and data/products14.csv (the tests
-check that they agree), everything else is referenced by file.
+instance.yaml and scenarios/*.yaml are hand-edited files: the alloy windows written inline there were
+copied once from data/alloy_specs_used.csv (the tests check that they agree), everything else is
+referenced by file. A product's composition (its recipe at the alloys' typical compositions) is mixed
+by the loader from data/recipes.csv and data/alloy_typical.csv.
 
 Every constant names its source id (sources.csv) or says `estimate`; the README lists each
 estimate with its range. Compositions are mass fractions; masses Mt.
@@ -30,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from prepare_data import interp
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -147,11 +152,6 @@ SSE_AL = 0.96       # LU2022_SSE: Al recovery
 SSE_ELEMENT = 0.01  # element fraction reaching the cathode: 99.9 % Al product (LU2022_SSE), estimate 0.003-0.02
 
 
-def interp(anchors: dict, years) -> np.ndarray:
-    k = sorted(anchors)
-    return np.interp(years, k, [anchors[y] for y in k])
-
-
 def alloy_specs() -> pd.DataFrame:
     """alloy x element: min, max, typical (midpoint, or half the max) as mass fractions."""
     spec = pd.read_csv(DATA / "dossier" / "alloy_specs.csv")
@@ -212,13 +212,12 @@ def element_tc(mass: pd.DataFrame, frac: pd.Series | pd.DataFrame) -> pd.Series:
 
 
 def scrap_tables(rec: pd.DataFrame, typ: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """products14.csv (composition, parameters) and scrap_tc.csv (element-wise coefficients)."""
+    """products14.csv (parameters, shredded composition) and scrap_tc.csv (element-wise coefficients)."""
     clean = clean_fractions(rec)
     prod_rows, tc_rows = [], []
     groups = pd.Series({a: ("high" if a in HIGH else "wrought" if a in WROUGHT else "cast") for a in ALLOYS})
     for p in PRODUCTS:
         mass = typ.mul(rec.loc[p], axis=0)  # alloy x channel, per unit of product
-        comp = mass.sum(axis=0)
         tc_clean = element_tc(mass, clean.loc[p])
         shred_mass = mass.mul(1 - clean.loc[p], axis=0)
         fe, cu = PICKUP[p]
@@ -240,7 +239,6 @@ def scrap_tables(rec: pd.DataFrame, typ: pd.DataFrame) -> tuple[pd.DataFrame, pd
                     row[f"lifetime_mean_{tag}"], row[f"lifetime_sd_{tag}"] = m, LIFETIME[p][1] * m / LIFETIME[p][0]
                 else:
                     row[f"{key}_{tag}"] = v if vehicle else row[key]
-        row.update({c: comp[c] for c in ELEMENTS})
         shred_comp = s.sum(axis=0)
         row.update({f"shred_{c}": shred_comp[c] for c in ELEMENTS})
         prod_rows.append(row)
@@ -291,6 +289,9 @@ def main() -> None:
     rec = recipes()
     prod, tc = scrap_tables(rec, typ)
     fmt(specs, DATA / "alloy_specs_used.csv")
+    names = specs.drop_duplicates("alloy").set_index("alloy")["registered_name"]
+    fmt(typ[ELEMENTS].assign(description=names[typ.index]).rename_axis("alloy").reset_index(),
+        DATA / "alloy_typical.csv")
     fmt(rec.rename_axis("product").reset_index(), DATA / "recipes.csv")
     fmt(prod, DATA / "products14.csv")
     fmt(tc, DATA / "scrap_tc.csv")

@@ -9,7 +9,10 @@ Reads (all inside this folder):
   data/dossier/*.csv    the project's regional dossier: regions, regional demand 2020, EV paths and
                         car lifetimes / ELV collection of BILLY2023, IAI 2020 production, stock data
 Writes:
-  data/products.csv        product: composition, lifetime (non-car), collection, shredding, pick-up
+  data/recipes.csv         product x alloy: mass share (the instance mixes each product's composition from
+                           it at the alloys' typical compositions, composition 'product_mix')
+  data/alloy_typical.csv   alloy: typical composition per element (composition table 'alloy_typical')
+  data/products.csv        product: lifetime (non-car), collection, shredding, pick-up
   data/regions_products.csv region x product: lifetime, collection (regional where sourced)
   data/xrf_tc.csv          product: element-wise coefficients of XRF/LIBS sorting
   data/history.csv         year x region x product: inflow history (long table)
@@ -118,16 +121,19 @@ def recipes() -> pd.DataFrame:
     return r.div(r.sum(axis=1), axis=0)
 
 
-def products(rec: pd.DataFrame, spec: pd.DataFrame) -> pd.DataFrame:
-    """Composition (recipe x typical), shredding, pick-up and non-car lifetimes per product."""
-    typ = spec.pivot(index="alloy", columns="element", values="typical")[ELEMENTS]
-    comp = rec[list(typ.index)] @ typ
+def typical(spec: pd.DataFrame) -> pd.DataFrame:
+    """alloy x element: the typical composition (the global instance's: midpoint of the registered
+    limits, or half the maximum)."""
+    return spec.pivot(index="alloy", columns="element", values="typical").loc[list(ALLOYS), ELEMENTS]
+
+
+def products() -> pd.DataFrame:
+    """Shredding, pick-up and non-car lifetimes per product (the global instance's values)."""
     glob = _read("global/products14.csv").set_index("product")
     rows = []
     for p, members in AGG.items():
         g = glob.loc[members[0]]
-        rows.append({"product": p, **{el: float(f"{comp.at[p, el]:.6g}") for el in ELEMENTS},
-                     "lifetime_mean": g.lifetime_mean, "lifetime_sd": g.lifetime_sd, "collect": g.collect,
+        rows.append({"product": p, "lifetime_mean": g.lifetime_mean, "lifetime_sd": g.lifetime_sd, "collect": g.collect,
                      "shred": g.shred, "pickup_Fe": g.pickup_Fe, "pickup_Cu": g.pickup_Cu})
     return pd.DataFrame(rows).set_index("product")
 
@@ -135,7 +141,7 @@ def products(rec: pd.DataFrame, spec: pd.DataFrame) -> pd.DataFrame:
 def xrf_tc(rec: pd.DataFrame, spec: pd.DataFrame, prod: pd.DataFrame) -> pd.DataFrame:
     """XRF/LIBS sorting of a product's scrap: 90 % of the wrought pieces (STEINERT_LSS) to the wrought
     fraction with 5 % of the picked-up Fe and Cu, the rest to the cast fraction; both remelted at 0.95."""
-    typ = spec.pivot(index="alloy", columns="element", values="typical")[ELEMENTS]
+    typ = typical(spec)
     rows = []
     for p in PRODUCTS:
         keep = 1 - prod.at[p, "pickup_Fe"] - prod.at[p, "pickup_Cu"]
@@ -309,10 +315,11 @@ def alloy_demand(dem: pd.DataFrame, rec: pd.DataFrame, fab: pd.DataFrame) -> pd.
 def main() -> None:
     spec, fab = alloys()
     rec = recipes()
-    prod = products(rec, spec)
+    prod = products()
     sh = shares_2020()
     prod.to_csv(DATA / "products.csv", float_format="%.10g")
     rec.rename_axis("product").to_csv(DATA / "recipes.csv", float_format="%.10g")
+    typical(spec).rename_axis("alloy").to_csv(DATA / "alloy_typical.csv", float_format="%.10g")
     sh.rename_axis("region").to_csv(DATA / "shares_2020.csv", float_format="%.6g")
     xrf_tc(rec, spec, prod).to_csv(DATA / "xrf_tc.csv", index=False, float_format="%.10g")
     regions_products(prod).to_csv(DATA / "regions_products.csv", index=False, float_format="%.10g")
