@@ -203,7 +203,8 @@ def _by_stage(net: _SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, s
         last = p == n_stages  # b_src is not needed after the last solve: it becomes the flows
         b = b_src if p == 0 and not last else net.with_stock_constants(b_src, before, inplace=last)
         flows = net.solve(years, b, lambdas, only=which if p < n_stages else None, own=last)
-        inflow_ext[which, H:] = net.stock_inflow(flows, which)
+        if p < n_stages or net.coupled:  # else the stages' inflows stand (the same sums)
+            inflow_ext[which, H:] = net.stock_inflow(flows, which)
         if p < n_stages:
             lv, bf = plan.levels_and_before(inflow_ext, which)
             if len(which) == len(plan.stocks):  # every stock at once: the arrays themselves
@@ -429,7 +430,7 @@ class _SameYear:
         x = self._linear(ts, b, lambdas, own=own and not self.coupled)
         active = np.arange(len(ts))
         for _ in range(199):
-            if self.pulse is not None or self.sh.exact:
+            if self.pulse is not None or self.sh.exact or not s.blends:
                 break
             changed = np.array([_update_lambdas(s, self.sh, lambdas, x[q].reshape(E, C), int(ts[q]), blends)
                                 for q in active], bool)
