@@ -44,14 +44,14 @@ KINDS = ("flow", "stock", "loss", "sum")
 
 def declared(system: System) -> dict[str, dict]:
     """The instance's indicators by name, validated (cached on the System)."""
-    cached = system.__dict__.get("_indicators")
-    if cached is not None:
-        return cached
+    return system.cached("indicators", lambda: _declared(system))
+
+
+def _declared(system: System) -> dict[str, dict]:
     errors: list[InstanceError] = []
     out = _parse(system, errors)
     if errors:
         raise errors[0] if len(errors) == 1 else InstanceErrors(errors)
-    system.__dict__["_indicators"] = out
     return out
 
 
@@ -60,7 +60,7 @@ def validate(system: System, where: str = "instance.yaml") -> list[InstanceError
     errors: list[InstanceError] = []
     out = _parse(system, errors, where)
     if not errors:
-        system.__dict__["_indicators"] = out
+        system.cached("indicators", lambda: out)
     return errors
 
 

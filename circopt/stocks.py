@@ -346,9 +346,11 @@ class StockPlan:
 
 
 def stock_plan(system: System) -> StockPlan:
-    cached = getattr(system, "_stock_plan", None)
-    if cached is not None:
-        return cached
+    """The stocks' kernels and history cohorts (cached on the System)."""
+    return system.cached("stock_plan", lambda: _stock_plan(system))
+
+
+def _stock_plan(system: System) -> StockPlan:
     stocks = [i for i, n in enumerate(system.nodes) if n.kind == "stock"]
     H = 0
     for i in stocks:
@@ -371,6 +373,4 @@ def stock_plan(system: System) -> StockPlan:
         if n.history is not None:
             k0 = H - len(n.history_years)
             hist[s, k0:H] = n.history
-    plan = StockPlan(H=H, L=L, stocks=stocks, pdf=pdfs, sf=sfs, hist_inflow=hist)
-    system._stock_plan = plan
-    return plan
+    return StockPlan(H=H, L=L, stocks=stocks, pdf=pdfs, sf=sfs, hist_inflow=hist)

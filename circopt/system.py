@@ -14,9 +14,10 @@ the total by construction. Tables report the tracked elements and ``total``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,8 +35,10 @@ BOUNDARIES = ("domestic", "global")
 OTHER = "other"
 TOTAL = "total"
 
+_V = TypeVar("_V")
 
-@dataclass
+
+@dataclass(frozen=True)
 class Node:
     """One expanded node. ``family`` is the name declared in the instance, ``index`` its
     position in the family's dimensions (e.g. ``{"life": 2}``), ``name`` the display name."""
@@ -80,7 +83,7 @@ class Node:
         return MappingProxyType(out)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Edge:
     """A directed stream between two expanded nodes.
 
@@ -108,7 +111,7 @@ class Edge:
     where: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class BlendOutput:
     """One output of a blend: its edge, demand and composition window (it carries what its inputs bring)."""
 
@@ -119,15 +122,29 @@ class BlendOutput:
     window_hi: np.ndarray  # (T, C) max mass fraction per channel (1 if none)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Blend:
+    """A blend node's inputs, outputs and baseline allocation. ``outputs`` is kept as a tuple;
+    ``inputs`` stays a list, as the engines index arrays with it (a tuple would index dimensions)."""
+
     node: int
     inputs: list[int]  # incoming edge ids
-    outputs: list[BlendOutput]
+    outputs: tuple[BlendOutput, ...]
     surplus_edge: int | None
     #: (n_in, n_out, T) baseline: a non-free input's share of its mass offered to output j; a free
     #: input's share of output j's shortfall to its demand that it makes up (simulation)
     allocation: np.ndarray
+
+    def __post_init__(self):
+        _as_tuples(self, "outputs")
+
+
+def _as_tuples(record, *names: str) -> None:
+    """Store the sequences ``names`` of a frozen record as tuples (the record owns them)."""
+    for name in names:
+        value = getattr(record, name)
+        if not isinstance(value, tuple):
+            object.__setattr__(record, name, tuple(value))
 
 
 class Axes:
@@ -147,18 +164,20 @@ class Axes:
         return len(self.elements) + 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class System(Axes):
-    """An expanded, validated material system."""
+    """An expanded, validated material system. Frozen: the loader hands it down complete and
+    nothing below it changes a field (assignment raises :class:`dataclasses.FrozenInstanceError`);
+    a variant is a new System, ``dataclasses.replace(system, nodes=...)``, with its own caches."""
 
     name: str
     description: str
     unit: str
     years: np.ndarray  # (T,) int
     elements: list[str]  # tracked elements
-    nodes: list[Node]
-    edges: list[Edge]
-    blends: list[Blend]
+    nodes: tuple[Node, ...]  # lists given are kept as tuples (nodes, edges, blends)
+    edges: tuple[Edge, ...]
+    blends: tuple[Blend, ...]
     timing: str = "end"
     dimensions: dict[str, list] = field(default_factory=dict)
     scenario: str | None = None
@@ -174,10 +193,11 @@ class System(Axes):
     notes: list[str] = field(default_factory=list)  # load-time warnings (e.g. magnitude range), listed by check
     comp_known: np.ndarray | None = None  # (n_edges,) bool: composition independent of decisions
     edge_comp: np.ndarray | None = None  # (n_edges, T, C) composition where known
-    # caches of derived views (not part of the definition; reset by dataclasses.replace)
-    _inc_cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
-    _stock_plan: Any = field(default=None, init=False, repr=False, compare=False)  # circopt.stocks
-    _indicators: dict | None = field(default=None, init=False, repr=False, compare=False)  # circopt.indicators
+    # derived views (not part of the definition), by key: see :meth:`cached`
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        _as_tuples(self, "nodes", "edges", "blends")
 
     # ---- derived views (T, C, channels: from Axes) -----------------------------------
 
@@ -198,17 +218,26 @@ class System(Axes):
         the node's inflows, or, for a source (e.g. a free one), what it supplies."""
         return self.out_edges(node) if self.nodes[node].kind == "source" else self.in_edges(node)
 
-    def _incidence(self):
-        cache = self._inc_cache
-        if cache is None or cache[2] != len(self.edges):
-            ins = [[] for _ in self.nodes]
-            outs = [[] for _ in self.nodes]
-            for e in self.edges:
-                ins[e.target].append(e.id)
-                outs[e.source].append(e.id)
-            cache = (ins, outs, len(self.edges))
-            self._inc_cache = cache
-        return cache
+    def cached(self, key: str, build: Callable[[], _V]) -> _V:
+        """The derived view ``key`` of this System (``build()`` the first time). The views are
+        this System's own: ``dataclasses.replace`` gives a System with an empty cache."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            value = self._cache[key] = build()
+            return value
+
+    def _incidence(self) -> tuple[list[list[int]], list[list[int]]]:
+        inc = self._cache.get("incidence")  # the engines ask often: no call on the hit
+        return inc if inc is not None else self.cached("incidence", self._build_incidence)
+
+    def _build_incidence(self) -> tuple[list[list[int]], list[list[int]]]:
+        ins: list[list[int]] = [[] for _ in self.nodes]
+        outs: list[list[int]] = [[] for _ in self.nodes]
+        for e in self.edges:
+            ins[e.target].append(e.id)
+            outs[e.source].append(e.id)
+        return ins, outs
 
     def edge_name(self, e: int) -> str:
         ed = self.edges[e]

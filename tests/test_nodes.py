@@ -249,6 +249,33 @@ def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
         circopt.build(doc, write_sources(tmp_path))
 
 
+def test_blend_streams_keep_their_ids_when_a_route_past_the_last_life_is_dropped(tmp_path):
+    # the dropped route eol[2] -> reman[2] comes before the blend's streams: their ids move down
+    nodes = {
+        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, "fill": "zero"}, "to": "use",
+                 "source": "estimate"},
+        "use": {"kind": "stock", "lives": 1, "lifetime": {"model": "fixed", "mean": 1}, "to": "eol",
+                "source": "estimate"},
+        "eol": {"kind": "split", "over": ["life"], "routes": {"reman": "reman", "lose": "mix"},
+                "baseline": {"reman": {1: 0.5, 2: 0.0}, "lose": "rest"}, "source": "estimate"},
+        "reman": {"kind": "process", "over": ["life"], "to": {"use.next_life": 0.8, "dump": "rest"},
+                  "source": "estimate"},
+        "mix": {"kind": "blend", "outputs": {"out": {"to": "dump"}}, "surplus": "waste",
+                "allocation": {"eol": {"out": 1.0}}, "source": "estimate"},
+        "dump": {"kind": "sink", "loss": "dissipation"},
+        "waste": {"kind": "sink", "loss": "process"},
+    }
+    doc = {"name": "t", "unit": "t", "years": [2020, 2023], "elements": ["A"], "nodes": nodes}
+    system = circopt.build(doc, write_sources(tmp_path))
+    (bl,) = system.blends
+    assert system.edge_name(bl.outputs[0].edge) == "mix -> dump"
+    assert system.edge_name(bl.surplus_edge) == "mix -> waste"
+    res = circopt.simulate(system)
+    # eol[1] in 2021 sends half of 10 t to the blend, which passes it all to its output
+    assert _flow(res, "mix", "dump", 2021) == pytest.approx(5.0)
+    assert res.max_relative_imbalance <= 1e-9
+
+
 def test_history_only_stock_and_per_member_history_stream(tmp_path):
     # a stock that only empties (no inflow) passes its history's composition on, so a split
     # may act on its outflow; each member takes its own history stream

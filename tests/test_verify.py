@@ -3,6 +3,7 @@ astronomically large values are refused with a clear error."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import warnings
@@ -62,10 +63,12 @@ def _toy_system_with(value: float):
     """The toy with one year's production set past the loader (which refuses > 1e15 itself):
     the engines' own guard against values double precision cannot carry."""
     system = circopt.load(str(TOY))
-    node = system.nodes[system.node_id("production")]
-    node.series = node.series.copy()
-    node.series[4] = value
-    return system
+    i = system.node_id("production")
+    series = system.nodes[i].series.copy()
+    series[4] = value
+    nodes = list(system.nodes)
+    nodes[i] = dataclasses.replace(nodes[i], series=series)
+    return dataclasses.replace(system, nodes=nodes)
 
 
 def test_values_beyond_double_precision_are_refused(tmp_path, capsys):

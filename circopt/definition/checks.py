@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
@@ -204,15 +205,12 @@ def study_settings(system, yml: str, folder=None, scenario: str | None = None) -
     """Problems in the settings that later steps read: user constraints, levers (and the
     constraints of their settings), the trace pulse, names of levers, ranges and indicators.
     ``folder`` and ``scenario`` name the files in messages as the optimiser will."""
-    import copy
-
     from ..lp.user_rows import validate_constraints
     from ..studies import levers
 
     errors: list[InstanceError] = []
     if folder is not None:
-        system = copy.copy(system)
-        system.path, system.scenario = str(folder), scenario
+        system = dataclasses.replace(system, path=str(folder), scenario=scenario)
 
     def collect(fn, *args, **kw):
         try:
@@ -246,11 +244,7 @@ def study_settings(system, yml: str, folder=None, scenario: str | None = None) -
 
 
 def _without_constraints(system):
-    import copy
-
-    s = copy.copy(system)
-    s.constraints = []
-    return s
+    return dataclasses.replace(system, constraints=[])
 
 
 def _trace_settings(system, yml: str) -> list[InstanceError]:

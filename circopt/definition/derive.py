@@ -1,5 +1,5 @@
-"""Data the loader derives from the built network before handing the System down (no
-check below the loader changes a System):
+"""Data the loader derives from the built network before handing the System down (new
+records: a System and its records are frozen, and no check below the loader changes them):
 
 * each blend's inputs and its baseline allocation matrix, matched from the ``allocation``
   the instance gives by input node or family;
@@ -10,24 +10,29 @@ check below the loader changes a System):
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..errors import InstanceError
-from ..system import Blend, System
+from ..system import Blend, Node, System
 
 #: tolerance on allocation shares (as on every sum that must be 1)
 ALLOC_TOL = 1e-9
 
 
-def blend_allocations(system: System, specs: dict[int, dict[str, dict[str, np.ndarray]]]) -> list[InstanceError]:
-    """Set each blend's ``inputs`` (incoming edges) and ``allocation`` (n_in, n_out, T) from
+def blend_allocations(system: System, specs: dict[int, dict[str, dict[str, np.ndarray]]]
+                      ) -> tuple[list[Blend], list[InstanceError]]:
+    """The blends with their ``inputs`` (incoming edges) and ``allocation`` (n_in, n_out, T) from
     ``specs`` (blend index -> {input node or family: {output: share}}); the problems found."""
     errors: list[InstanceError] = []
+    blends = []
     for bi, b in enumerate(system.blends):
-        b.inputs = list(system.in_edges(b.node))
-        b.allocation = _allocation(system, b, specs.get(bi, {}), errors)
+        b = replace(b, inputs=list(system.in_edges(b.node)))
+        b = replace(b, allocation=_allocation(system, b, specs.get(bi, {}), errors))
         _check_allocation(system, b, errors)
-    return errors
+        blends.append(b)
+    return blends, errors
 
 
 def _allocation(system: System, b: Blend, spec: dict, errors: list) -> np.ndarray:
@@ -96,10 +101,11 @@ def _check_allocation(system: System, b: Blend, errors: list) -> None:
                                         expected=f"a 'demand' for {o.name}, or no allocation of free inputs to it"))
 
 
-def driven_sources(system: System) -> list[InstanceError]:
-    """Mark the source feeding each stock-driven stock (``driven_by``; its series, zeros here, is
-    computed by the engine); the problems found (it must be the stock's only feed)."""
+def driven_sources(system: System) -> tuple[list[Node], list[InstanceError]]:
+    """The nodes, with the source feeding each stock-driven stock marked (``driven_by``; its series,
+    zeros here, is computed by the engine); the problems found (it must be the stock's only feed)."""
     errors: list[InstanceError] = []
+    nodes = list(system.nodes)
     for n_id, node in enumerate(system.nodes):
         if node.kind != "stock" or node.target_stock is None:
             continue
@@ -115,7 +121,6 @@ def driven_sources(system: System) -> list[InstanceError]:
                                         f"{node.name}, whose 'stock' sets its amount; it cannot also have a "
                                         "series", expected="no 'series' on this source (or no 'stock' on "
                                         f"{node.name}, to make it inflow-driven)"))
-        else:
-            src.series = np.zeros(system.T)  # computed by the engine
-            src.driven_by = n_id
-    return errors
+        else:  # its series is computed by the engine
+            nodes[srcs[0].source] = replace(src, series=np.zeros(system.T), driven_by=n_id)
+    return nodes, errors

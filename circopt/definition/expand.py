@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -182,18 +183,18 @@ def drop_past_last_life(b) -> None:
                                              expected="no stream into it at the last life (a zero share there)"))
     if b.errors:
         raise InstanceErrors(b.errors)
-    b.edges = [e for e in b.edges if e.id not in set(drop)]
-    for k, e in enumerate(b.edges):
-        e.id = k
-    keep = [i for i in range(len(b.nodes)) if i not in set(dead)]
+    keep = [i for i in range(len(b.nodes)) if i not in dead_set]
     remap = {old: new for new, old in enumerate(keep)}
+    kept = [e for e in b.edges if e.id not in set(drop)]
+    edge_id = {e.id: k for k, e in enumerate(kept)}
+    b.edges = [replace(e, id=k, source=remap[e.source], target=remap[e.target]) for k, e in enumerate(kept)]
     b.nodes = [b.nodes[i] for i in keep]
-    for e in b.edges:
-        e.source, e.target = remap[e.source], remap[e.target]
     for fam, ids in b.family_nodes.items():
         b.family_nodes[fam] = [remap[i] for i in ids if i in remap]
-    for bl in b.blends:
-        bl.node = remap[bl.node]
+    # a blend's streams are never dropped (only unused split routes are), but their ids move
+    b.blends = [replace(bl, node=remap[bl.node], outputs=[replace(o, edge=edge_id[o.edge]) for o in bl.outputs],
+                        surplus_edge=None if bl.surplus_edge is None else edge_id[bl.surplus_edge])
+                for bl in b.blends]
 
 
 def check_pairs(b) -> None:

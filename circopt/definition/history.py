@@ -13,15 +13,14 @@ from . import checks
 from .params import member_rows
 
 
-def history(b, node: Node, spec: dict, key: str, comp: np.ndarray) -> None:
-    """Set ``node.history`` (inflow of cohorts before the first year, (H, C) with composition
-    ``comp``) and ``node.history_years``, from ``history`` or from ``initial_stock``."""
+def history(b, node: Node, spec: dict, key: str, comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The node's ``history_years`` and ``history`` (inflow of cohorts before the first year,
+    (H, C) with composition ``comp``), from ``history`` or from ``initial_stock``."""
     if "history" in spec:
         years, inflow = _from_history(b, node, spec["history"], key)
     else:
         years, inflow = _from_initial_stock(b, node, spec["initial_stock"], key)
-    node.history_years = years
-    node.history = inflow[:, None] * comp[None, :]
+    return years, inflow[:, None] * comp[None, :]
 
 
 def _from_history(b, node: Node, h, key: str) -> tuple[np.ndarray, np.ndarray]:

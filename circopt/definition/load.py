@@ -14,6 +14,7 @@ study settings (:mod:`.checks`: user constraints, levers, trace, indicators).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,17 +93,17 @@ def build_system(b: Loading) -> System:
         scenario=b.scenario if b.from_folder else None, path=str(b.folder) if b.from_folder else None,
         content_hash=b.files.content_hash() if b.from_folder else None,
     )
-    _derive(b, system)
+    system = _derive(b, system)
     if not b.errors:  # settings are read against a valid network
         b.errors.extend(checks.study_settings(system, b.yml, b.folder, b.scenario))
+    note = None if b.errors else checks.magnitude_note(system)
+    if note:
+        system = dataclasses.replace(system, notes=[*system.notes, note])
     if not b.errors and "indicators" in d:
         from ..indicators import validate
 
         b.errors.extend(validate(system, b.yml))
     b.fail_if_errors()
-    note = checks.magnitude_note(system)
-    if note:
-        system.notes.append(note)
     return system
 
 
@@ -142,17 +143,20 @@ def _nodes(b: Loading, nodes_doc: dict) -> None:
     b.fail_if_errors()
 
 
-def _derive(b: Loading, system: System) -> None:
+def _derive(b: Loading, system: System) -> System:
     """Derived data (blend allocations, driven sources, known compositions) stored on the
-    System before it is handed down, and the structural facts checked against it."""
-    errors = derive.blend_allocations(system, b.alloc_specs) + derive.driven_sources(system)
-    errors += network.check_structure(system)
+    System before it is handed down (a new System), and the structural facts checked against it."""
+    blends, errors = derive.blend_allocations(system, b.alloc_specs)
+    nodes, driven_errors = derive.driven_sources(system)
+    system = dataclasses.replace(system, nodes=nodes, blends=blends)
+    errors += driven_errors + network.check_structure(system)
     b.errors.extend(errors)
     if errors:  # compositions are propagated over a sound network only
-        return
+        return system
     try:
-        system.comp_known, system.edge_comp = network.propagate_compositions(system)
+        comp_known, edge_comp = network.propagate_compositions(system)
     except InstanceErrors as e:
         b.errors.extend(e.errors)
-        return
-    b.errors.extend(network.check_linearity(system, system.comp_known))
+        return system
+    b.errors.extend(network.check_linearity(system, comp_known))
+    return dataclasses.replace(system, comp_known=comp_known, edge_comp=edge_comp)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,22 +18,26 @@ from .schema import BLEND_OUTPUT_KEYS, PRICES, REMOVED_KEYS, SUM_TOL
 
 def build_node(b, nid: int, spec: dict) -> None:
     """Build member ``nid`` of a family from its spec (``kind: export`` is a sink or, under the
-    global view with a fate abroad, a process)."""
+    global view with a fate abroad, a process). The kind's function collects the node's fields
+    in ``f``; the node (a frozen record) is then replaced by one with them."""
     node = b.nodes[nid]
     key = f"nodes.{node.family}"
+    f: dict[str, Any] = {}
     if spec.get("kind") == "export":
-        node.exported = True  # results report its inflow as kind 'exported'
+        f["exported"] = True  # results report its inflow as kind 'exported'
         if spec.get("abroad") is not None:
             tgt = expand.ref(b, spec["abroad"], nid, f"{key}.abroad")
             if tgt is None:
                 raise InstanceError(b.where(f"{key}.abroad"), "the fate abroad must be a node", spec["abroad"])
             # under the domestic view nothing reaches it: not a dangling node
-            b.nodes[tgt].fate_abroad_of = node.name
+            b.nodes[tgt] = replace(b.nodes[tgt], fate_abroad_of=node.name)
         if node.kind == "process":
-            return node_process(b, nid, node, {"to": spec["abroad"]}, key)
-        node.loss = EXPORTED
-        return None
-    KINDS[node.kind](b, nid, node, spec, key)
+            node_process(b, nid, node, {"to": spec["abroad"]}, key, f)
+        else:
+            f["loss"] = EXPORTED
+    else:
+        KINDS[node.kind](b, nid, node, spec, key, f)
+    b.nodes[nid] = replace(b.nodes[nid], **f)  # read again: another node may have set its fate abroad
 
 
 def per_unit(b, node, spec, name, key) -> np.ndarray | None:
@@ -41,33 +46,33 @@ def per_unit(b, node, spec, name, key) -> np.ndarray | None:
     return b.ctx.resolve(spec[name], f"{key}.{name}", node.index)
 
 
-def node_source(b, nid, node: Node, spec, key):
-    node.free = bool(spec.get("free", False))
+def node_source(b, nid, node: Node, spec, key, f: dict):
+    f["free"] = free = bool(spec.get("free", False))
     if "follows" in spec:
-        if "series" in spec or node.free:
+        if "series" in spec or free:
             raise InstanceError(b.where(f"{key}.follows"), "a following source has no series and is "
                                 "not free", expected="either 'follows' + 'ratio', 'series', or 'free: true'")
         tgt = expand.ref(b, spec["follows"], nid, f"{key}.follows")
         if tgt is None:
             raise InstanceError(b.where(f"{key}.follows"), "cannot follow a life past the last")
-        node.follows = tgt
+        f["follows"] = tgt
         if "ratio" not in spec:
             raise InstanceError(b.where(f"{key}.ratio"), "a following source needs 'ratio' "
                                 "(its amount per unit of the followed node's input)")
-        node.ratio = b.ctx.resolve(spec["ratio"], f"{key}.ratio", node.index)
+        f["ratio"] = b.ctx.resolve(spec["ratio"], f"{key}.ratio", node.index)
     elif "ratio" in spec:
         raise InstanceError(b.where(f"{key}.ratio"), "'ratio' only goes with 'follows'")
     if "series" in spec:
-        if node.free:
+        if free:
             raise InstanceError(b.where(f"{key}.series"), "a free source has no series", spec["series"],
                                 expected="either 'series' or 'free: true'")
-        node.series = b.ctx.resolve(spec["series"], f"{key}.series", node.index, mass=True)
+        f["series"] = b.ctx.resolve(spec["series"], f"{key}.series", node.index, mass=True)
     if "max" in spec:
-        node.max_series = b.ctx.resolve(spec["max"], f"{key}.max", node.index, mass=True)
-    node.cost = per_unit(b, node, spec, "cost", key)
-    node.energy = per_unit(b, node, spec, "energy", key)
-    node.co2 = per_unit(b, node, spec, "co2", key)
-    if node.free:
+        f["max_series"] = b.ctx.resolve(spec["max"], f"{key}.max", node.index, mass=True)
+    f["cost"] = per_unit(b, node, spec, "cost", key)
+    f["energy"] = per_unit(b, node, spec, "energy", key)
+    f["co2"] = per_unit(b, node, spec, "co2", key)
+    if free:
         missing = [k for k in PRICES if k not in spec]
         if missing:
             raise InstanceError(b.where(f"{key}.{missing[0]}"), f"free source {node.name} has no "
@@ -79,9 +84,9 @@ def node_source(b, nid, node: Node, spec, key):
     if named == "stream":
         b.deprecated("stream", key)
     if named:
-        node.composition = compositions.named(b, spec[named], node.index, f"{key}.{named}")
+        f["composition"] = compositions.named(b, spec[named], node.index, f"{key}.{named}")
     elif "composition" in spec:
-        node.composition = compositions.composition(b, spec["composition"], f"{key}.composition", node.index)
+        f["composition"] = compositions.composition(b, spec["composition"], f"{key}.composition", node.index)
     else:
         raise InstanceError(b.where(key), "a source needs a 'composition' (a mapping, or the name of one "
                             "of the top-level 'compositions')")
@@ -123,7 +128,7 @@ def transfer_coefficients(b, spec: Any, key: str, index: dict) -> np.ndarray | s
     return out
 
 
-def node_process(b, nid, node: Node, spec, key):
+def node_process(b, nid, node: Node, spec, key, f: dict):
     to = spec.get("to")
     if to is None:
         raise InstanceError(b.where(f"{key}.to"), "a process needs 'to'")
@@ -156,18 +161,18 @@ def node_process(b, nid, node: Node, spec, key):
     if any(t is None for t in targets_ok.values()):
         # a member that would send past the last life exists only if nothing reaches it
         # (e.g. remanufacturing at the last life, whose route into it does not exist)
-        node.past_last_life = [r for r, t in targets_ok.items() if t is None]
+        f["past_last_life"] = [r for r, t in targets_ok.items() if t is None]
         return
     for ref, tc in tcs.items():
         b.edge(nid, targets_ok[ref], ref, "tc", f"{key}.to.{ref}", coef=tc)
-    node.energy = per_unit(b, node, spec, "energy", key)
-    node.co2 = per_unit(b, node, spec, "co2", key)
-    node.cost = per_unit(b, node, spec, "cost", key)
+    f["energy"] = per_unit(b, node, spec, "energy", key)
+    f["co2"] = per_unit(b, node, spec, "co2", key)
+    f["cost"] = per_unit(b, node, spec, "cost", key)
 
 
-def node_stock(b, nid, node: Node, spec, key):
+def node_stock(b, nid, node: Node, spec, key, f: dict):
     life = int(node.index.get("life", 1))
-    node.life = life
+    f["life"] = life
     lt_spec = spec.get("lifetime")
     lt_key = f"{key}.lifetime"
     later = spec.get("later_lives")
@@ -187,7 +192,7 @@ def node_stock(b, nid, node: Node, spec, key):
         else:
             arr = b.ctx.resolve(v, f"{lt_key}.{k}", node.index, nonneg=False)
             resolved[k] = float(arr[0]) if np.all(arr == arr[0]) else arr.tolist()
-    node.lifetime = make_lifetime(resolved, where=b.where(lt_key), n_cohorts=b.T)
+    f["lifetime"] = make_lifetime(resolved, where=b.where(lt_key), n_cohorts=b.T)
     to = spec.get("to")
     if to is None:
         raise InstanceError(b.where(f"{key}.to"), "a stock needs 'to' (where its outflow goes)")
@@ -213,16 +218,17 @@ def node_stock(b, nid, node: Node, spec, key):
             raise InstanceError(b.where(f"{key}.history_composition"),
                                 "a stock with history or initial_stock needs 'history_composition' (the name of "
                                 "its composition)")
-        history.history(b, node, spec, key, hist_comp[0])
+        built = replace(node, **f)  # its lifetime turns an initial stock into cohorts
+        f["history_years"], f["history"] = history.history(b, built, spec, key, hist_comp[0])
     if "stock" in spec:
-        node.target_stock = b.ctx.resolve(spec["stock"], f"{key}.stock", node.index, mass=True)
-        node.negative_inflow = spec.get("negative_inflow", "error")
-        if node.negative_inflow not in ("error", "clip"):
+        f["target_stock"] = b.ctx.resolve(spec["stock"], f"{key}.stock", node.index, mass=True)
+        f["negative_inflow"] = policy = spec.get("negative_inflow", "error")
+        if policy not in ("error", "clip"):
             raise InstanceError(b.where(f"{key}.negative_inflow"), "unknown policy",
-                                node.negative_inflow, expected="'error' or 'clip'")
+                                policy, expected="'error' or 'clip'")
 
 
-def node_split(b, nid, node: Node, spec, key):
+def node_split(b, nid, node: Node, spec, key, f: dict):
     """Routes with share bounds (a decision), an optional baseline (simulation), capacities
     and per-unit energy, co2 and cost."""
     routes = spec.get("routes")
@@ -329,7 +335,7 @@ def route_param(b, spec, name, route, key, node):
     return b.ctx.resolve(m[route], f"{key}.{name}.{route}", node.index)
 
 
-def node_blend(b, nid, node: Node, spec, key):
+def node_blend(b, nid, node: Node, spec, key, f: dict):
     outs = spec.get("outputs")
     if not isinstance(outs, dict) or not outs:
         raise InstanceError(b.where(f"{key}.outputs"), "a blend needs outputs {name: {to, demand, window}}",
@@ -390,7 +396,7 @@ def node_blend(b, nid, node: Node, spec, key):
     b.alloc_specs[len(b.blends) - 1] = resolved
 
 
-def node_sink(b, nid, node: Node, spec, key):
+def node_sink(b, nid, node: Node, spec, key, f: dict):
     if "loss" not in spec:
         raise InstanceError(b.where(f"{key}.loss"), "a sink needs 'loss:', the kind of outflow it is",
                             expected=f"one of {list(LOSS_TYPES)}")
@@ -406,7 +412,7 @@ def node_sink(b, nid, node: Node, spec, key):
                       "region write 'kind: export' (reported as exported, counted as lost to the region by "
                       "default); for an outlet that is not a loss write 'loss: unspecified'",
                       DeprecationWarning, stacklevel=2)
-    node.loss = loss
+    f["loss"] = loss
 
 
 

@@ -151,7 +151,7 @@ def constants(b) -> None:
         sub_edges = [dataclasses.replace(e, id=k) for k, e in enumerate(const)]
         sub = System(name=s.name, description="", unit=s.unit, years=s.years, elements=s.elements,
                      nodes=s.nodes, edges=sub_edges, blends=[], timing=s.timing)
-        sub._stock_plan = b.plan  # same nodes, same kernels
+        sub.cached("stock_plan", lambda: b.plan)  # same nodes, same kernels
         sh = Shares(route=np.full((len(const), T), np.nan), allocation=[])
         f_c, _, _, notes, _ = _run(sub, sh, None)
         flows[:, [e.id for e in const], :] = f_c
