@@ -91,8 +91,7 @@ class _Axes:
     need: np.ndarray  # (T, G, C): what they must send
     inflow: _Gather  # a node's in-edges; a source's need (given) or out-edges (decided amount)
     outflow: _Gather
-    conv: np.ndarray  # (K,) a stock's column, else the zero column
-    is_stock: np.ndarray  # (K*C,) 1.0 on stock rows
+    due: _Gather  # what is due to leave: a stock's convolved outflow, else the node's inflow
     following: list[int]
     frac: np.ndarray  # (N, T): the share of a source's amount its edges carry
 
@@ -124,15 +123,12 @@ def _axes(s: System, pulse: bool) -> _Axes:
         if n.kind != "source" or i in following:
             continue  # a following source's inflow is computed (see _source_inflows)
         ins[r] = [col_of_given[i]] if i in col_of_given and not pulse else list(s.out_edges(i))
-    stocks = stock_plan(s).stocks
-    conv = np.full(len(keep), zero)
-    conv[row[stocks]] = E + 1 + G + np.arange(len(stocks))
-    is_stock = np.zeros((len(keep), C))  # flat over (node, channel): a plain row broadcast
-    is_stock[row[stocks]] = 1.0
-    is_stock = is_stock.ravel()
+    due = list(ins)
+    for k, i in enumerate(stock_plan(s).stocks):
+        due[row[i]] = [E + 1 + G + k]
     return _Axes(row=row, names=[s.nodes[i].name for i in keep], given=np.array(given, int), need=need,
-                 inflow=_Gather.of(ins, zero, E, C), outflow=_Gather.of(outs, zero, E, C), conv=conv,
-                 is_stock=is_stock, following=following, frac=frac)
+                 inflow=_Gather.of(ins, zero, E, C), outflow=_Gather.of(outs, zero, E, C),
+                 due=_Gather.of(due, zero, E, C), following=following, frac=frac)
 
 
 def audit_arrays(s: System, flows: np.ndarray, conv_outflow: np.ndarray, pulse: bool) -> tuple:
@@ -151,36 +147,44 @@ def max_relative(s: System, flows: np.ndarray, conv_outflow: np.ndarray, pulse: 
     step = max(1, BLOCK_VALUES // max(1, len(ax.names) * flows.shape[2]))
     for t0 in range(0, flows.shape[0], step):
         t1 = t0 + step
-        rel = _years(s, ax, flows[t0:t1], conv_outflow[:, t0:t1], pulse, t0, big)[-1]
+        rel = _years(s, ax, flows[t0:t1], conv_outflow[:, t0:t1], pulse, t0, big, table=False)[-1]
         if rel.size:
             worst = max(worst, float(rel.max()))
     return worst
 
 
 def _years(s: System, ax: _Axes, flows: np.ndarray, conv_outflow: np.ndarray, pulse: bool, t0: int,
-           big: float) -> tuple:
+           big: float, table: bool = True) -> tuple:
     """The audit's arrays for the years ``t0 .. t0 + len(flows)``; ``big``: the largest |flow| of all
-    years. Every quantity is a sum of gathered columns (nothing is scattered)."""
+    years. Every quantity is a sum of gathered columns (nothing is scattered): the imbalance is
+    what is due to leave a node (its inflow; a stock's convolved outflow) minus its outflow, a
+    stock's change its inflow minus what is due (exactly 0 elsewhere). Without ``table``, the
+    relative imbalance is returned only where the imbalance is not 0 (when that is rare)."""
     T, E, C = flows.shape
     cols = np.concatenate([flows, np.zeros((T, 1, C)), ax.need[t0 : t0 + T],
                            conv_outflow.transpose(1, 0, 2)], axis=1)
-    inflow, outflow = ax.inflow.sum(cols, E), ax.outflow.sum(cols, E)
+    inflow, outflow, due = ax.inflow.sum(cols, E), ax.outflow.sum(cols, E), ax.due.sum(cols, E)
     for i in ax.following:  # a source that follows a node: ratio x what goes through it
         _following_source(s, ax, i, cols[:, :E], inflow, outflow, pulse, slice(t0, t0 + T))
-    change = np.take(cols, ax.conv, axis=1)  # a stock's outflow by convolution
-    np.subtract(inflow, change, out=change)
-    change.reshape(T, -1)[...] *= ax.is_stock  # a stock's change: inflow - convolved outflow; 0 elsewhere
-    imb = np.subtract(inflow, outflow)
-    imb -= change
+        due[:, ax.row[i]] = inflow[:, ax.row[i]]
+    change = np.subtract(inflow, due)
+    imb = np.subtract(due, outflow, out=due)
     for a in (inflow, outflow, change, imb):  # 'other' -> the total over channels
         for c in range(C - 1):
             a[..., -1] += a[..., c]
+    floor = AUDIT_FLOOR * max(big, 1e-300)
+    if not table:
+        nz = np.flatnonzero(imb)
+        if 4 * nz.size < imb.size:  # mostly exact: the ratio where it is not
+            i_, o_, c_, m_ = (a.ravel()[nz] for a in (inflow, outflow, change, imb))
+            scale = np.maximum(np.maximum(np.abs(i_), np.abs(o_)), np.maximum(np.abs(c_), floor))
+            return inflow, outflow, change, imb, np.abs(m_) / scale
     scale = np.abs(inflow)
     tmp = np.abs(outflow)
     np.maximum(scale, tmp, out=scale)
     np.abs(change, out=tmp)
     np.maximum(scale, tmp, out=scale)
-    np.maximum(scale, AUDIT_FLOOR * max(big, 1e-300), out=scale)
+    np.maximum(scale, floor, out=scale)
     rel = np.abs(imb, out=tmp)
     rel /= scale
     return inflow, outflow, change, imb, rel

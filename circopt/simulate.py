@@ -278,6 +278,7 @@ class _SameYear:
         self.source_comp = np.ascontiguousarray(rules.source_comp.transpose(1, 0, 2))  # (T, k, C)
         self._stages: tuple | None = None  # (stages,) once found
         self._sweeps: dict = {}  # sweep plans of stage solves, by the stages' stocks
+        self._b_own: np.ndarray | None = None  # source constants of the System's own series
         self.stock_edges, self.stock_of_edge = rules.stock_edges, rules.stock_of_edge
         self.stock_cols = _Columns.of((self.stock_edges[:, None] * C + c_idx).ravel())  # in (T, E*C)
         stock_of_node = np.full(N, -1)
@@ -299,6 +300,7 @@ class _SameYear:
         def template(s: System) -> _SameYear:
             net = cls(s, None, plan, None, flow_rules(s, plan.stocks))
             net.stock_stages()
+            net.source_constants({})  # derives the constants of the System's own series
             if not (net.rules.kind[net.pair_rows] == "route").any():  # coefficients without decisions
                 net.coef = net.rules.pair_coef(np.zeros((len(s.edges), s.T)), net.age0).reshape(s.T, -1)
             return net
@@ -312,22 +314,28 @@ class _SameYear:
 
     # ---- constants and stocks -----------------------------------------------------------
     def source_constants(self, series: dict[int, np.ndarray]) -> np.ndarray:
-        """``(T, E*C)``: what each source sends, every year."""
-        s, C = self.system, self.system.C
-        b = np.zeros((s.T, self.n))
-        r = self.rules
-        src = r.source[r.source_edges].tolist()
-        if all(n in series for n in src):  # every source's amount is known (no pickup source)
-            if src:
-                amount = r.source_coef * np.array([series[n] for n in src])  # (k, T)
-                vals = self.source_comp * amount.T[:, :, None]  # (T, k, C)
-                self.source_cols.set(b, vals.reshape(s.T, -1))
-            return b
-        k = np.flatnonzero(np.isin(r.source[r.source_edges], list(series)))
-        if k.size:
-            amount = r.source_coef[k] * np.array([series[n] for n in r.source[r.source_edges[k]].tolist()])
-            vals = self.source_comp[:, k] * amount.T[:, :, None]  # (T, k, C)
-            _set_cols(b, (r.source_edges[k][:, None] * C + np.arange(C)).ravel(), vals.reshape(s.T, -1))
+        """``(T, E*C)``: what each source sends, every year (``series``: node id -> amount (T,); a
+        source not in it sends nothing here). The constants of the System's own series are
+        derived once; only the sources whose amount differs are filled in anew."""
+        r, T = self.rules, self.system.T
+        nodes = r.source[r.source_edges].tolist()
+        if self._b_own is None:  # the template: the System's own series
+            own = {n: self.system.nodes[n].series for n in set(nodes)}
+            self._b_own = self._fill(np.zeros((T, self.n)), np.arange(len(nodes)), own)
+        b = self._b_own.copy()
+        own_series = [self.system.nodes[n].series for n in nodes]
+        k = np.array([q for q, n in enumerate(nodes) if series.get(n) is not own_series[q]], int)
+        return self._fill(b, k, series) if k.size else b
+
+    def _fill(self, b: np.ndarray, k: np.ndarray, series: dict) -> np.ndarray:
+        """Set the columns of the source edges ``k`` (positions in ``source_edges``) from ``series``."""
+        r, T, C = self.rules, self.system.T, self.system.C
+        zero = np.zeros(T)
+        amount = r.source_coef[k] * np.array([zero if (x := series.get(n)) is None else x
+                                              for n in r.source[r.source_edges[k]].tolist()]).reshape(len(k), T)
+        vals = (self.source_comp if len(k) == len(r.source_edges) else self.source_comp[:, k]) * amount.T[:, :, None]
+        cols = (r.source_edges[k][:, None] * C + np.arange(C)).ravel()
+        (self.source_cols if len(k) == len(r.source_edges) else _Columns.of(cols)).set(b, vals.reshape(T, -1))
         return b
 
     def with_stock_constants(self, b: np.ndarray, before: np.ndarray, inplace: bool = False) -> np.ndarray:

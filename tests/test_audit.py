@@ -35,3 +35,18 @@ def test_max_relative_by_blocks_is_the_tables_max(instance, block, monkeypatch):
     assert row.node in (s.nodes[s.edges[e].source].name, s.nodes[s.edges[e].target].name)
     # the unchanged simulation balances
     assert audit.max_relative(s, res.flows_array, res._conv_outflow, False) <= 1e-12
+
+
+def test_max_relative_of_round_off_everywhere_is_the_tables_max():
+    """Round-off on every flow (as an optimiser leaves it): the blocks take the full path."""
+    res = circopt.simulate("instances/japan_engines")
+    s = res.system
+    rng = np.random.default_rng(0)
+    F = res.flows_array * (1 + 1e-13 * rng.standard_normal(res.flows_array.shape))
+    bad = Result(system=s, flows_array=F, stock_array=res.stock_array, engine="test")
+    bad._conv_outflow = res._conv_outflow
+    table = bad._compute_audit()
+    assert (table["imbalance"] != 0).mean() > 0.25  # not the sparse path
+    worst = audit.max_relative(s, F, res._conv_outflow, False)
+    assert worst == pytest.approx(float(table["relative"].max()), rel=1e-12)
+    assert 1e-14 < worst < 1e-11
