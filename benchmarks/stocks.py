@@ -350,8 +350,12 @@ def simulate_part(args) -> bool:
         f"simulation's largest relative mass-balance imbalance is {audit:.1e}.",
         "", "How: the stocks fall into stages (no stock's outflow returns to it within a year here, so one stage); each "
         "stage's inflows come from one same-year solve of all years (a sweep over the edges' levels, no "
-        "factorisation) and its outflows from one product with the shared kernel's convolution matrix for all "
-        "stocks (`circopt/stocks.py`); the audit table is built when first asked for."])
+        "factorisation; its structure, the flow rules and the constants of the System's own series are derived "
+        "once per System), and its levels and earlier cohorts' outflows from one product per kernel with the "
+        "shared kernel's (triangular) convolution matrices, empty series (the channel `other`) left out "
+        "(`circopt/stocks.py`). The Result takes those levels and outflows as they are; its audit "
+        "(`circopt/audit.py`) gathers each node's in- and outflows block of years by block, in the processor's "
+        "cache, and the audit table is built when first asked for."])
     print(section)
     if not args.no_write:
         from _results import write_section as write_named

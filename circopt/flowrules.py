@@ -12,7 +12,7 @@ An edge's flow is set by one of these rules (``FlowRules.kind``):
 * ``pickup``: a source that follows a node's total input at a fixed ratio:
   ``coef x ratio x composition x total of the followed edges`` (:meth:`System.followed_edges`).
 
-The simulator's same-year solve (:class:`circopt.simulate._SameYear`) and the LP's flow map
+The simulator's same-year solve (:class:`circopt.sameyear.SameYear`) and the LP's flow map
 (:func:`circopt.lp.assemble.flow_map`) both read these arrays; neither decides an edge's
 coefficients from ``Edge.rule`` itself. What the decisions table and the LP's columns call a
 decision edge (:func:`table_kind`) follows from its rule too.

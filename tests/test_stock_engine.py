@@ -10,6 +10,7 @@ import pytest
 
 import circopt
 from circopt import lifetimes as lt
+from circopt.sameyear import SameYear
 from circopt.stocks import causal_convolve, follow_target, stock_plan
 
 sim = importlib.import_module("circopt.simulate")
@@ -76,7 +77,7 @@ def test_stages_agree_with_year_by_year(instance):
     s = circopt.load(instance)
     sh = sim.baseline_shares(s)
     plan = stock_plan(s)
-    net = sim._SameYear(s, sh, plan, None)
+    net = SameYear(s, sh, plan, None)
     stages = net.stock_stages()
     assert stages is not None  # no stock returns to itself within a year here
     series = sim._source_series(s, None, sh)
