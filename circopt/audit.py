@@ -133,7 +133,7 @@ def _axes(s: System, pulse: bool) -> _Axes:
 
 def audit_arrays(s: System, flows: np.ndarray, conv_outflow: np.ndarray, pulse: bool) -> tuple:
     """Node names and ``(T, nodes, elements + total)`` arrays of inflow, outflow, stock change,
-    imbalance and relative imbalance; ``conv_outflow`` (S, T, C): each stock's outflow as the
+    imbalance and relative imbalance; ``conv_outflow`` (T, S, C): each stock's outflow as the
     convolution of its inflows."""
     ax = derived(s, f"audit_axes_{bool(pulse)}", lambda s: _axes(s, bool(pulse)))
     return (ax.names, *_years(s, ax, flows, conv_outflow, pulse, 0, _largest(flows)))
@@ -147,7 +147,7 @@ def max_relative(s: System, flows: np.ndarray, conv_outflow: np.ndarray, pulse: 
     step = max(1, BLOCK_VALUES // max(1, len(ax.names) * flows.shape[2]))
     for t0 in range(0, flows.shape[0], step):
         t1 = t0 + step
-        rel = _years(s, ax, flows[t0:t1], conv_outflow[:, t0:t1], pulse, t0, big, table=False)[-1]
+        rel = _years(s, ax, flows[t0:t1], conv_outflow[t0:t1], pulse, t0, big, table=False)[-1]
         if rel.size:
             worst = max(worst, float(rel.max()))
     return worst
@@ -162,7 +162,7 @@ def _years(s: System, ax: _Axes, flows: np.ndarray, conv_outflow: np.ndarray, pu
     relative imbalance is returned only where the imbalance is not 0 (when that is rare)."""
     T, E, C = flows.shape
     cols = np.concatenate([flows, np.zeros((T, 1, C)), ax.need[t0 : t0 + T],
-                           conv_outflow.transpose(1, 0, 2)], axis=1)
+                           conv_outflow], axis=1)
     inflow, outflow, due = ax.inflow.sum(cols, E), ax.outflow.sum(cols, E), ax.due.sum(cols, E)
     for i in ax.following:  # a source that follows a node: ratio x what goes through it
         _following_source(s, ax, i, cols[:, :E], inflow, outflow, pulse, slice(t0, t0 + T))

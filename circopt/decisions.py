@@ -336,10 +336,13 @@ def _label(system: System, kind: str, k) -> str:
 def _edge_totals(system: System, flows: np.ndarray) -> dict[int, np.ndarray]:
     """Edge id -> (T,) total over channels, for the edges a decision record reads (routes, blend
     inputs, free sources' edges) only: a simulation of many stocks has few decisions."""
-    need = {e for e, k in enumerate(table_kinds(system)) if k in ("route", "supply")}
-    for bl in system.blends:
-        need.update(bl.inputs)
-    idx = np.array(sorted(need), int)
+    def read_edges(s: System) -> np.ndarray:
+        need = {e for e, k in enumerate(table_kinds(s)) if k in ("route", "supply")}
+        for bl in s.blends:
+            need.update(bl.inputs)
+        return np.array(sorted(need), int)
+
+    idx = system.cached("decision_edges", lambda: read_edges(system))
     sub = flows[:, idx, :].sum(axis=2) if idx.size else np.zeros((flows.shape[0], 0))
     return {int(e): sub[:, k] for k, e in enumerate(idx)}
 

@@ -45,19 +45,19 @@ class Result:
                    notes: list[str] | None = None, pulse: bool = False,
                    stock_parts: tuple[np.ndarray, np.ndarray] | None = None) -> Result:
         """A complete Result of ``flows`` (T, E, C) and the stocks' inflows ``inflow_ext`` (S, H + T,
-        C); ``stock_parts``: the stocks' levels and outflows in model years (S, T, C) when the
-        engine has them (else they are convolved here)."""
+        C); ``stock_parts``: the stocks' levels (S, T, C) and, year-major, outflows (T, S, C) in
+        model years when the engine has them (else they are convolved here)."""
         plan = stock_plan(system)
         if stock_parts is None:
             levels, outflows = plan.levels_and_outflows(inflow_ext)  # (S, L, C) each
-            stock_parts = levels[:, plan.H:, :], outflows[:, plan.H:, :]
+            stock_parts = levels[:, plan.H:, :], np.ascontiguousarray(outflows[:, plan.H:, :].transpose(1, 0, 2))
         r = cls(system=system, flows_array=flows, stock_array=stock_parts[0], engine=engine,
                 notes=list(notes or []))
         if pulse:
             r.extra["pulse"] = True
         # the stock change, computed without cancelling two large levels: inflow minus the
         # convolution of inflows with the outflow kernel (= level(t) - level(t-1), as pdf = -diff(sf))
-        r._conv_outflow = stock_parts[1]
+        r._conv_outflow = stock_parts[1]  # (T, S, C): each stock's outflow, convolved from its inflows
         r._target_notes()
         r._max_relative = max_relative(system, flows, r._conv_outflow, pulse)  # the table: when asked for
         return r

@@ -47,6 +47,7 @@ class SameYear:
         self._sweeps: dict = {}  # sweep plans of stage solves, by the stages' stocks
         self._b_own: np.ndarray | None = None  # source constants of the System's own series
         self.stock_edges, self.stock_of_edge = rules.stock_edges, rules.stock_of_edge
+        self.stock_in_order = bool(np.array_equal(self.stock_of_edge, np.arange(len(plan.stocks))))
         self.stock_cols = _Columns.of((self.stock_edges[:, None] * C + c_idx).ravel())  # in (T, E*C)
         stock_of_node = np.full(N, -1)
         stock_of_node[plan.stocks] = np.arange(len(plan.stocks))
@@ -85,13 +86,14 @@ class SameYear:
         source not in it sends nothing here). The constants of the System's own series are
         derived once; only the sources whose amount differs are filled in anew."""
         r, T = self.rules, self.system.T
-        nodes = r.source[r.source_edges].tolist()
         if self._b_own is None:  # the template: the System's own series
+            nodes = r.source[r.source_edges].tolist()
+            self._own = list(zip(range(len(nodes)), nodes, [self.system.nodes[n].series for n in nodes]))
             own = {n: self.system.nodes[n].series for n in set(nodes)}
             self._b_own = self._fill(np.zeros((T, self.n)), np.arange(len(nodes)), own)
         b = self._b_own.copy()
-        own_series = [self.system.nodes[n].series for n in nodes]
-        k = np.array([q for q, n in enumerate(nodes) if series.get(n) is not own_series[q]], int)
+        get = series.get
+        k = np.array([q for q, n, x in self._own if get(n) is not x], int)
         return self._fill(b, k, series) if k.size else b
 
     def _fill(self, b: np.ndarray, k: np.ndarray, series: dict) -> np.ndarray:
@@ -106,12 +108,12 @@ class SameYear:
         return b
 
     def with_stock_constants(self, b: np.ndarray, before: np.ndarray, inplace: bool = False) -> np.ndarray:
-        """``b`` (Tq, E*C) plus the outflow of earlier cohorts ``before`` (S, Tq, C) on each stock's
-        edges (a new array, or ``b`` itself with ``inplace``)."""
-        Tq = before.shape[1]
+        """``b`` (Tq, E*C) plus the outflow of earlier cohorts ``before`` (Tq, S, C, year-major) on
+        each stock's edges (a new array, or ``b`` itself with ``inplace``)."""
+        Tq = before.shape[0]
         out = b if inplace else b.copy()
-        add = np.take(before, self.stock_of_edge, axis=0).transpose(1, 0, 2).reshape(Tq, -1)
-        self.stock_cols.add(out, add)
+        per_edge = before if self.stock_in_order else np.take(before, self.stock_of_edge, axis=1)
+        self.stock_cols.add(out, per_edge.reshape(Tq, -1))
         return out
 
     def stock_inflow(self, flows: np.ndarray, which: np.ndarray) -> np.ndarray:

@@ -189,11 +189,11 @@ def _run(system: System, sh: Shares, pulse: dict | None):
 
 def _by_stage(net: SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, stages: np.ndarray):
     """All years at once, stage by stage; a last solve with every stock's outflow known (in
-    ``b_src``, which it consumes). Also returns the stocks' levels and outflows in model years (one
-    convolution per stage gives a stock's level and the outflow of its earlier cohorts; the age-0
-    part comes from its inflow)."""
+    ``b_src``, which it consumes). Also returns the stocks' levels ``(S, T, C)`` and, year-major,
+    outflows ``(T, S, C)`` in model years (one convolution per stage gives a stock's level and the
+    outflow of its earlier cohorts; the age-0 part comes from its inflow)."""
     T, C, H = net.system.T, net.system.C, plan.H
-    before = np.zeros((len(plan.stocks), T, C))  # outflow of earlier cohorts, model years
+    before = np.zeros((T, len(plan.stocks), C))  # outflow of earlier cohorts, model years (year-major)
     levels = np.zeros((len(plan.stocks), T, C))
     years = np.arange(T)
     n_stages = int(stages.max()) + 1 if stages.size else 0
@@ -208,10 +208,10 @@ def _by_stage(net: SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray, st
         if p < n_stages:
             lv, bf = plan.levels_and_before(inflow_ext, which)
             if len(which) == len(plan.stocks):  # every stock at once: the arrays themselves
-                levels, before = lv[:, H:], bf[:, H:]
+                levels, before = lv[:, H:], bf[H:]
             else:
-                levels[which], before[which] = lv[:, H:], bf[:, H:]
-    before += net.age0[:, :, None] * inflow_ext[:, H:]  # the whole outflow
+                levels[which], before[:, which] = lv[:, H:], bf[H:]
+    before += net.age0.T[:, :, None] * inflow_ext[:, H:].transpose(1, 0, 2)  # the whole outflow
     return flows, lambdas, (levels, before)
 
 
@@ -223,7 +223,7 @@ def _year_by_year(net: SameYear, plan, inflow_ext: np.ndarray, b_src: np.ndarray
     all_stocks = np.arange(len(plan.stocks))
     for t in range(T):
         k = plan.H + t
-        b = net.with_stock_constants(b_src[t : t + 1], plan.outflow_before(inflow_ext, k)[:, None, :])
+        b = net.with_stock_constants(b_src[t : t + 1], plan.outflow_before(inflow_ext, k)[None, :, :])
         flows[t] = net.solve(np.array([t]), b, lambdas)[0]
         inflow_ext[:, k] = net.stock_inflow(flows[t : t + 1], all_stocks)[:, 0]
     return flows, lambdas

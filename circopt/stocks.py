@@ -234,9 +234,10 @@ class StockPlan:
 
     def levels_and_before(self, inflow_ext: np.ndarray, which: np.ndarray | None = None
                           ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`stock_levels` and :meth:`outflows_before` of the stocks ``which`` in one pass
-        (the simulator's stages: the whole outflow is ``before + age0("pdf") * inflow``)."""
-        levels, before = self._apply(inflow_ext, ("sf", "pdf_before"), which)
+        """:meth:`stock_levels` ``(n, L, C)`` and, year-major ``(L, n, C)`` as the same-year network
+        adds it to its constants, :meth:`outflows_before` of the stocks ``which`` in one pass (the
+        simulator's stages: the whole outflow is ``before + age0("pdf") * inflow``)."""
+        levels, before = self._apply(inflow_ext, ("sf", "pdf_before"), which, year_major=(False, True))
         return levels, before
 
     def _kernel(self, kind: str, row: int) -> np.ndarray:
@@ -248,12 +249,17 @@ class StockPlan:
             k[0] = 0.0
         return k
 
-    def _apply(self, inflow_ext: np.ndarray, kinds: tuple[str, ...], which: np.ndarray | None) -> list[np.ndarray]:
+    def _apply(self, inflow_ext: np.ndarray, kinds: tuple[str, ...], which: np.ndarray | None,
+               year_major: tuple[bool, ...] | None = None) -> list[np.ndarray]:
         """Per kind, ``(S, L, C)`` for every stock, or ``(len(which), L, C)`` for the stocks
-        ``which`` (``inflow_ext`` is always that of every stock, ``(S, L, C)``)."""
+        ``which`` (``inflow_ext`` is always that of every stock, ``(S, L, C)``); a kind flagged in
+        ``year_major`` comes as ``(L, len(which), C)``."""
         S, L = len(self.stocks), self.L
         which = np.arange(S) if which is None else np.asarray(which, int)
-        outs = [np.zeros((len(which),) + inflow_ext.shape[1:]) for _ in kinds]
+        year_major = year_major or (False,) * len(kinds)
+        n, C = len(which), inflow_ext.shape[2]
+        outs = [np.zeros((L, n, C) if ym else (n, L, C)) for ym in year_major]
+        views = [o.transpose(1, 0, 2) if ym else o for o, ym in zip(outs, year_major)]  # (n, L, C) each
         pos = np.full(S, -1)
         pos[which] = np.arange(len(which))
         for group in self.groups:
@@ -273,16 +279,20 @@ class StockPlan:
                 live = np.flatnonzero(x2.any(axis=1))  # empty series (an absent element) stay 0
                 xl = x2 if len(live) == len(x2) else x2[live]
                 rows, chans = pos[sr[live]], cr[live]
-                for out, m in zip(outs, self._matrices[key]):
-                    out[rows, :, chans] = triangular_product(xl, m)
+                for out, ym, m in zip(outs, year_major, self._matrices[key]):
+                    y = triangular_product(xl, m)
+                    if ym:
+                        out[:, rows, chans] = y.T
+                    else:
+                        out[rows, :, chans] = y
                 continue
             x = np.ascontiguousarray(inflow_ext[g].transpose(0, 2, 1))  # (n, C, L)
             ys = causal_convolve(x, kerns)
-            for out, y in zip(outs, ys):
-                out[pos[g]] = y.transpose(0, 2, 1)
+            for view, y in zip(views, ys):
+                view[pos[g]] = y.transpose(0, 2, 1)
         for s in self.by_cohort[pos[self.by_cohort] >= 0]:
-            for out, kind in zip(outs, kinds):
-                out[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]
+            for view, kind in zip(views, kinds):
+                view[pos[s]] = self._matrix(int(s), kind).T @ inflow_ext[s]
         return outs
 
     def _matrix(self, s: int, kind: str) -> np.ndarray:
