@@ -112,3 +112,23 @@ def test_a_variant_by_replace_changes_results_and_leaves_the_original(toy):
     e = toy.out_edges(i)[0]
     np.testing.assert_allclose(doubled.flows_array[:, e], 2 * base[:, e])
     np.testing.assert_array_equal(circopt.simulate(toy).flows_array, base)
+
+
+def test_arrays_of_a_loaded_system_cannot_be_written_in_place(toy):
+    """What the engines derive once per System (here the simulator's source constants) cannot go
+    stale: the loader's arrays are read-only, and a variant with a new array simulates anew."""
+    node = toy.nodes[toy.node_id("production")]
+    with pytest.raises(ValueError, match="read-only"):
+        node.series[0] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        toy.years[0] = 1900
+    with pytest.raises(ValueError, match="read-only"):
+        toy.blends[0].allocation[0] = 0.0
+    base = circopt.simulate(toy)
+    nodes = list(toy.nodes)
+    i = toy.node_id("production")
+    nodes[i] = dataclasses.replace(node, series=node.series * 2)
+    twice = circopt.simulate(dataclasses.replace(toy, nodes=nodes))
+    e = toy.out_edges(i)[0]
+    np.testing.assert_allclose(twice.flows_array[:, e], 2 * base.flows_array[:, e], rtol=1e-12)
+    assert circopt.simulate(toy).flows_array[:, e].sum() == pytest.approx(base.flows_array[:, e].sum(), rel=1e-15)

@@ -19,6 +19,8 @@ import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 from .. import network
 from ..errors import CircoptWarning, InstanceError, InstanceErrors
 from ..ranges import parse_ranges
@@ -104,7 +106,24 @@ def build_system(b: Loading) -> System:
 
         b.errors.extend(validate(system, b.yml))
     b.fail_if_errors()
+    _read_only(system)
     return system
+
+
+def _read_only(system: System) -> None:
+    """The arrays of a loaded System and its records cannot be written in place: what the engines
+    derive from them once per System (stock plans, flow rules, source constants) stays true. A
+    variant is a new System (``dataclasses.replace`` with new arrays, or a scenario)."""
+    records = [system, *system.nodes, *system.edges, *system.blends,
+               *(o for bl in system.blends for o in bl.outputs)]
+    for rec in records:
+        for f in dataclasses.fields(rec):
+            value = getattr(rec, f.name)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            elif isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+                for v in value:
+                    v.flags.writeable = False
 
 
 def _header(b: Loading) -> dict:
