@@ -413,7 +413,7 @@ def _run_check(args) -> int:
 def _run_simulate(args) -> int:
     t0 = time.perf_counter()
     res = _simulate(_load(args, args.scenario), decisions=args.decisions)  # circopt.simulate, imported here
-    res.extra["run_seconds"] = round(time.perf_counter() - t0, 3)
+    res = res.annotated(run_seconds=round(time.perf_counter() - t0, 3))
     res.to_dir(args.out, formats=_formats(args))
     _report(res, args.out)
     return 0
@@ -715,7 +715,6 @@ def _terminated(signum, frame) -> None:  # pragma: no cover - a signal handler o
 
 def entry() -> None:  # pragma: no cover - the console script
     import os
-
     import signal
 
     # the command draws into files only: no GUI backend, unless the user chose one

@@ -8,6 +8,7 @@ really checks that each stock's outflow equals the convolution of its inflows.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,11 @@ from .stocks import stock_plan
 from .system import EXPORTED, TOTAL, System
 
 
-
-@dataclass
+@dataclass(frozen=True)
 class Result:
+    """The flows, stocks, losses, decisions and audit of one simulation or optimum, built complete
+    (:meth:`from_flows`) and immutable; :meth:`annotated` gives a copy with more ``extra`` entries."""
+
     system: System
     flows_array: np.ndarray  # (T, E, C)
     stock_array: np.ndarray  # (S, T, C) stock at the end of each model year
@@ -38,37 +41,40 @@ class Result:
     duals: pd.DataFrame | None = None
     solver: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # derived at construction (each stock's convolved outflow (T, S, C), the audit's maximum) and
+    # the audit table once asked for
+    _conv_outflow: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _max_relative: float = field(default=0.0, repr=False, compare=False)
+    _audit: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
     # ---- construction -------------------------------------------------------------
     @classmethod
-    def from_flows(cls, system: System, flows: np.ndarray, inflow_ext: np.ndarray, engine: str,
+    def from_flows(cls, system: System, flows: np.ndarray, inflow_ext: np.ndarray | None, engine: str,
                    notes: list[str] | None = None, pulse: bool = False,
-                   stock_parts: tuple[np.ndarray, np.ndarray] | None = None) -> Result:
+                   stock_parts: tuple[np.ndarray, np.ndarray] | None = None, **fields: Any) -> Result:
         """A complete Result of ``flows`` (T, E, C) and the stocks' inflows ``inflow_ext`` (S, H + T,
         C); ``stock_parts``: the stocks' levels (S, T, C) and, year-major, outflows (T, S, C) in
-        model years when the engine has them (else they are convolved here)."""
+        model years when the engine has them (else they are convolved here). ``fields``: the other
+        fields (objective, status, decisions, duals, solver, extra, ...)."""
         plan = stock_plan(system)
         if stock_parts is None:
             levels, outflows = plan.levels_and_outflows(inflow_ext)  # (S, L, C) each
             stock_parts = levels[:, plan.H:, :], np.ascontiguousarray(outflows[:, plan.H:, :].transpose(1, 0, 2))
-        r = cls(system=system, flows_array=flows, stock_array=stock_parts[0], engine=engine,
-                notes=list(notes or []))
+        extra = dict(fields.pop("extra", None) or {})
         if pulse:
-            r.extra["pulse"] = True
-        # the stock change, computed without cancelling two large levels: inflow minus the
+            extra["pulse"] = True
+        notes = list(notes or [])
+        if not pulse:
+            notes += target_notes(system, stock_parts[0], notes)
+        # the stock change is computed without cancelling two large levels: inflow minus the
         # convolution of inflows with the outflow kernel (= level(t) - level(t-1), as pdf = -diff(sf))
-        r._conv_outflow = stock_parts[1]  # (T, S, C): each stock's outflow, convolved from its inflows
-        r._target_notes()
-        r._max_relative = max_relative(system, flows, r._conv_outflow, pulse)  # the table: when asked for
-        return r
+        return cls(system=system, flows_array=flows, stock_array=stock_parts[0], engine=engine, notes=notes,
+                   extra=extra, _conv_outflow=stock_parts[1],
+                   _max_relative=max_relative(system, flows, stock_parts[1], pulse), **fields)
 
-    def attach_decisions(self, shares, lambdas) -> None:
-        """Decisions of a simulation (:func:`circopt.decisions.simulated`): the record and its table."""
-        from .decisions import simulated
-
-        self.decision_record = simulated(self.system, self.flows_array, shares, lambdas,
-                                         pulse=bool(self.extra.get("pulse")))
-        self.decisions = self.decision_record.to_table(self.system)
+    def annotated(self, **extra: Any) -> Result:
+        """A copy with ``extra`` entries added (run time, a study's log, ...)."""
+        return dataclasses.replace(self, extra={**self.extra, **extra})
 
     # ---- tables -------------------------------------------------------------------
     @property
@@ -164,26 +170,11 @@ class Result:
                                       bool(self.extra.get("pulse")))
         return (names, *(a.transpose(1, 0, 2) for a in arrays))
 
-    def _target_notes(self) -> None:
-        """A stock-driven stock that misses its target (and was not clipped) gets a note."""
-        s, plan = self.system, stock_plan(self.system)
-        if self.extra.get("pulse"):
-            return
-        for k, i in enumerate(plan.stocks):
-            node = s.nodes[i]
-            if node.target_stock is not None:
-                level = self.stock_array[k].sum(axis=1)
-                dev = np.abs(level - node.target_stock) > 1e-9 * np.maximum(1.0, np.abs(node.target_stock))
-                if dev.any() and not any(node.name in x and "clipped" in x for x in self.notes):
-                    t = int(np.argmax(dev))
-                    self.notes.append(f"stock-driven stock {node.name} is {level[t]:.6g}, not its target "
-                                      f"{node.target_stock[t]:.6g}, in {int(s.years[t])}")
-
     @property
     def audit(self) -> pd.DataFrame:
         """Mass balance per node, element (and total) and year: inflow - outflow - stock change."""
-        if getattr(self, "_audit", None) is None:
-            self._audit = self._audit_frame(self._audit_arrays())
+        if self._audit is None:  # a cache of a derived table (the Result itself does not change)
+            object.__setattr__(self, "_audit", self._audit_frame(self._audit_arrays()))
         return self._audit
 
     @property
@@ -303,6 +294,21 @@ class Result:
         summary = self.summary()
         summary.update((extra or {}).get("summary", {}))
         return write_atomic(target, tables, summary, formats)
+
+
+def target_notes(s: System, stock_array: np.ndarray, notes: list[str]) -> list[str]:
+    """A note for each stock-driven stock that misses its target (and was not clipped)."""
+    out = []
+    for k, i in enumerate(stock_plan(s).stocks):
+        node = s.nodes[i]
+        if node.target_stock is not None:
+            level = stock_array[k].sum(axis=1)
+            dev = np.abs(level - node.target_stock) > 1e-9 * np.maximum(1.0, np.abs(node.target_stock))
+            if dev.any() and not any(node.name in x and "clipped" in x for x in notes):
+                t = int(np.argmax(dev))
+                out.append(f"stock-driven stock {node.name} is {level[t]:.6g}, not its target "
+                           f"{node.target_stock[t]:.6g}, in {int(s.years[t])}")
+    return out
 
 
 def channel_total(a: np.ndarray) -> np.ndarray:

@@ -111,8 +111,14 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
         shares = rec.shares(system)
     sh = shares or baseline_shares(system)
     flows, inflow_ext, lambdas, notes, stock_parts = _run(system, sh, pulse)
+    from .decisions import simulated, with_capacities
+
+    record = simulated(system, flows, sh, lambdas, pulse=pulse is not None)
+    table = record.to_table(system)
+    if rec is not None:
+        table = with_capacities(system, table, rec)
     res = Result.from_flows(system, flows, inflow_ext, engine="simulate", notes=notes, pulse=pulse is not None,
-                            stock_parts=stock_parts)
+                            stock_parts=stock_parts, decision_record=record, decisions=table)
     st = res.stock_array
     big = max(float(st.max()), -float(st.min())) * st.shape[2] if st.size else 0.0
     stock_tot = channel_total(st) if not big <= MAX_VALUE else None  # NaN: not <=
@@ -124,11 +130,6 @@ def simulate(system: System | str | Path, scenario: str | None = None, shares: S
                               "(or not finite); check the inputs for huge values (or use a larger unit)")
     if rec is not None and pulse is None:
         rec.check_reproduced(system, flows)
-    res.attach_decisions(sh, lambdas)
-    if rec is not None:
-        from .decisions import with_capacities
-
-        res.decisions = with_capacities(system, res.decisions, rec)
     return res
 
 

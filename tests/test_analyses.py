@@ -4,11 +4,11 @@ the uniqueness report. Expected numbers are worked out by hand in the comments."
 
 from __future__ import annotations
 
+import atexit
 import copy
 import dataclasses
 import shutil
 import tempfile
-import atexit
 from pathlib import Path
 
 import numpy as np

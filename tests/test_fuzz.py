@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 import circopt
 from circopt.errors import CircoptError
-
 from circopt.instance import load_document
 
 from .netgen import random_instance, write_sources
@@ -157,7 +156,6 @@ def _recording_reads(monkeypatch) -> list:
 def test_paths_are_confined(path, where, tmp_path_factory, monkeypatch):
     import os
     import shutil
-    from pathlib import Path
 
     import yaml
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-import circopt
 import pandas as pd
+import pytest
 import yaml
 
+import circopt
 from circopt.instance import build, load_document, set_dotted
 from circopt.trace import trace
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import circopt
-from circopt.lp.params import NotAffineError, affine_in, handover_at
 from circopt.lp.build import build_model
 from circopt.lp.highs import handover
+from circopt.lp.params import NotAffineError, affine_in, handover_at
 
 from .netgen import write_sources
 from .test_studies import DOC

@@ -311,9 +311,7 @@ def test_audit_catches_a_wrong_flow():
     F[5, e, 1] *= 1 + 1e-6
     from circopt.result import Result
 
-    plan_inflow = res._conv_outflow  # unchanged stocks
-    bad = Result(system=s, flows_array=F, stock_array=res.stock_array, engine="test")
-    bad._conv_outflow = plan_inflow
+    bad = Result.from_flows(s, F, None, engine="test", stock_parts=(res.stock_array, res._conv_outflow))  # unchanged stocks
     audit = bad._compute_audit()
     worst = audit.sort_values("relative").iloc[-1]
     assert worst.node == "remelting" and worst.year == 2025 and worst.element == "Ni"

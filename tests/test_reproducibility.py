@@ -41,9 +41,10 @@ def test_instance_hash_changes_with_any_input_file(toy_copy):
 
 
 def test_sweep_records_its_seed(tmp_path):
-    from .test_studies import DOC
-    from .netgen import write_sources
     import yaml
+
+    from .netgen import write_sources
+    from .test_studies import DOC
 
     folder = write_sources(tmp_path / "inst")
     (folder / "instance.yaml").write_text(yaml.safe_dump(DOC))

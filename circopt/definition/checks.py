@@ -263,8 +263,8 @@ def _trace_settings(system, yml: str) -> list[InstanceError]:
         except InstanceError as e:
             out.append(e)
     if "source" in cfg:
-        from ..trace import pulse_sources
         from ..errors import CircoptError
+        from ..trace import pulse_sources
 
         try:
             pulse_sources(system, cfg["source"] if isinstance(cfg["source"], str) else None)

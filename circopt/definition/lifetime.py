@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InstanceError
-from ..lifetimes import CustomPMF, FoldedNormal, Fixed, Lifetime, LogNormal, Normal, Weibull
+from ..lifetimes import CustomPMF, Fixed, FoldedNormal, Lifetime, LogNormal, Normal, Weibull
 
 _MODELS = {
     "fixed": (Fixed, ("mean",)),

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InstanceError
-from .lifetime import make_lifetime
 from ..system import EXPORTED, LOSS_TYPES, OTHER, Blend, BlendOutput, Node
 from . import checks, compositions, expand, history
+from .lifetime import make_lifetime
 from .schema import BLEND_OUTPUT_KEYS, PRICES, REMOVED_KEYS, SUM_TOL
 
 

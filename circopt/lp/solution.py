@@ -56,34 +56,33 @@ def build_result(om: OptModel, hl: Handover, h, sol, solve_seconds: float, opts:
         if ins:
             inflow_ext[k, plan.H:] += flows[:, ins, :].sum(axis=1)
     notes = list(om.notes) + violations(om, x)
-    res = Result.from_flows(_with_driven_series(s, flows), flows, inflow_ext, engine="optimise", notes=notes)
     terms = {name: float((row @ x)[0] + off) for name, (row, off) in om.terms.items()}
     if hl.user_objective:
         objective = hl.obj_sign * float(hl.c @ x_all + hl.obj_offset)
     else:
         objective = float(om.c @ x + om.c_offset)
-    res.objective = objective
-    res.objective_terms = terms
     check = _check(om, hl, h, x_all, terms)
-    res.status = "optimal" if check.ok else UNRELIABLE
     if not check.ok:
-        res.notes.append(check.note())
+        notes.append(check.note())
         warnings.warn(check.note(), NumericalWarning, stacklevel=3)
-    res.solve_seconds = solve_seconds
-    res.solver = {"name": "highs", "version": highs_version(h), "options": dict(opts),
-                  "model_status": h.modelStatusToString(h.getModelStatus())}
-    res.decision_record = decisions_of(om, x, flows)
-    res.decisions = with_bounds(om, res.decision_record.to_table(s))
-    res.duals = duals(om, hl, sol, x_all)
-    res.extra["verification"] = check.summary()
-    om.timings["postsolve"] = time.perf_counter() - t_post
-    res.extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
-                       "objective": dict(om.objective), "epsilon": dict(om.epsilon),
-                       "capacity_cost": capacity_cost(om, x),
-                       "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
+    record = decisions_of(om, x, flows)
+    fields = dict(objective=objective, objective_terms=terms, status="optimal" if check.ok else UNRELIABLE,
+                  solve_seconds=solve_seconds,
+                  solver={"name": "highs", "version": highs_version(h), "options": dict(opts),
+                          "model_status": h.modelStatusToString(h.getModelStatus())},
+                  decision_record=record, decisions=with_bounds(om, record.to_table(s)),
+                  duals=duals(om, hl, sol, x_all))
+    res = Result.from_flows(_with_driven_series(s, flows), flows, inflow_ext, engine="optimise", notes=notes,
+                            **fields)
+    om.timings["postsolve"] = time.perf_counter() - t_post  # the Result and its audit included
+    extra = {"verification": check.summary()}
+    extra["lp"] = {"columns": int(hl.lp.num_col_), "rows": int(hl.lp.num_row_), "nonzeros": int(hl.A.nnz),
+                   "objective": dict(om.objective), "epsilon": dict(om.epsilon),
+                   "capacity_cost": capacity_cost(om, x),
+                   "timings": {k: float(v) for k, v in om.timings.items()}, **om.fixed}
     if om.boundary:
-        res.extra["boundary"] = om.boundary
-    return res
+        extra["boundary"] = om.boundary
+    return res.annotated(**extra)
 
 
 def _check(om: OptModel, hl: Handover, h, x_all: np.ndarray, terms: dict[str, float]):

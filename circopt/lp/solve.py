@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -74,22 +75,21 @@ def nothing_to_decide(om: OptModel):
         raise InfeasibleError(f"nothing to decide, and the instance's data break {len(bad)} constraint(s): "
                               f"{', '.join(names)}", conflict=names)
     res = simulate(om.system)
-    res.engine = "optimise"
-    res.status = "nothing to decide"
-    res.objective = float(om.c_offset)
-    res.objective_terms = {name: float(off) for name, (_row, off) in om.terms.items()}
-    res.solve_seconds = 0.0
-    res.solver = {"name": "none", "reason": "the instance has no decision (no free share, allocation or free "
-                  "source): every flow follows from the data"}
-    res.notes.append("nothing to decide: every flow follows from the data; the result is the simulation")
     # no row has a price: an empty duals table (the columns of a solved model's) so that every
     # table of an optimisation (duals, binding) is written
-    res.duals = pd.DataFrame({"constraint": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
-                              "node": pd.Series(dtype="string"), "year": pd.Series(dtype="Int64"),
-                              "element": pd.Series(dtype="string"), "dual": pd.Series(dtype=float),
-                              "binding": pd.Series(dtype=bool), "activity": pd.Series(dtype=float),
-                              "lower": pd.Series(dtype=float), "upper": pd.Series(dtype=float),
-                              "origin": pd.Series(dtype="string")})
+    duals = pd.DataFrame({"constraint": pd.Series(dtype="string"), "kind": pd.Series(dtype="string"),
+                          "node": pd.Series(dtype="string"), "year": pd.Series(dtype="Int64"),
+                          "element": pd.Series(dtype="string"), "dual": pd.Series(dtype=float),
+                          "binding": pd.Series(dtype=bool), "activity": pd.Series(dtype=float),
+                          "lower": pd.Series(dtype=float), "upper": pd.Series(dtype=float),
+                          "origin": pd.Series(dtype="string")})
+    res = dataclasses.replace(
+        res, engine="optimise", status="nothing to decide", objective=float(om.c_offset),
+        objective_terms={name: float(off) for name, (_row, off) in om.terms.items()}, solve_seconds=0.0,
+        solver={"name": "none", "reason": "the instance has no decision (no free share, allocation or free "
+                "source): every flow follows from the data"},
+        notes=[*res.notes, "nothing to decide: every flow follows from the data; the result is the simulation"],
+        duals=duals)
     return res
 
 
@@ -134,5 +134,5 @@ def solve(om: OptModel, solver_options: dict | None = None, time_limit: float | 
     if uniqueness:
         from ..studies.uniqueness import report
 
-        res.extra["uniqueness"] = report(om, hl, h, sol)
+        res = res.annotated(uniqueness=report(om, hl, h, sol))
     return res

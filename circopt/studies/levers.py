@@ -6,7 +6,6 @@ import copy
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from ..errors import CircoptError, InstanceError

@@ -66,5 +66,5 @@ def optimise_lexicographic(system, objective: Any, then: list, slack: float = 1e
             held[name] = {"max": bound, **opts} if opts else bound
             entry.update(term=name, term_value=value, held_at=bound)
         log.append(entry)
-    res.extra["lexicographic"] = {"stages": log, "slack": float(slack)}
+    res = res.annotated(lexicographic={"stages": log, "slack": float(slack)})
     return res

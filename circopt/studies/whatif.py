@@ -49,8 +49,8 @@ def whatif(system: System, constraint: dict, key: str, values: Iterable[float], 
 
 def _family(system, constraint: dict, key: str, values: list[float], objective, fixed: list, opt: dict):
     """The affine family of models through the builds at the first three values."""
-    from ..lp.params import NotAffineError, affine_in
     from ..lp.build import build_model
+    from ..lp.params import NotAffineError, affine_in
 
     oms = [build_model(system, objective=objective, constraints=[*fixed, {**constraint, key: v}], **opt)
            for v in values[:3]]
@@ -67,8 +67,8 @@ def _warm_points(fam, key: str, values: list[float], bar) -> list[dict]:
     """Each value solved on one HiGHS instance, warm from the previous basis; one Result per value."""
     import highspy
 
-    from ..lp.params import handover_at, set_highs_numbers
     from ..lp.highs import HIGHS_OPTIONS, handover
+    from ..lp.params import handover_at, set_highs_numbers
     from ..lp.solution import build_result
 
     hl0 = handover(fam.base)
