@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ._cache import derived
 from .errors import SimulationError
@@ -378,6 +377,8 @@ class _Adder:
 
 
 def _factor_solve(M: sp.csr_matrix, rhs: np.ndarray) -> np.ndarray:
+    import scipy.sparse.linalg as spla  # only networks with same-year loops (`circopt check` stays quick)
+
     m = M.shape[0]
     A = (sp.identity(m, format="csr") - M).tocsc()
     try:
