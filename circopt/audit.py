@@ -4,13 +4,15 @@ element (and total) and year, sinks left out.
 Sources: the inflow is what the source must send (series x fractions x composition; ratio x the
 followed node's input for a following source); a decided amount (free, stock-driven, a traced
 pulse) is what it sends. Stocks: the change is the inflow minus the convolution of the inflows with
-the outflow kernel (see docs/concepts.md), so the audit checks that each stock's outflow edges carry
-what its cohorts release. An imbalance is measured relative to the node's throughput, with a floor
-of :data:`AUDIT_FLOOR` of the system's largest flow.
+the outflow kernel (see docs/concepts.md), and the imbalance that convolution minus the outflow
+edges, so the audit checks that each stock's outflow edges carry what its cohorts release. An
+imbalance is measured relative to the node's throughput, with a floor of :data:`AUDIT_FLOOR` of the
+system's largest flow.
 
 The arrays are computed year-major, ``(T, nodes, elements + total)``, from the flows ``(T, E, C)``
-as they lie in memory (each node's in- and out-edges summed by one segmented reduction); the
-structure (edge order per node, what the given sources must send) is derived once per System.
+as they lie in memory: each quantity of a node is a sum of gathered columns (its edges, what a
+given source must send, a stock's convolved outflow), a block of years at a time; the structure
+(which columns, what the given sources must send) is derived once per System.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def _axes(s: System, pulse: bool) -> _Axes:
     for r, i in enumerate(keep):
         n = s.nodes[i]
         if n.kind != "source" or i in following:
-            continue  # a following source's inflow is computed (see _source_inflows)
+            continue  # a following source's inflow is computed (see _following_source)
         ins[r] = [col_of_given[i]] if i in col_of_given and not pulse else list(s.out_edges(i))
     due = list(ins)
     for k, i in enumerate(stock_plan(s).stocks):
