@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._cache import derived
 from .stocks import stock_plan
 from .system import System
 
@@ -98,6 +97,11 @@ class _Axes:
     frac: np.ndarray  # (N, T): the share of a source's amount its edges carry
 
 
+def _axes_of(s: System, pulse: bool) -> _Axes:
+    """:func:`_axes`, derived once per System (and pulse or not)."""
+    return s.cached(f"audit_axes_{bool(pulse)}", lambda: _axes(s, bool(pulse)))
+
+
 def _axes(s: System, pulse: bool) -> _Axes:
     N, T, C, E = len(s.nodes), s.T, s.C, len(s.edges)
     keep = [i for i, n in enumerate(s.nodes) if n.kind != "sink"]
@@ -137,14 +141,14 @@ def audit_arrays(s: System, flows: np.ndarray, conv_outflow: np.ndarray, pulse: 
     """Node names and ``(T, nodes, elements + total)`` arrays of inflow, outflow, stock change,
     imbalance and relative imbalance; ``conv_outflow`` (T, S, C): each stock's outflow as the
     convolution of its inflows."""
-    ax = derived(s, f"audit_axes_{bool(pulse)}", lambda s: _axes(s, bool(pulse)))
+    ax = _axes_of(s, pulse)
     return (ax.names, *_years(s, ax, flows, conv_outflow, pulse, 0, _largest(flows)))
 
 
 def max_relative(s: System, flows: np.ndarray, conv_outflow: np.ndarray, pulse: bool) -> float:
     """The largest relative imbalance of :func:`audit_arrays`, computed block of years by block
     without keeping the arrays."""
-    ax = derived(s, f"audit_axes_{bool(pulse)}", lambda s: _axes(s, bool(pulse)))
+    ax = _axes_of(s, pulse)
     worst, big = 0.0, _largest(flows)
     step = max(1, BLOCK_VALUES // max(1, len(ax.names) * flows.shape[2]))
     for t0 in range(0, flows.shape[0], step):

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._cache import derived
 from .system import System
 
 #: the rules an edge can follow (see the module docstring)
@@ -137,7 +136,7 @@ def table_kind(rule: str) -> str | None:
 def table_kinds(system: System) -> tuple[str | None, ...]:
     """The :func:`table_kind` of every edge of ``system``, in id order (without building the
     arrays; derived once per System)."""
-    return derived(system, "table_kinds", lambda s: tuple(table_kind(edge_kind(s, e)) for e in s.edges))
+    return system.cached("table_kinds", lambda: tuple(table_kind(edge_kind(system, e)) for e in system.edges))
 
 
 def flow_rules(system: System, stocks: list[int] | None = None) -> FlowRules:

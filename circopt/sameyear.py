@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from ._cache import derived
 from .errors import SimulationError
 from .flowrules import FlowRules, flow_rules
 from .system import System
@@ -39,12 +38,11 @@ class SameYear:
         self.cols = (self.pair_cols[:, None] * C + c_idx).ravel()
         self.age0 = plan.age0("pdf")[:, plan.H:]  # (S, T): a cohort's outflow within its own year
         self.coef = None if sh is None else rules.pair_coef(sh.route, self.age0).reshape(T, -1)  # (T, P*C)
-        k = rules.source_edges
-        self.source_cols = _Columns.of((k[:, None] * C + c_idx).ravel())
         self.source_comp = np.ascontiguousarray(rules.source_comp.transpose(1, 0, 2))  # (T, k, C)
         self._stages: tuple | None = None  # (stages,) once found
         self._sweeps: dict = {}  # sweep plans of stage solves, by the stages' stocks
         self._b_own: np.ndarray | None = None  # source constants of the System's own series
+        self._own: list[tuple] = []  # (position, node, its own series) of each source edge
         self.stock_edges, self.stock_of_edge = rules.stock_edges, rules.stock_of_edge
         self.stock_in_order = bool(np.array_equal(self.stock_of_edge, np.arange(len(plan.stocks))))
         self.stock_cols = _Columns.of((self.stock_edges[:, None] * C + c_idx).ravel())  # in (T, E*C)
@@ -64,15 +62,15 @@ class SameYear:
         sweep plans) derived once per System, the coefficients from the shares."""
         import copy
 
-        def template(s: System) -> SameYear:
-            net = cls(s, None, plan, None, flow_rules(s, plan.stocks))
+        def template() -> SameYear:
+            net = cls(system, None, plan, None, flow_rules(system, plan.stocks))
             net.stock_stages()
             net.source_constants({})  # derives the constants of the System's own series
             if not (net.rules.kind[net.pair_rows] == "route").any():  # coefficients without decisions
-                net.coef = net.rules.pair_coef(np.zeros((len(s.edges), s.T)), net.age0).reshape(s.T, -1)
+                net.coef = net.rules.pair_coef(np.zeros((len(system.edges), system.T)), net.age0).reshape(system.T, -1)
             return net
 
-        tpl = derived(system, "same_year", template)
+        tpl = system.cached("same_year", template)
         net = copy.copy(tpl)
         net.sh, net.pulse = sh, pulse
         if tpl.coef is None:  # route shares enter the coefficients
@@ -87,7 +85,7 @@ class SameYear:
         r, T = self.rules, self.system.T
         if self._b_own is None:  # the template: the System's own series
             nodes = r.source[r.source_edges].tolist()
-            self._own = list(zip(range(len(nodes)), nodes, [self.system.nodes[n].series for n in nodes]))
+            self._own = [(q, n, self.system.nodes[n].series) for q, n in enumerate(nodes)]
             own = {n: self.system.nodes[n].series for n in set(nodes)}
             self._b_own = self._fill(np.zeros((T, self.n)), np.arange(len(nodes)), own)
         b = self._b_own.copy()
@@ -101,9 +99,8 @@ class SameYear:
         zero = np.zeros(T)
         amount = r.source_coef[k] * np.array([zero if (x := series.get(n)) is None else x
                                               for n in r.source[r.source_edges[k]].tolist()]).reshape(len(k), T)
-        vals = (self.source_comp if len(k) == len(r.source_edges) else self.source_comp[:, k]) * amount.T[:, :, None]
-        cols = (r.source_edges[k][:, None] * C + np.arange(C)).ravel()
-        (self.source_cols if len(k) == len(r.source_edges) else _Columns.of(cols)).set(b, vals.reshape(T, -1))
+        vals = self.source_comp[:, k] * amount.T[:, :, None]  # (T, k, C)
+        _Columns.of((r.source_edges[k][:, None] * C + np.arange(C)).ravel()).set(b, vals.reshape(T, -1))
         return b
 
     def with_stock_constants(self, b: np.ndarray, before: np.ndarray, inplace: bool = False) -> np.ndarray:
@@ -302,11 +299,6 @@ class SameYear:
                 flat = (np.arange(q)[:, None] * n + idx.cols).ravel()
                 idx.add(x, (extra[flat] @ x.ravel()).reshape(q, len(idx.cols)))
         return x
-
-
-def _set_cols(x: np.ndarray, cols: np.ndarray, vals: np.ndarray, add: bool = False) -> None:
-    """``x[:, cols] = vals`` (or ``+=``) on a 2-d array: a slice when ``cols`` is a run."""
-    _Columns.of(cols).add(x, vals) if add else _Columns.of(cols).set(x, vals)
 
 
 @dataclass(frozen=True)

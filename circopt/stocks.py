@@ -227,16 +227,12 @@ class StockPlan:
         levels, outflows = self._apply(inflow_ext, ("sf", "pdf"), None)
         return levels, outflows
 
-    def outflows_before(self, inflow_ext: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
-        """The outflow of the cohorts that entered *before* each year (the age-0 term left out):
-        sum_{j<k} inflow[s, j, c] * pdf_j(k - j)."""
-        return self._apply(inflow_ext, ("pdf_before",), which)[0]
-
     def levels_and_before(self, inflow_ext: np.ndarray, which: np.ndarray | None = None
                           ) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`stock_levels` ``(n, L, C)`` and, year-major ``(L, n, C)`` as the same-year network
-        adds it to its constants, :meth:`outflows_before` of the stocks ``which`` in one pass (the
-        simulator's stages: the whole outflow is ``before + age0("pdf") * inflow``)."""
+        adds it to its constants, the outflow of the cohorts that entered *before* each year (the
+        age-0 term left out: ``sum_{j<k} inflow[s, j, c] * pdf_j(k - j)``) of the stocks ``which``,
+        in one pass (the simulator's stages: the whole outflow is ``before + age0("pdf") * inflow``)."""
         levels, before = self._apply(inflow_ext, ("sf", "pdf_before"), which, year_major=(False, True))
         return levels, before
 
@@ -268,7 +264,6 @@ class StockPlan:
                 continue
             row = np.searchsorted(self.flat, g[0])
             kerns = [self._kernel(kind, row) for kind in kinds]
-            C = inflow_ext.shape[2]
             if (len(g) * C > FEW_SERIES and L <= TOEPLITZ_MAX
                     and max(support(k) for k in kerns) > DIRECT_SUPPORT_MAX):
                 key = (kinds, b"".join(k.tobytes() for k in kerns))
