@@ -92,10 +92,7 @@ def _inline(b, spec: Any, key: str) -> np.ndarray | None:
     for k in spec:
         if k not in STREAM_KEYS:
             b.err(f"{key}.{k}", "unknown key", expected=f"one of {sorted(STREAM_KEYS)}")
-    if "source" not in spec:
-        b.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
-    else:
-        check_source(b, f"{key}.source", spec["source"])
+    cited(b, key, spec)
     try:
         return composition(b, spec["composition"], f"{key}.composition", {})
     except InstanceError as e:
@@ -223,14 +220,7 @@ def _row_composition(b, path: str, name: str, row: dict) -> np.ndarray:
     vals = np.zeros(len(b.elements))
     for k, el in enumerate(b.elements):
         raw = row[el]
-        v = number(raw)
-        if not np.isfinite(v):
-            raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is not a number", raw,
-                                expected="a number in [0, 1] (write 0 for none)")
-        if not 0.0 <= v <= 1.0 + SUM_TOL:
-            raise InstanceError(path, f"composition '{name}': the mass fraction of {el} is outside [0, 1]", raw,
-                                expected="a number in [0, 1]")
-        vals[k] = v
+        vals[k] = fraction(path, f"composition '{name}': the mass fraction of {el}", raw, "a number in [0, 1]")
     s = float(vals.sum())
     if s > 1 + SUM_TOL:
         raise InstanceError(path, f"composition '{name}' above 100 %", f"{s:.6g}",
@@ -239,6 +229,25 @@ def _row_composition(b, path: str, name: str, row: dict) -> np.ndarray:
     arr[:, :-1] = vals[None, :]
     arr[:, -1] = max(1.0 - s, 0.0)
     return arr
+
+
+def cited(b, key: str, spec: dict) -> None:
+    """A composition entry's ``source``: required, and a known id (or 'estimate')."""
+    if "source" not in spec:
+        b.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
+    else:
+        check_source(b, f"{key}.source", spec["source"])
+
+
+def fraction(path: str, what: str, raw: Any, expected: str) -> float:
+    """A table cell holding a mass fraction or share in [0, 1] (within SUM_TOL above): its value, or
+    an :class:`InstanceError` naming ``what`` (``expected``: e.g. "a number in [0, 1]")."""
+    v = number(raw)
+    if not np.isfinite(v):
+        raise InstanceError(path, f"{what} is not a number", raw, expected=f"{expected} (write 0 for none)")
+    if not 0.0 <= v <= 1.0 + SUM_TOL:
+        raise InstanceError(path, f"{what} is outside [0, 1]", raw, expected=expected)
+    return v
 
 
 def number(raw: Any) -> float:

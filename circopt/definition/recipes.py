@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InstanceError
 from . import checks
-from .compositions import CompositionTable, check_source, number
+from .compositions import CompositionTable, cited, fraction
 from .schema import RECIPE_KEYS, RECIPE_TABLE_COLUMNS, RECIPE_TABLE_KEYS, SUM_TOL
 
 
@@ -41,10 +41,7 @@ def recipe(b, spec: dict, key: str, sdoc: dict) -> CompositionTable | None:
     for k in spec:
         if k not in RECIPE_KEYS:
             b.err(f"{key}.{k}", "unknown key in a recipe", expected=f"one of {sorted(RECIPE_KEYS)}")
-    if "source" not in spec:
-        b.err(f"{key}.source", "every composition cites a source id or says 'estimate'")
-    else:
-        check_source(b, f"{key}.source", spec["source"])
+    cited(b, key, spec)
     ref = spec["recipe"]
     if not isinstance(ref, dict) or not isinstance(ref.get("file"), str):
         b.err(f"{key}.recipe", "expected a table reference {file: data/recipes.csv, index: COLUMN}", ref,
@@ -126,14 +123,7 @@ def _mix(b, path: str, name: str, cells: dict, base: CompositionTable, of: str) 
     """One recipe row -> (T, C): sum of share x composition per element, the rest 'other'."""
     shares = {}
     for col, raw in cells.items():
-        v = number(raw)
-        if not np.isfinite(v):
-            raise InstanceError(path, f"recipe '{name}': the share of {col} is not a number", raw,
-                                expected="a mass share in [0, 1] (write 0 for none)")
-        if not 0.0 <= v <= 1.0 + SUM_TOL:
-            raise InstanceError(path, f"recipe '{name}': the share of {col} is outside [0, 1]", raw,
-                                expected="a mass share in [0, 1]")
-        shares[str(col)] = v
+        shares[str(col)] = fraction(path, f"recipe '{name}': the share of {col}", raw, "a mass share in [0, 1]")
     total = sum(shares.values())
     if abs(total - 1.0) > SUM_TOL:
         raise InstanceError(path, f"recipe '{name}': the shares do not sum to 1", f"{total:.12g}",
