@@ -104,6 +104,15 @@ def test_shares_within_the_tolerance_and_left_out_alloys_are_accepted(tmp_path):
     assert _comp(s, "products[X,car]")[0] == pytest.approx(CAN, abs=1e-15)
 
 
+
+def _assert_refused(folder, fragments: list[str]) -> None:
+    """Loading ``folder`` raises an InstanceError whose message holds every fragment."""
+    with pytest.raises(InstanceError) as ei:
+        circopt.load(folder)
+    msg = str(ei.value)
+    for frag in fragments:
+        assert frag in msg, f"{frag!r} not in message:\n{msg}"
+
 @pytest.mark.parametrize("recipes, fragments", [
     ("product,A,B\ncar,0.3,0.6\ncan,1,0\n",
      ["recipes.csv", "recipe 'car': the shares do not sum to 1", "got '0.9'", "summing to 1 (within 1e-09)"]),
@@ -117,11 +126,7 @@ def test_shares_within_the_tolerance_and_left_out_alloys_are_accepted(tmp_path):
     ("product\ncar\n", ["recipe table: no share column"]),
 ])
 def test_bad_recipes_are_refused_with_the_file_row_value_and_what_was_expected(tmp_path, recipes, fragments):
-    with pytest.raises(InstanceError) as ei:
-        circopt.load(_write(tmp_path, recipes=recipes))
-    msg = str(ei.value)
-    for frag in fragments:
-        assert frag in msg, f"{frag!r} not in message:\n{msg}"
+    _assert_refused(_write(tmp_path, recipes=recipes), fragments)
 
 
 def _edited(fn) -> dict:
@@ -155,11 +160,7 @@ def _edited(fn) -> dict:
      ["compositions.product_mix.recipe.file", "missing.csv"]),
 ])
 def test_bad_recipe_entries_are_refused_with_the_key(tmp_path, edit, fragments):
-    with pytest.raises(InstanceError) as ei:
-        circopt.load(_write(tmp_path, _edited(edit)))
-    msg = str(ei.value)
-    for frag in fragments:
-        assert frag in msg, f"{frag!r} not in message:\n{msg}"
+    _assert_refused(_write(tmp_path, _edited(edit)), fragments)
 
 
 def test_a_missing_recipe_file_is_named(tmp_path):
@@ -189,11 +190,7 @@ def test_recipe_problems_are_found_before_any_node_is_built(tmp_path):
      ["nodes.products.composition", "unknown composition", "product_mixx", "['alloy_typical', 'product_mix']"]),
 ])
 def test_a_node_naming_a_composition_table_needs_its_dimension_and_row(tmp_path, edit, fragments):
-    with pytest.raises(InstanceError) as ei:
-        circopt.load(_write(tmp_path, _edited(edit)))
-    msg = str(ei.value)
-    for frag in fragments:
-        assert frag in msg, f"{frag!r} not in message:\n{msg}"
+    _assert_refused(_write(tmp_path, _edited(edit)), fragments)
 
 
 def test_a_named_table_accepts_a_list_of_sources_and_checks_its_rows(tmp_path):

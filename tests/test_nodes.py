@@ -223,19 +223,26 @@ def test_balancing_source_is_refused(tmp_path):
         circopt.build(_doc(nodes), write_sources(tmp_path))
 
 
-def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
-    # remanufacturing as a process over life: at the last life nothing reaches it
-    nodes = {
+def _reman_chain(lose: str) -> dict:
+    """10 t of A into a one-life stock; at end of life a split (over life) sends half to
+    remanufacturing at life 1 and none at life 2, the rest to ``lose``; remanufacturing returns 80 %
+    to the next life."""
+    return {
         "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, "fill": "zero"}, "to": "use",
                  "source": "estimate"},
         "use": {"kind": "stock", "lives": 1, "lifetime": {"model": "fixed", "mean": 1}, "to": "eol",
                 "source": "estimate"},
-        "eol": {"kind": "split", "over": ["life"], "routes": {"reman": "reman", "lose": "dump"},
+        "eol": {"kind": "split", "over": ["life"], "routes": {"reman": "reman", "lose": lose},
                 "baseline": {"reman": {1: 0.5, 2: 0.0}, "lose": "rest"}, "source": "estimate"},
         "reman": {"kind": "process", "over": ["life"], "to": {"use.next_life": 0.8, "dump": "rest"},
                   "source": "estimate"},
         "dump": {"kind": "sink", "loss": "dissipation"},
     }
+
+
+def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
+    # remanufacturing as a process over life: at the last life nothing reaches it
+    nodes = _reman_chain(lose="dump")
     doc = {"name": "t", "unit": "t", "years": [2020, 2023], "elements": ["A"], "nodes": nodes}
     # reman[2] would send past the last life; the route into it has share 0 there, so both go
     system = circopt.build(doc, write_sources(tmp_path))
@@ -251,20 +258,10 @@ def test_process_past_last_life_is_dropped_when_unreached(tmp_path):
 
 def test_blend_streams_keep_their_ids_when_a_route_past_the_last_life_is_dropped(tmp_path):
     # the dropped route eol[2] -> reman[2] comes before the blend's streams: their ids move down
-    nodes = {
-        "prod": {"kind": "source", "composition": {"A": 1.0}, "series": {2020: 10, "fill": "zero"}, "to": "use",
-                 "source": "estimate"},
-        "use": {"kind": "stock", "lives": 1, "lifetime": {"model": "fixed", "mean": 1}, "to": "eol",
-                "source": "estimate"},
-        "eol": {"kind": "split", "over": ["life"], "routes": {"reman": "reman", "lose": "mix"},
-                "baseline": {"reman": {1: 0.5, 2: 0.0}, "lose": "rest"}, "source": "estimate"},
-        "reman": {"kind": "process", "over": ["life"], "to": {"use.next_life": 0.8, "dump": "rest"},
-                  "source": "estimate"},
-        "mix": {"kind": "blend", "outputs": {"out": {"to": "dump"}}, "surplus": "waste",
-                "allocation": {"eol": {"out": 1.0}}, "source": "estimate"},
-        "dump": {"kind": "sink", "loss": "dissipation"},
-        "waste": {"kind": "sink", "loss": "process"},
-    }
+    nodes = {**_reman_chain(lose="mix"),
+             "mix": {"kind": "blend", "outputs": {"out": {"to": "dump"}}, "surplus": "waste",
+                     "allocation": {"eol": {"out": 1.0}}, "source": "estimate"},
+             "waste": {"kind": "sink", "loss": "process"}}
     doc = {"name": "t", "unit": "t", "years": [2020, 2023], "elements": ["A"], "nodes": nodes}
     system = circopt.build(doc, write_sources(tmp_path))
     (bl,) = system.blends
